@@ -1,0 +1,1 @@
+"""qbert-rtl formal kit: SymbiYosys jobs generated from the unit Configs."""

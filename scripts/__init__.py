@@ -1,0 +1,1 @@
+"""qbert-rtl orchestration: the ``qbert`` CLI, sign-off, export, benchmarks."""

@@ -1,0 +1,28 @@
+"""Write outputs so a reader never sees half a file: temp file, then rename."""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike):
+    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+
+    The parent folder must exist (FileNotFoundError naming it otherwise); on
+    any exception the temporary file is removed and ``target`` is untouched.
+    """
+    target = Path(target)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"output folder {parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

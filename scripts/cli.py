@@ -1,0 +1,184 @@
+"""``qbert``: the command line of qbert-rtl (contract: ../shared/DESIGN.md).
+
+Exit status: 0 pass, 1 a mismatch or failed check, 2 bad usage or configuration.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .units import PENDING, UNITS
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line, exit status 2."""
+
+
+def _param(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
+
+
+def _unit_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("unit", choices=UNITS, help="the unit")
+    p.add_argument("-P", dest="params", action="append", type=_param, default=[],
+                   metavar="NAME=VALUE", help="override one Config field (repeatable)")
+    p.add_argument("--config", type=Path, help="TOML file of Config fields")
+
+
+def _not_built(unit: str, command: str) -> int:
+    raise UsageError(f"qbert {command} {unit}: the {unit} unit is not built yet "
+                     f"(issue #{PENDING[unit]}); built units: "
+                     f"{', '.join(u for u in UNITS if u not in PENDING) or 'none yet'}")
+
+
+def cmd_unit(args) -> int:
+    return _not_built(args.unit, args.command)
+
+
+def cmd_embed(args) -> int:
+    from golden_model.calibrate import default_model, read_sentences
+    from golden_model.embed import int_sentence_embedding
+    import numpy as np
+    from .atomic import atomic_path
+
+    if args.input and args.sentences:
+        raise UsageError("give sentences either with --input FILE or as arguments, not both")
+    if args.input:
+        sentences = read_sentences(args.input)
+    elif args.sentences:
+        sentences = args.sentences
+        if any(not s.strip() for s in sentences):
+            raise UsageError("a sentence argument is empty")
+    else:
+        raise UsageError("no sentences: give --input FILE or SENTENCE arguments")
+    out = Path(args.output)
+    if out.suffix != ".npy":
+        raise UsageError(f"-o must name a .npy file, got {out}")
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
+        raise UsageError(f"output folder {out.parent} does not exist")
+    model = default_model(args.weight_bits)
+    rows = []
+    for i, s in enumerate(sentences, 1):
+        rows.append(int_sentence_embedding(model, s))
+        if len(sentences) > 1:
+            print(f"[{i}/{len(sentences)}] {s[:60]}", file=sys.stderr)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, np.stack(rows))
+    print(f"wrote {out}: {len(rows)} x {rows[0].shape[0]} float32 "
+          f"(W{args.weight_bits}A8 integer pipeline, mean-pooled)")
+    return EXIT_OK
+
+
+def cmd_fidelity(args) -> int:
+    from golden_model.calibrate import EVALUATION_FILE, default_model, read_sentences
+    from golden_model.fidelity import format_table, measure
+
+    sentences = read_sentences(args.input) if args.input else read_sentences(name=EVALUATION_FILE)
+    model = default_model(args.weight_bits)
+    progress = lambda i, n, s, c: print(f"[{i}/{n}] cos={c:.4f}  {s[:60]}", file=sys.stderr)
+    fid = measure(model, sentences, progress)
+    print(f"W{args.weight_bits}A8 on {len(sentences)} sentences: "
+          f"mean cosine {fid.mean:.4f}, min {fid.min:.4f} "
+          f"({fid.sentences[int(fid.cosines.argmin())]!r})")
+    print("\nRelative L2 error per layer and tensor (%), all-float reference (cumulative):\n")
+    print(format_table(fid.cumulative))
+    print("\nSame, each float layer fed the integer layer's input (local):\n")
+    print(format_table(fid.local))
+    return EXIT_OK
+
+
+def cmd_bench(args) -> int:
+    targets = args.targets or ["model"] + [u for u in UNITS if u not in PENDING]
+    for t in targets:
+        if t in PENDING:
+            _not_built(t, "bench")
+    if "model" in targets:
+        from .bench_model import main as bench_model
+        bench_model(tokens=args.tokens, repeats=args.repeats)
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    raise UsageError("qbert export: the sign-off and export flow is not built yet (issue #8)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qbert", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser("gen", help="generate RTL, filelist and params.json for a unit")
+    _unit_args(g)
+    g.add_argument("-o", dest="output", type=Path, required=True, help="output folder")
+    g.set_defaults(func=cmd_unit)
+
+    s = sub.add_parser("sim", help="simulate a unit against the golden model")
+    _unit_args(s)
+    s.add_argument("--rtl", type=Path, help="verify RTL already on disk (DIR/params.json)")
+    s.add_argument("--examples", type=int, help="Hypothesis examples")
+    s.add_argument("--seed", type=int)
+    s.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    s.add_argument("--waves", action="store_true")
+    s.add_argument("--model", choices=("minilm",))
+    s.add_argument("--layer", type=int)
+    s.add_argument("--text")
+    s.set_defaults(func=cmd_unit)
+
+    pr = sub.add_parser("prove", help="run the SymbiYosys proofs of a unit")
+    _unit_args(pr)
+    pr.add_argument("--rtl", type=Path)
+    pr.add_argument("--solver", choices=("yices", "z3", "boolector"), default="yices")
+    pr.set_defaults(func=cmd_unit)
+
+    li = sub.add_parser("lint", help="verilator --lint-only -Wall on a unit's RTL")
+    _unit_args(li)
+    li.add_argument("--rtl", type=Path)
+    li.set_defaults(func=cmd_unit)
+
+    mo = sub.add_parser("model", help="run the golden integer model")
+    msub = mo.add_subparsers(dest="model_command", required=True, metavar="MODEL_COMMAND")
+    for name, func, hlp in (
+            ("minilm-embed", cmd_embed, "integer sentence embeddings of all-MiniLM-L6-v2"),
+            ("fidelity", cmd_fidelity, "cosine and per-layer error of the integer model vs float")):
+        e = msub.add_parser(name, help=hlp)
+        e.add_argument("--input", type=Path, help="file of sentences, one per line")
+        e.add_argument("--weight-bits", type=int, choices=(8, 4), default=8)
+        e.set_defaults(func=func)
+        if name == "minilm-embed":
+            e.add_argument("sentences", nargs="*", metavar="SENTENCE")
+            e.add_argument("-o", dest="output", required=True, help="output .npy file")
+
+    b = sub.add_parser("bench", help="benchmarks (cycle counts, speed ratios)")
+    b.add_argument("targets", nargs="*", choices=("model",) + UNITS, metavar="TARGET",
+                   help=f"model or a unit ({', '.join(UNITS)}); default all built")
+    b.add_argument("--tokens", type=int, default=128, help="tokens for the model benchmark")
+    b.add_argument("--repeats", type=int, default=3)
+    b.set_defaults(func=cmd_bench)
+
+    x = sub.add_parser("export", help="write a signed-off RTL bundle for Vivado")
+    x.add_argument("--config", type=Path)
+    x.add_argument("-o", dest="output", type=Path)
+    x.add_argument("--verify", type=Path)
+    x.add_argument("--force", action="store_true")
+    x.set_defaults(func=cmd_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from golden_model.minilm import ModelNotInstalled
+    try:
+        return args.func(args)
+    except (UsageError, ValueError, FileNotFoundError, ModelNotInstalled) as e:
+        print(f"qbert: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,2 @@
+"""qbert-rtl simulation kit: cocotb + Hypothesis testbenches under Verilator
+that compare generated RTL to the golden model bit for bit."""
