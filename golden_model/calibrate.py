@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -27,10 +27,9 @@ _CALIBRATED = ("x", "q", "k", "v", "ctx", "r1", "h1", "gelu", "r2", "out")
 def read_sentences(path=None, name: str = CALIBRATION_FILE) -> list[str]:
     """Non-empty, non-comment lines of a sentence file (default: the committed set)."""
     if path is None:
-        text = resources.files("golden_model").joinpath("data", name).read_text(encoding="utf-8")
+        text = (Path(__file__).parent / "data" / name).read_text(encoding="utf-8")
         where = f"golden_model/data/{name}"
     else:
-        from pathlib import Path
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"sentence file {path} does not exist")
