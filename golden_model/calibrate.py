@@ -172,7 +172,12 @@ def calibrate(numerics: Numerics = Numerics(), sentences: list[str] | None = Non
     return IntModel(n, x_scales[0], tuple(layers), tuple(scales), scales[-1]["out"])
 
 
+#: SmoothQuant strength per weight width, measured on the evaluation sentences
+#: (docs/fidelity.md): int4 weights cannot take as much of the activations' range.
+SMOOTH_ALPHA = {8: 0.8, 4: None}
+
+
 @lru_cache(maxsize=4)
 def default_model(weight_bits: int = 8) -> IntModel:
     """The model calibrated on the committed sentences (cached per process)."""
-    return calibrate(Numerics(weight_bits=weight_bits))
+    return calibrate(Numerics(weight_bits=weight_bits), smooth_alpha=SMOOTH_ALPHA[weight_bits])

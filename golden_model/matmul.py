@@ -36,8 +36,8 @@ def matmul_acc(x, w, bias=None, *, act_bits: int = 8, weight_bits: int = 8,
                acc_bits: int = ACC_BITS_MAX, op: str = "matmul") -> np.ndarray:
     """Exact integer x @ w + bias as int64, checked to fit ``acc_bits``."""
     validate_bits("act_bits", act_bits, 2, 16)
-    if weight_bits not in (4, 8):
-        raise ValueError(f"weight_bits must be 4 or 8, got {weight_bits!r}")
+    # 4 or 8 for weights (Numerics); attention multiplies two activations here
+    validate_bits("weight_bits", weight_bits, 2, 16)
     xa = check(op, "x", x, act_bits)
     wa = check(op, "w", w, weight_bits)
     if wa.ndim < 2 or xa.shape[-1] != wa.shape[-2]:
