@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import sys
 from contextlib import contextmanager
@@ -123,5 +122,3 @@ def run(unit: str, *, sources: list[Path], toplevel: str, test_module: str, rtl_
         tests, failed = 0, 1
     return SimResult(tests, failed, build_dir, results_xml, reused)
 
-
-_RESULT = re.compile(r"QBERT_RESULT (.*)")
