@@ -20,7 +20,8 @@ from pathlib import Path
 from rtl_gen import toolchain
 
 REPO = Path(__file__).resolve().parents[1]
-SIM_BUILD = Path(os.environ.get("QBERT_SIM_BUILD", REPO / "sim_build"))
+#: build root: $QBERT_SIM_BUILD, else ./sim_build of the working folder (never site-packages)
+SIM_BUILD = Path(os.environ.get("QBERT_SIM_BUILD", Path.cwd() / "sim_build")).resolve()
 SIMULATORS = ("verilator", "icarus")
 
 
