@@ -155,7 +155,8 @@ def cmd_sim(flow: Flow, args) -> int:
     res, info = simulate(flow, cfg, rtl, examples=examples, seed=seed, simulator=args.simulator,
                          waves=args.waves, repro=repro, testcase=f"{flow.unit}_matches_golden")
     if args.waves:
-        print(f"waves: {res.build_dir}")
+        dumps = sorted(res.build_dir.glob("dump.*"))
+        print(f"waves: {dumps[0] if dumps else res.build_dir}")
     if res.passed:
         print(f"sim {flow.unit}: PASS, {info.get('examples', '?')} examples, "
               f"{info.get('outputs', '?')} output elements bit-exact vs the golden model "
