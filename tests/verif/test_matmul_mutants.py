@@ -3,6 +3,7 @@ Verilog must each make `qbert sim matmul --rtl DIR` exit 1 (a mismatch).
 
 Each mutant needs its own Verilator build (~20-30 s), so this is slow.
 """
+import os
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 from rtl_gen.matmul import MatmulConfig, generate
 
 CFG = MatmulConfig(rows=3, cols=2, k_max=16)
-EXAMPLES, SEED = 200, 4242
+EXAMPLES, SEED = 200, int(os.environ.get("QBERT_MUTANT_SEED", "4242"))
 
 #: name -> (original text, mutated text): each must occur exactly once
 MUTANTS = {
