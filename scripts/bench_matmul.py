@@ -100,7 +100,7 @@ def main(flow, cfg, rtl: Path, shapes, do_synth: bool = True) -> dict:
     if do_synth:
         res = synth(rtl, gm.TOP, gm.sources(rtl))
         print(f"Yosys synth_xilinx -family xcup: {res['LUT']} LUT, {res['FF']} FF, "
-              f"{res['DSP48E2']} DSP48E2, {res["CARRY"]} CARRY, {res['SRL']} SRL, "
+              f"{res['DSP48E2']} DSP48E2, {res['CARRY']} CARRY, {res['SRL']} SRL, "
               f"{res['BRAM']} BRAM ({res['seconds']} s)")
         out["synth"] = res
     return out
