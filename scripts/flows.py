@@ -153,7 +153,7 @@ def cmd_sim(flow: Flow, args) -> int:
     print(f"sim {flow.unit}: {rtl} ({', '.join(f'{k}={v}' for k, v in cfg.to_params().items())}), "
           f"{examples} examples, seed {seed}", flush=True)
     res, info = simulate(flow, cfg, rtl, examples=examples, seed=seed, simulator=args.simulator,
-                         waves=args.waves, repro=repro, testcase=f"{flow.unit}_matches_golden")
+                         waves=args.waves, repro=repro)
     if args.waves:
         dumps = sorted(res.build_dir.glob("dump.*"))
         print(f"waves: {dumps[0] if dumps else res.build_dir}")

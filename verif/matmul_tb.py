@@ -30,6 +30,7 @@ class MatmulTB(StreamTB):
         self.cfg = cfg
         self.act, self.wgt, self.prm = self.source(ACT), self.source(WGT), self.source(PRM)
         self.out = self.sink(OUT)
+        self.monitor_master(OUT)
 
     async def run_case(self, c: MatmulCase) -> tuple[np.ndarray, int]:
         """Reset, stream every tile, collect every output frame; returns (y, cycles)."""
@@ -37,6 +38,7 @@ class MatmulTB(StreamTB):
         cfg = self.cfg
         self.set_pauses(c.pauses)
         await self.reset()
+        self.violations.clear()
         packed = pack(cfg, c)
         start = self.cycle
         for act, wgt, prm in packed:
@@ -67,6 +69,9 @@ class MatmulTB(StreamTB):
                                  f"{len(packed)} expected tiles")
         if int(self.dut.err_tlast_o.value):
             raise AssertionError("err_tlast_o set: act/wgt tlast disagreed")
+        if self.violations:
+            v, self.violations[:] = self.violations[0], []
+            raise AssertionError(v)
         return unpack(cfg, c, frames), cycles
 
 
@@ -107,6 +112,29 @@ async def matmul_matches_golden(dut):
     if info:
         with open(info, "w") as f:
             json.dump(stats, f)
+
+
+@cocotb.test()
+async def matmul_tlast_mismatch_sets_error(dut):
+    """Directed: wgt tlast one beat early raises the sticky err_tlast_o; a reset clears it."""
+    from cocotbext.axi import AxiStreamFrame
+    cfg = _config()
+    tb = MatmulTB(dut, cfg)
+    await tb.reset()
+    assert int(dut.err_tlast_o.value) == 0
+    k = 3
+    c = MatmulCase(np.ones((cfg.rows, k), dtype=np.int64), np.ones((k, cfg.cols), dtype=np.int64),
+                   np.zeros(cfg.cols, dtype=np.int64), np.zeros(cfg.cols, dtype=np.int64),
+                   np.zeros(cfg.cols, dtype=np.int64), {})
+    (act, wgt, prm), = pack(cfg, c)
+    tb.act.send_nowait(AxiStreamFrame(act))
+    tb.wgt.send_nowait(AxiStreamFrame(wgt[:1]))   # tlast on beat 0 instead of beat 2
+    tb.wgt.send_nowait(AxiStreamFrame(wgt[1:]))
+    tb.prm.send_nowait(AxiStreamFrame([prm]))
+    await ClockCycles(dut.clk, 2 * k + 10)
+    assert int(dut.err_tlast_o.value) == 1, "err_tlast_o not set by a tlast disagreement"
+    await tb.reset()
+    assert int(dut.err_tlast_o.value) == 0, "reset did not clear err_tlast_o"
 
 
 @cocotb.test(skip=not os.environ.get("QBERT_BENCH_SHAPES"))

@@ -41,6 +41,7 @@ class StreamTB:
         self.sources: dict[str, AxiStreamSource] = {}
         self.sinks: dict[str, AxiStreamSink] = {}
         self.cycle = 0
+        self.violations: list[str] = []
         cocotb.start_soon(Clock(self.clk, CLOCK_NS, unit="ns").start())
         cocotb.start_soon(self._count())
 
@@ -64,6 +65,34 @@ class StreamTB:
         snk = self._quiet(AxiStreamSink(bus, self.clk, self.rst, byte_lanes=1))
         self.sinks[prefix] = snk
         return snk
+
+    def monitor_master(self, prefix: str) -> None:
+        """Check a DUT master port against the AXI4-Stream handshake rule: once
+        ``tvalid`` is high it stays high, with ``tdata``/``tlast`` unchanged, until
+        ``tready``.  Violations are collected in :attr:`violations`."""
+        valid = getattr(self.dut, f"{prefix}_tvalid")
+        ready = getattr(self.dut, f"{prefix}_tready")
+        data = getattr(self.dut, f"{prefix}_tdata")
+        last = getattr(self.dut, f"{prefix}_tlast", None)
+
+        async def watch():
+            held = None  # (tdata, tlast) of a beat offered but not yet taken
+            while True:
+                await RisingEdge(self.clk)
+                await ReadOnly()
+                if int(self.rst.value):
+                    held = None
+                    continue
+                v = int(valid.value)
+                now = (int(data.value), int(last.value) if last is not None else 0)
+                if held is not None and (not v or now != held):
+                    self.violations.append(
+                        f"{prefix}: at cycle {self.cycle} a beat offered but not taken was "
+                        f"{'withdrawn' if not v else 'changed'} (AXI4-Stream requires "
+                        f"tvalid/tdata/tlast stable until tready)")
+                held = now if v and not int(ready.value) else None
+
+        cocotb.start_soon(watch())
 
     def set_pauses(self, patterns: dict[str, Sequence[bool]]) -> None:
         """Cycle each endpoint through its pause pattern (True = idle/stall that cycle).
@@ -111,7 +140,7 @@ def run_property(strategy, check: Callable[[object], Awaitable[None]], *, exampl
     that reproduces it, then raises AssertionError (the test fails).
     """
 
-    @settings(max_examples=examples, deadline=None, database=None, print_blob=True,
+    @settings(max_examples=examples, deadline=None, database=None, print_blob=True, report_multiple_bugs=False,
               suppress_health_check=list(HealthCheck),
               phases=[Phase.explicit, Phase.generate, Phase.shrink])
     @hseed(seed)

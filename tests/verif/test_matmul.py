@@ -24,8 +24,7 @@ CONFIGS = {
 
 def _sim(cfg, rtl, examples, seed=20261122):
     res, info = flows.simulate(FLOW, cfg, rtl, examples=examples, seed=seed,
-                               repro=f"qbert sim matmul --rtl {rtl} --seed {seed} --examples {examples}",
-                               testcase="matmul_matches_golden")
+                               repro=f"qbert sim matmul --rtl {rtl} --seed {seed} --examples {examples}")
     return res, info
 
 
@@ -36,6 +35,7 @@ def test_matmul_bit_exact(tmp_path, name):
     examples = settings().max_examples
     res, info = _sim(cfg, tmp_path / "rtl", examples)
     assert res.passed, f"simulation failed: see the log above ({res.results_xml})"
+    assert res.tests == 3  # property, directed tlast check, (skipped) bench
     assert info["examples"] == examples and info["outputs"] > 0
 
 
@@ -49,7 +49,7 @@ def test_broken_rtl_is_caught(tmp_path):
     assert bad != text
     v.write_text(bad)
     res, _ = _sim(cfg, tmp_path / "rtl", 60)
-    assert res.tests == 1 and res.failed == 1
+    assert res.tests == 3 and res.failed == 1
 
 
 def test_icarus_runs_or_skips(tmp_path):

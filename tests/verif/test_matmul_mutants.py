@@ -32,7 +32,18 @@ MUTANTS = {
     "shadow_overwrite_under_backpressure": (
         "assign load_shd = done_q && prm_full_q && !shd_full_q;",
         "assign load_shd = done_q && prm_full_q;"),
+    "output_register_ignores_stall": ("    if(en) begin\n      out_c0_q <= sat_c0;",
+                                      "    if(1'b1) begin\n      out_c0_q <= sat_c0;"),
+    "tlast_error_never_set": ("err_tlast_q <= 1'd1;", "err_tlast_q <= 1'd0;"),
+    # data stays right (a beat is only taken with tready); only the AXI monitor sees it
+    "tvalid_withdrawn_while_stalled": (
+        "assign m_axis_tvalid = out_valid_q;",
+        "assign m_axis_tvalid = out_valid_q && (m_axis_tready || !s_axis_act_tvalid);"),
 }
+
+#: what the failure report must say, where one particular check must catch it
+NEEDLE = {"tlast_error_never_set": "err_tlast_o not set by a tlast disagreement",
+          "tvalid_withdrawn_while_stalled": "AXI4-Stream requires"}
 
 
 def _mutate(text: str, old: str, new: str) -> str:
@@ -55,7 +66,11 @@ def test_mutant_is_caught(tmp_path, name):
                         "--examples", str(EXAMPLES), "--seed", str(SEED)],
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 1, f"mutant {name} survived (exit {r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
-    assert "MISMATCH" in r.stderr and "reproduce" in r.stderr
+    assert "reproduce with:" in r.stderr
+    if name in NEEDLE:
+        assert NEEDLE[name] in r.stdout + r.stderr
+    else:
+        assert "MISMATCH" in r.stderr
 
 
 @pytest.mark.slow
