@@ -153,3 +153,15 @@ def test_console_script_exit_code(tmp_path):
 def test_pending_units_still_say_so(capsys):
     assert cli.main(["gen", "softmax", "-o", "x"]) == 2
     assert "not built yet" in capsys.readouterr().err
+
+
+def test_cli_config_toml_then_overrides(tmp_path, capsys):
+    t = tmp_path / "m.toml"
+    t.write_text("[matmul]\nrows = 3\ncols = 2\nweight_bits = 4\n")
+    out = tmp_path / "rtl"
+    assert cli.main(["gen", "matmul", "--config", str(t), "-P", "cols=5", "-o", str(out)]) == 0
+    assert MatmulConfig.load(out) == MatmulConfig(rows=3, cols=5, weight_bits=4)
+    t.write_text("[matmul]\nrows = 0\n")
+    assert cli.main(["gen", "matmul", "--config", str(t), "-o", str(tmp_path / "x")]) == 2
+    assert "rows must be an integer in [1, 64]" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -3,6 +3,11 @@
 Each Config is generated, built (once per parameter set, under sim_build/)
 and checked with Hypothesis under the active profile ('ci' by default).
 """
+import re
+import shlex
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -39,8 +44,10 @@ def test_matmul_bit_exact(tmp_path, name):
     assert info["examples"] == examples and info["outputs"] > 0
 
 
-def test_broken_rtl_is_caught(tmp_path):
-    """The check can fail: drop the rounding term of lane 0 (a plausible bug)."""
+def test_broken_rtl_is_caught_and_reproduced(tmp_path):
+    """The check can fail: drop the rounding term of lane 0 (a plausible bug).
+    `qbert sim --rtl` exits 1 and prints the shrunk case, the first differing
+    element and a command line; that command reproduces the same minimal case."""
     cfg = CONFIGS["2x2_k16"]
     generate(cfg, tmp_path / "rtl")
     v = tmp_path / "rtl" / "qbert_matmul.v"
@@ -48,8 +55,22 @@ def test_broken_rtl_is_caught(tmp_path):
     bad = text.replace("assign rnd_c0 = (64'd1 << s2_shift_c0_q) >> 64'd1;", "assign rnd_c0 = 64'd0;")
     assert bad != text
     v.write_text(bad)
-    res, _ = _sim(cfg, tmp_path / "rtl", 60)
-    assert res.tests == 3 and res.failed == 1
+
+    def run(argv):
+        r = subprocess.run([sys.executable, "-m", "scripts.cli", *argv], capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 1, r.stdout[-2000:] + r.stderr[-2000:]
+        report = r.stderr[r.stderr.index("MISMATCH"):r.stderr.index("seed:")]
+        assert re.search(r"first at out\[\d+, \d+\].*expected -?\d+, got -?\d+", report), report
+        cmd = re.search(r"reproduce with:\n\s+(.*)", r.stderr).group(1)
+        return report, cmd
+
+    report, cmd = run(["sim", "matmul", "--rtl", str(tmp_path / "rtl"), "--seed", "5",
+                       "--examples", "60"])
+    parts = shlex.split(cmd)
+    assert parts[:3] == ["qbert", "sim", "matmul"] and "--seed" in parts
+    report2, _ = run(parts[1:])
+    assert report2 == report
 
 
 def test_icarus_runs_or_skips(tmp_path):
