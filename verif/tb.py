@@ -149,6 +149,11 @@ def run_property(strategy, check: Callable[[object], Awaitable[None]], *, exampl
         cocotb.task.resume(check)(example)
 
     async def run():
+        import warnings
+        from hypothesis.errors import HypothesisSideeffectWarning
+        # cocotb's pytest assertion rewriting makes Hypothesis believe it is
+        # still initializing plugins; lazy strategy evaluation here is intended.
+        warnings.filterwarnings("ignore", category=HypothesisSideeffectWarning)
         try:
             await cocotb.task.bridge(prop)()
         except Exception as e:  # the minimal failing example's error
