@@ -112,3 +112,17 @@ def test_pack_unpack_roundtrip(data):
         frames.append([sum((int(v) & 0xFF) << (8 * j) for j, v in enumerate(row)) for row in y])
     assert len(frames) == len(tiles(cfg, c))
     np.testing.assert_array_equal(unpack(cfg, c, frames), expected(cfg, c))
+
+
+def test_build_dirs_keyed_by_params_and_sources(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    generate(CONFIGS["2x2_k16"], a)
+    generate(CONFIGS["2x2_k16"], b)
+    p = CONFIGS["2x2_k16"].to_params()
+    key = lambda d, **kw: runner.build_key("matmul", [d / "qbert_matmul.v"], {**p, **kw},
+                                           "verilator", False)
+    assert key(a) == key(b)                      # same RTL and params: one build, reused
+    assert key(a) != key(a, rows=3)              # another parameter set
+    (b / "qbert_matmul.v").write_text((b / "qbert_matmul.v").read_text() + "// edited\n")
+    assert key(a) != key(b)                      # hand-edited RTL is rebuilt
+    assert runner.build_key("matmul", [a / "qbert_matmul.v"], p, "verilator", True) != key(a)
