@@ -36,7 +36,6 @@ sized by :func:`golden_model.matmul.acc_bits_for` for exactly that).
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shutil

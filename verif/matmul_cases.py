@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from golden_model.matmul import int_matmul
 from golden_model.widths import int_range
-from rtl_gen.matmul import SHIFT_BITS, MatmulConfig
+from rtl_gen.matmul import MatmulConfig
 from golden_model.quant import MULT_BITS
 
-from .strategies import int_arrays, ints, pause_patterns, requant_params
+from .strategies import int_arrays, pause_patterns, requant_params
 
 #: the stream endpoints of the matmul DUT
 ACT, WGT, PRM, OUT = "s_axis_act", "s_axis_wgt", "s_axis_prm", "m_axis"
@@ -141,4 +141,4 @@ def describe_mismatch(cfg: MatmulConfig, c: MatmulCase, exp: np.ndarray, got: np
 
 
 __all__ = ["MatmulCase", "cases", "pack", "unpack", "expected", "tiles", "describe_mismatch",
-           "ACT", "WGT", "PRM", "OUT", "SHIFT_BITS", "ints"]
+           "k_cap", "ACT", "WGT", "PRM", "OUT"]

@@ -11,7 +11,7 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+from cocotb.triggers import ClockCycles, with_timeout
 from cocotb.triggers import SimTimeoutError
 
 from rtl_gen.matmul import MatmulConfig

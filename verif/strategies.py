@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
+from golden_model.quant import MULT_BITS, SHIFT_MAX
 from golden_model.widths import int_range
 
 
@@ -68,10 +69,6 @@ def pause_patterns(draw, max_len: int = 12) -> list[bool]:
     if all(pat):
         pat.append(False)
     return pat
-
-
-MULT_BITS = 31
-SHIFT_MAX = 62
 
 
 @st.composite
