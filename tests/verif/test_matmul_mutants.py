@@ -35,6 +35,9 @@ MUTANTS = {
     "output_register_ignores_stall": ("    if(en) begin\n      out_c0_q <= sat_c0;",
                                       "    if(1'b1) begin\n      out_c0_q <= sat_c0;"),
     "tlast_error_never_set": ("err_tlast_q <= 1'd1;", "err_tlast_q <= 1'd0;"),
+    # the shadow bank never empties: the tile is sent again and again
+    "shadow_never_released": ("          shd_full_q <= 1'd0;\n          shd_row_q <= 2'd0;",
+                              "          shd_row_q <= 2'd0;"),
     # data stays right (a beat is only taken with tready); only the AXI monitor sees it
     "tvalid_withdrawn_while_stalled": (
         "assign m_axis_tvalid = out_valid_q;",
@@ -43,7 +46,8 @@ MUTANTS = {
 
 #: what the failure report must say, where one particular check must catch it
 NEEDLE = {"tlast_error_never_set": "err_tlast_o not set by a tlast disagreement",
-          "tvalid_withdrawn_while_stalled": "AXI4-Stream requires"}
+          "tvalid_withdrawn_while_stalled": "AXI4-Stream requires",
+          "shadow_never_released": "output beat(s)/frame(s) beyond the"}
 
 
 def _mutate(text: str, old: str, new: str) -> str:
