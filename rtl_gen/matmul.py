@@ -11,14 +11,16 @@ A tile is ROWS output rows x COLS output channels over a K-run of 1..k_max.
 * ``s_axis_act``: K beats; beat k carries the activation column x[0..ROWS-1, k],
   lane r in ``tdata[8r +: 8]`` (int8).  ``tlast`` on beat K-1 ends the tile.
 * ``s_axis_wgt``: K beats in lockstep with ``s_axis_act``; beat k carries the
-  weight row w[k, 0..COLS-1], lane c in ``tdata[WB*c +: WB]`` (int4/int8).
+  weight row w[k, 0..COLS-1], lane c in ``tdata[WB*c +: WB]`` (int4/int8);
+  ``tdata`` is padded to whole bytes (AXI4-Stream), the pad is ignored.
   ``tlast`` must equal the activation's ``tlast``; a disagreement sets the
   sticky ``err_tlast_o`` (the activation's ``tlast`` is the one obeyed).
   An act/wgt beat pair is taken in the cycle both are valid: one MAC per PE
   per cycle.
 * ``s_axis_prm``: one beat per tile, any time before or during its K-run;
-  lane c (PL = bias_bits + 37 bits) is ``{shift[5:0], mult[30:0],
-  bias[bias_bits-1:0]}`` for output channel c of the tile.
+  lane c (PL = bias_bits + 37 bits rounded up to whole bytes) holds
+  ``{shift[5:0], mult[30:0], bias[bias_bits-1:0]}`` in its low bits for output
+  channel c of the tile (the pad above is ignored).
 * ``m_axis``: ROWS beats per tile, beat r carries out[r, 0..COLS-1], lane c in
   ``tdata[8c +: 8]`` (int8); ``tlast`` on row ROWS-1.
 
@@ -86,8 +88,24 @@ class MatmulConfig(UnitConfig):
         return self.act_bits + self.weight_bits
 
     @property
-    def prm_lane_bits(self) -> int:
+    def prm_field_bits(self) -> int:
+        """Used bits of one parameter lane: {shift, mult, bias}."""
         return self.bias_bits + MULT_BITS + SHIFT_BITS
+
+    @property
+    def prm_lane_bits(self) -> int:
+        """One parameter lane, padded to whole bytes."""
+        return _bytes(self.prm_field_bits)
+
+    @property
+    def wgt_word_bits(self) -> int:
+        """s_axis_wgt tdata: cols weight lanes, padded to whole bytes."""
+        return _bytes(self.cols * self.weight_bits)
+
+
+def _bytes(bits: int) -> int:
+    """AXI4-Stream tdata is a whole number of bytes."""
+    return -(-bits // 8) * 8
 
 
 def max_k(act_bits: int, weight_bits: int, bias_bits: int) -> int:
@@ -113,11 +131,11 @@ def _clog2(n: int) -> int:
 def build(cfg: MatmulConfig):
     """The Veriloggen Module of ``cfg``."""
     from veriloggen import (AndList, Cat, If, Int, Module, Mux, Not, OrList, Posedge, Repeat,
-                            Signed, Slice, Sll, Sra, Srl)
+                            Signed, Slice, Sll, Sra, Srl, Uxor)
 
     R, C = cfg.rows, cfg.cols
     AB, WB, OB, BB = cfg.act_bits, cfg.weight_bits, cfg.out_bits, cfg.bias_bits
-    A, PB, PL = cfg.acc_bits, cfg.prod_bits, cfg.prm_lane_bits
+    A, PB, PL, PF = cfg.acc_bits, cfg.prod_bits, cfg.prm_lane_bits, cfg.prm_field_bits
     PW = A + MULT_BITS  # exact width of (acc + bias) * mult
     RB = _clog2(R)
 
@@ -141,7 +159,7 @@ def build(cfg: MatmulConfig):
     act_tvalid = m.Input("s_axis_act_tvalid")
     act_tready = m.Output("s_axis_act_tready")
     act_tlast = m.Input("s_axis_act_tlast")
-    wgt_tdata = m.Input("s_axis_wgt_tdata", C * WB)
+    wgt_tdata = m.Input("s_axis_wgt_tdata", cfg.wgt_word_bits)
     wgt_tvalid = m.Input("s_axis_wgt_tvalid")
     wgt_tready = m.Output("s_axis_wgt_tready")
     wgt_tlast = m.Input("s_axis_wgt_tlast")
@@ -158,10 +176,10 @@ def build(cfg: MatmulConfig):
     first_q = m.Reg("first_q")        # next beat starts a tile
     done_q = m.Reg("done_q")          # accumulators hold a finished tile
     prm_full_q = m.Reg("prm_full_q")
-    prm_q = m.Reg("prm_q", C * PL)
+    prm_q = m.Reg("prm_q", C * PF)
     shd_full_q = m.Reg("shd_full_q")
     shd_row_q = m.Reg("shd_row_q", RB)
-    shd_prm_q = m.Reg("shd_prm_q", C * PL)
+    shd_prm_q = m.Reg("shd_prm_q", C * PF)
     err_q = m.Reg("err_tlast_q")
 
     load_shd = m.Wire("load_shd")
@@ -186,7 +204,19 @@ def build(cfg: MatmulConfig):
             If(prm_fire)(prm_full_q(k(1, 1))).Elif(load_shd)(prm_full_q(k(0, 1))),
             If(AndList(fire, act_tlast != wgt_tlast))(err_q(k(1, 1))),
         ))
-    m.Always(Posedge(clk))(If(prm_fire)(prm_q(prm_tdata)))
+    # keep only the used bits of each byte-padded parameter lane
+    prm_fields = m.Wire("prm_fields", C * PF)
+    m.Assign(prm_fields(Cat(*[Slice(prm_tdata, c * PL + PF - 1, c * PL)
+                              for c in reversed(range(C))])))
+    pads = [Slice(prm_tdata, c * PL + PL - 1, c * PL + PF) for c in range(C) if PL > PF]
+    if cfg.wgt_word_bits > C * WB:
+        pads.append(Slice(wgt_tdata, cfg.wgt_word_bits - 1, C * WB))
+    if pads:
+        # byte padding of the AXI4-Stream words: ignored on purpose (Verilator
+        # exempts *unused* names from UNUSED warnings)
+        unused_pad = m.Wire("unused_pad")
+        m.Assign(unused_pad(Uxor(Cat(*pads))))
+    m.Always(Posedge(clk))(If(prm_fire)(prm_q(prm_fields)))
     m.Always(Posedge(clk))(If(load_shd)(shd_prm_q(prm_q)))
 
     # ---- the PE array ----------------------------------------------------
@@ -246,13 +276,13 @@ def build(cfg: MatmulConfig):
 
     outs = []
     for c in range(C):
-        base = c * PL
+        base = c * PF
         bias = m.Wire(f"bias_c{c}", BB)
         mult = m.Wire(f"mult_c{c}", MULT_BITS)
         shift = m.Wire(f"shift_c{c}", SHIFT_BITS)
         m.Assign(bias(Slice(shd_prm_q, base + BB - 1, base)))
         m.Assign(mult(Slice(shd_prm_q, base + BB + MULT_BITS - 1, base + BB)))
-        m.Assign(shift(Slice(shd_prm_q, base + PL - 1, base + BB + MULT_BITS)))
+        m.Assign(shift(Slice(shd_prm_q, base + PF - 1, base + BB + MULT_BITS)))
 
         # stage 1: select the row, add the bias (acc_bits holds sum + bias)
         row = m.Wire(f"row_c{c}", A)
