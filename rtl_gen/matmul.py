@@ -351,7 +351,8 @@ def generate(cfg: MatmulConfig, out_dir: str | os.PathLike) -> Path:
     """Write ``qbert_matmul.v``, ``files.f`` and ``params.json`` into ``out_dir``.
 
     All or nothing: the files are written into a temporary folder beside
-    ``out_dir`` and renamed into place; an existing ``out_dir`` is replaced.
+    ``out_dir`` and renamed into place.  An existing ``out_dir`` is replaced
+    only if it is empty or an earlier generator output (has params.json).
     """
     if not isinstance(cfg, MatmulConfig):
         raise ConfigError(f"generate wants a MatmulConfig, got {type(cfg).__name__}")
@@ -361,6 +362,9 @@ def generate(cfg: MatmulConfig, out_dir: str | os.PathLike) -> Path:
         raise ConfigError(f"output folder's parent {parent} does not exist")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / PARAMS_FILE).is_file():
+        raise ConfigError(f"output folder {out} is not empty and was not written by "
+                          f"`qbert gen` (no {PARAMS_FILE}); refusing to replace it")
     text = verilog(cfg)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
     try:

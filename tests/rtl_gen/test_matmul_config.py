@@ -79,6 +79,15 @@ def test_generate_writes_three_files_and_replaces_atomically(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["rtl"]  # no temp leftovers
 
 
+def test_generate_refuses_to_replace_a_foreign_folder(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not empty and was not written by"):
+        generate(MatmulConfig(), tmp_path)
+    assert cli.main(["gen", "matmul", "-o", str(tmp_path)]) == 2
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
 def test_verilog_style():
     v = verilog(MatmulConfig())
     assert "`default_nettype none" in v
