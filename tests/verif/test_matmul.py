@@ -126,3 +126,24 @@ def test_build_dirs_keyed_by_params_and_sources(tmp_path):
     (b / "qbert_matmul.v").write_text((b / "qbert_matmul.v").read_text() + "// edited\n")
     assert key(a) != key(b)                      # hand-edited RTL is rebuilt
     assert runner.build_key("matmul", [a / "qbert_matmul.v"], p, "verilator", True) != key(a)
+
+
+def test_cli_icarus_missing_is_a_usage_error(capsys):
+    from scripts import cli
+    try:
+        runner.check_simulator("icarus")
+    except runner.SimulatorMissing:
+        assert cli.main(["sim", "matmul", "--simulator", "icarus", "--examples", "1"]) == 2
+        assert "iverilog is not on PATH" in capsys.readouterr().err
+    else:
+        pytest.skip("iverilog is installed: test_icarus_runs_or_skips covers it")
+
+
+@pytest.mark.slow
+def test_waves_written(tmp_path):
+    cfg = CONFIGS["2x2_k16"]
+    generate(cfg, tmp_path / "rtl")
+    res, _ = flows.simulate(FLOW, cfg, tmp_path / "rtl", examples=3, seed=1, waves=True)
+    assert res.passed
+    dumps = list(res.build_dir.glob("dump.*"))
+    assert dumps and dumps[0].stat().st_size > 0
