@@ -139,6 +139,9 @@ class SbyResult:
     failed: list[str] = dataclasses.field(default_factory=list)
     detail: str = ""
     description: str = ""
+    #: tags ("P2 hold", "E2 y", ...) of the failed properties, from the
+    #: ``// TAG name`` comment on the failing source line, in order
+    properties: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -152,6 +155,8 @@ class SbyResult:
             s += f"\n  counterexample trace: {self.trace}"
         for f in self.failed:
             s += f"\n  {f}"
+        if self.properties:
+            s += f"\n  failed properties: {', '.join(self.properties)}"
         return s
 
 
@@ -246,6 +251,27 @@ def _parse(jobdir: Path, mode: str, log_lines: list[str]) -> tuple[str, Path | N
     return status, tpath, failed, detail
 
 
+_RE_AT = re.compile(r" at ([A-Za-z0-9_.-]+):(\d+)")
+_RE_TAG = re.compile(r"// ([A-Z]\d+ [A-Za-z_]\w*)")
+
+
+def property_tags(job: SbyJob, failed: list[str]) -> list[str]:
+    """The ``// TAG name`` comments on the source lines the failures point at."""
+    tags = []
+    for f in failed:
+        m = _RE_AT.search(f)
+        src = job.sources.get(m.group(1)) if m else None
+        if src is None:
+            continue
+        text = src.read_text() if isinstance(src, Path) else src
+        lines = text.splitlines()
+        n = int(m.group(2))
+        t = _RE_TAG.search(lines[n - 1]) if 0 < n <= len(lines) else None
+        if t and t.group(1) not in tags:
+            tags.append(t.group(1))
+    return tags
+
+
 def run_job(job: SbyJob, *, timeout: float = 600.0, workdir: Path | str | None = None,
             keep: bool = False, progress: Callable[[str], None] | None | bool = None,
             heartbeat: float = 30.0) -> SbyResult:
@@ -328,7 +354,7 @@ def run_job(job: SbyJob, *, timeout: float = 600.0, workdir: Path | str | None =
             detail = f"{detail}; last output: {tail[-1] if tail else '(none)'}"
         res = SbyResult(job.name, status, seconds, job.mode, job.engine, job.depth,
                         trace=trace, workdir=base, failed=failed, detail=detail,
-                        description=job.description)
+                        description=job.description, properties=property_tags(job, failed))
     if res.passed and not keep:
         shutil.rmtree(base, ignore_errors=True)
         res.workdir = None
