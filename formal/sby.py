@@ -272,7 +272,7 @@ def property_tags(job: SbyJob, failed: list[str]) -> list[str]:
     return tags
 
 
-def run_job(job: SbyJob, *, timeout: float = 600.0, workdir: Path | str | None = None,
+def run_job(job: SbyJob, *, timeout: float | None = 600.0, workdir: Path | str | None = None,
             keep: bool = False, progress: Callable[[str], None] | None | bool = None,
             heartbeat: float = 30.0) -> SbyResult:
     """Run ``job`` and return its result.
@@ -306,6 +306,8 @@ def run_job(job: SbyJob, *, timeout: float = 600.0, workdir: Path | str | None =
 
     log_lines: list[str] = []
     start = time.monotonic()
+    sby_file.write_text(job.sby_text() if timeout is None else
+                        job.sby_text().replace("[options]\n", f"[options]\ntimeout {max(1, int(timeout))}\n", 1))
     proc = subprocess.Popen(cmd, cwd=base, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
@@ -327,9 +329,12 @@ def run_job(job: SbyJob, *, timeout: float = 600.0, workdir: Path | str | None =
         try:
             proc.wait(timeout=1.0)
             break
+        except KeyboardInterrupt:
+            _kill_group(proc)
+            raise
         except subprocess.TimeoutExpired:
             now = time.monotonic()
-            if now - start > timeout:
+            if timeout is not None and now - start > timeout + 30:   # SBY's own timeout did not end it
                 timed_out = True
                 _kill_group(proc)
                 break
@@ -343,9 +348,13 @@ def run_job(job: SbyJob, *, timeout: float = 600.0, workdir: Path | str | None =
     seconds = time.monotonic() - start
     (base / "sby_output.txt").write_text("\n".join(log_lines) + "\n")
 
+    if not timed_out and (jobdir / "status").exists() and \
+            (jobdir / "status").read_text().startswith("TIMEOUT"):
+        timed_out = True
     if timed_out:
+        _kill_group(proc)   # engines SBY may have left behind
         res = SbyResult(job.name, "TIMEOUT", seconds, job.mode, job.engine, job.depth,
-                        workdir=base, detail=f"killed after {timeout:.0f}s",
+                        workdir=base, detail=f"no verdict within the {timeout:.0f}s limit",
                         description=job.description)
     else:
         status, trace, failed, detail = _parse(jobdir, job.mode, log_lines)
@@ -361,17 +370,41 @@ def run_job(job: SbyJob, *, timeout: float = 600.0, workdir: Path | str | None =
     return res
 
 
+def _session_pids(sid: int) -> list[int]:
+    """Processes in session ``sid`` (SBY puts its engines in their own process
+    groups, but they stay in the session we created for SBY)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if len(fields) > 3 and int(fields[3]) == sid:
+            pids.append(int(d.name))
+    return pids
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
-    """Stop the SBY process we started and its children (its own session)."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
+    """Stop the SBY process we started and everything in its session."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = _session_pids(proc.pid) if Path("/proc").is_dir() else [proc.pid]
+        if proc.poll() is None and proc.pid not in pids:
+            pids.append(proc.pid)
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-    except ProcessLookupError:
-        pass
+            continue
+        time.sleep(0.2)
+        if not _session_pids(proc.pid):
+            return
 
 
 def run_jobs(jobs: Iterable[SbyJob], **kw) -> list[SbyResult]:

@@ -1,0 +1,248 @@
+"""``prove(unit, cfg, rtl_dir, solver)``: every proof of a unit, and the result table.
+
+This is what ``qbert prove UNIT [--rtl DIR] [--solver S]`` calls::
+
+    results = prove("matmul", cfg, rtl_dir, "yices")
+    print(format_table(results))
+    return 0 if all_passed(results) else 1
+
+Which RTL is proven
+-------------------
+- ``rtl_dir`` given: the Verilog files listed in ``rtl_dir/filelist.f`` (or,
+  without it, every ``*.v``/``*.sv`` in the folder).  ``rtl_dir/params.json``
+  may hold a ``"formal"`` object naming the modules under proof (defaults in
+  brackets)::
+
+      {"formal": {"requant": {"top": "qbert_requant", "latency": 2, "split": 0},
+                  "mac_pe":  {"top": "qbert_mac_pe", "acc_bits": <acc_bits_for(k_max)>},
+                  "axis":    {"top": "<unit top>", "s_data_w": 64, "m_data_w": 32,
+                              "max_pending": 4, "latency": 0, "depth": 8,
+                              "invariants": ["..."], "extra_ports": [["name", width]]}}}
+
+  Each module must honour the port contract in :mod:`formal.equiv` /
+  :func:`formal.axis.harness`; a contract module that is missing from the
+  files is an error (exit status 2 in the CLI), never a silent skip.  The
+  ``axis`` entry is opt-in: it needs the unit's top-level invariants.
+- no ``rtl_dir``: the kit's own stand-in modules (:mod:`formal.equiv`
+  generators) for the Config's widths.  Their results say "kit RTL" in the
+  description, so they are never mistaken for a proof of a generated unit.
+
+``cfg`` is the unit's Config (any object; the fields read are ``act_bits``,
+``weight_bits``, ``bias_bits``, ``out_bits``, ``k_max``, with the golden
+model's defaults when absent) or a dict of the same, or None.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Callable
+
+from . import axis, equiv, lemmas
+from .sby import SbyJob, SbyResult, engine_for, run_job
+
+UNITS_WITH_PROOFS = ("matmul",)
+
+#: defaults of the matmul fields the proofs read (MiniLM: FFN K = 1536)
+MATMUL_DEFAULTS = {"act_bits": 8, "weight_bits": 8, "bias_bits": 32, "out_bits": 8, "k_max": 1536}
+
+
+def _field(cfg, name: str, default):
+    if cfg is None:
+        return default
+    if isinstance(cfg, dict):
+        return cfg.get(name, default)
+    return getattr(cfg, name, default)
+
+
+def _rtl_sources(rtl_dir: Path) -> dict[str, Path]:
+    rtl_dir = Path(rtl_dir)
+    if not rtl_dir.is_dir():
+        raise FileNotFoundError(f"--rtl {rtl_dir}: no such folder")
+    flist = rtl_dir / "filelist.f"
+    if flist.exists():
+        files = []
+        for line in flist.read_text().splitlines():
+            line = line.split("//")[0].strip()
+            if not line or line.startswith(("+", "-")):
+                continue
+            p = Path(line)
+            files.append(p if p.is_absolute() else rtl_dir / p)
+    else:
+        files = sorted(list(rtl_dir.glob("*.v")) + list(rtl_dir.glob("*.sv")))
+    if not files:
+        raise FileNotFoundError(f"--rtl {rtl_dir}: no filelist.f and no *.v/*.sv files")
+    out = {}
+    for f in files:
+        if not f.exists():
+            raise FileNotFoundError(f"{flist}: listed file {f} does not exist")
+        out[f.name] = f
+    return out
+
+
+def _modules(sources: dict[str, Path | str]) -> set[str]:
+    names = set()
+    for src in sources.values():
+        text = src.read_text() if isinstance(src, Path) else src
+        names.update(re.findall(r"^\s*module\s+([A-Za-z_][A-Za-z0-9_$]*)", text, re.M))
+    return names
+
+
+def _need(module: str, sources: dict, what: str) -> None:
+    if module not in _modules(sources):
+        raise ValueError(f"{what}: module {module!r} not found in the RTL files "
+                         f"({', '.join(sorted(sources))}); name it in params.json "
+                         f"\"formal\" or generate it (port contract: formal/equiv.py)")
+
+
+def matmul_jobs(cfg=None, rtl_dir: Path | str | None = None,
+                engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
+    """The SBY jobs and z3 lemmas that make up the matmul unit's proof."""
+    f = {k: _field(cfg, k, v) for k, v in MATMUL_DEFAULTS.items()}
+    rq = equiv.RequantSpec(out_bits=f["out_bits"])
+    mac = equiv.MacSpec(k_max=f["k_max"], act_bits=f["act_bits"], weight_bits=f["weight_bits"],
+                        bias_bits=f["bias_bits"])
+    jobs: list[SbyJob] = [equiv.requant_vectors_job(rq, engine=engine)]
+    lem: list[Callable[[], SbyResult]] = [
+        lambda: lemmas.requant_width(rq.acc_bits, rq.mult_bits, rq.shift_max),
+        lambda: lemmas.round_half_up(rq.shift_max),
+        lambda: lemmas.mac_bound(mac.k_max, mac.act_bits, mac.weight_bits, mac.bias_bits),
+    ]
+    if rtl_dir is None:
+        where = "kit RTL"
+        for style, split in (("direct", 0), ("split", 17)):
+            j = equiv.requant_equiv_job(
+                rq, {f"qbert_requant_{style}.sv": equiv.requant_dut_sv(rq, style=style, split=17)},
+                ref_split=split, engine=engine, name=f"requant_{style}_{rq.label()}")
+            jobs.append(_describe(j, where))
+        lem.append(lambda: lemmas.split_product(rq.acc_bits, rq.mult_bits, 17))
+        jobs.append(_describe(equiv.mac_equiv_job(mac, {"qbert_mac_pe.sv": equiv.mac_dut_sv(mac)},
+                                                  engine=engine), where))
+        return jobs, lem
+
+    rtl_dir = Path(rtl_dir)
+    sources = _rtl_sources(rtl_dir)
+    params_file = rtl_dir / "params.json"
+    params = json.loads(params_file.read_text()) if params_file.exists() else {}
+    fcfg = params.get("formal", {})
+    where = f"RTL in {rtl_dir}"
+    r = fcfg.get("requant", {})
+    top, latency, split = r.get("top", "qbert_requant"), int(r.get("latency", 2)), int(r.get("split", 0))
+    _need(top, sources, "requantizer")
+    jobs.append(_describe(equiv.requant_equiv_job(rq, sources, top, latency=latency, ref_split=split,
+                                                  engine=engine, name=f"requant_{top}_{rq.label()}"), where))
+    if split:
+        lem.append(lambda: lemmas.split_product(rq.acc_bits, rq.mult_bits, split))
+    m = fcfg.get("mac_pe", {})
+    mtop = m.get("top", "qbert_mac_pe")
+    _need(mtop, sources, "MAC PE")
+    jobs.append(_describe(equiv.mac_equiv_job(mac, sources, mtop, dut_acc_bits=int(m.get("acc_bits", mac.acc_bits)),
+                                              engine=engine, name=f"mac_{mtop}_{mac.label()}"), where))
+    if "axis" in fcfg:
+        a = fcfg["axis"]
+        _need(a["top"], sources, "AXI4-Stream top")
+        jobs.append(_describe(axis.harness_job(
+            f"axis_{a['top']}", sources, a["top"], int(a["s_data_w"]), int(a["m_data_w"]),
+            depth=int(a.get("depth", 8)), engine=engine, max_pending=int(a.get("max_pending", 4)),
+            latency=int(a.get("latency", 0)), invariants=tuple(a.get("invariants", ())),
+            extra_ports=tuple((n, int(w)) for n, w in a.get("extra_ports", ()))), where))
+    return jobs, lem
+
+
+def _describe(job: SbyJob, where: str) -> SbyJob:
+    import dataclasses
+    return dataclasses.replace(job, description=f"{job.description} [{where}]")
+
+
+def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = "yices", *,
+          timeout: float = 600.0, workdir: Path | str | None = None,
+          progress: Callable[[str], None] | None = None) -> list[SbyResult]:
+    """Run every proof of ``unit``; one result per SBY job or z3 lemma, in order.
+
+    ``progress`` gets one line per finished property (default: stderr).
+    Raises ValueError for a unit without proofs or a broken --rtl folder,
+    :class:`rtl_gen.toolchain.ToolMissing` if the tools are missing.
+    """
+    if unit not in UNITS_WITH_PROOFS:
+        raise ValueError(f"no proofs for unit {unit!r} yet; units with proofs: {', '.join(UNITS_WITH_PROOFS)}")
+    engine = engine_for(solver)
+    jobs, lem = matmul_jobs(cfg, rtl_dir, engine)
+    say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    results = []
+    total = len(jobs) + len(lem)
+    for i, job in enumerate(jobs, 1):
+        say(f"[{i}/{total}] {job.name} ({job.mode}, {job.engine}) ...")
+        r = run_job(job, timeout=timeout, workdir=workdir)
+        say(f"[{i}/{total}] {r.name}: {r.status} {r.seconds:.1f}s")
+        results.append(r)
+    for i, fn in enumerate(lem, len(jobs) + 1):
+        r = fn()
+        say(f"[{i}/{total}] {r.name}: {r.status} {r.seconds:.1f}s")
+        results.append(r)
+    return results
+
+
+def all_passed(results: list[SbyResult]) -> bool:
+    return bool(results) and all(r.passed for r in results)
+
+
+def format_table(results: list[SbyResult]) -> str:
+    """property | kind | status | time, then one block per non-passing result."""
+    rows = [("property", "kind", "status", "time")]
+    for r in results:
+        kind = "z3 lemma" if r.mode == "z3" else f"{r.mode} ({r.engine}, depth {r.depth})"
+        rows.append((r.name, kind, r.status, f"{r.seconds:.1f}s"))
+    w = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(row)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * x for x in w))
+    bad = [r for r in results if not r.passed]
+    for r in bad:
+        lines.append("")
+        lines.append(f"{r.status}: {r.name}: {r.description}")
+        if r.detail:
+            lines.append(f"  {r.detail}")
+        if r.properties:
+            lines.append(f"  failed properties: {', '.join(r.properties)}")
+        for f in r.failed[:6]:
+            if f not in r.properties:
+                lines.append(f"  {f}")
+        if r.trace:
+            lines.append(f"  counterexample trace: {r.trace}")
+        if r.workdir:
+            lines.append(f"  work folder (logs, model, rerun with yowasp-sby): {r.workdir}")
+    n = sum(r.passed for r in results)
+    lines.append("")
+    lines.append(f"{n}/{len(results)} properties proven" + ("" if n == len(results) else f", {len(results) - n} not"))
+    return "\n".join(lines)
+
+
+def print_table(results: list[SbyResult], file=None) -> None:
+    print(format_table(results), file=file or sys.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m formal.run [UNIT] [--rtl DIR] [--solver S]`` (for tox -e formal)."""
+    import argparse
+    from rtl_gen.toolchain import ToolMissing
+    p = argparse.ArgumentParser(prog="python -m formal.run")
+    p.add_argument("units", nargs="*", default=list(UNITS_WITH_PROOFS))
+    p.add_argument("--rtl", type=Path)
+    p.add_argument("--solver", default="yices")
+    p.add_argument("--timeout", type=float, default=600.0)
+    a = p.parse_args(argv)
+    ok = True
+    try:
+        for u in a.units:
+            res = prove(u, None, a.rtl, a.solver, timeout=a.timeout)
+            print(f"== {u} ==")
+            print_table(res)
+            ok &= all_passed(res)
+    except (ValueError, FileNotFoundError, ToolMissing) as e:
+        print(f"formal: error: {e}", file=sys.stderr)
+        return 2
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
