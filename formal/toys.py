@@ -108,3 +108,32 @@ module {name} (
 endmodule
 `default_nettype wire
 """
+
+
+def two_slices(width: int = 8, name: str = "toy_two") -> str:
+    """Two register slices in series (holds up to two unit ends); needs reg_slice()."""
+    return f"""`default_nettype none
+module {name} (
+    input  wire clk,
+    input  wire rst,
+    input  wire [{width - 1}:0] s_axis_tdata,
+    input  wire s_axis_tvalid,
+    output wire s_axis_tready,
+    input  wire s_axis_tlast,
+    output wire [{width - 1}:0] m_axis_tdata,
+    output wire m_axis_tvalid,
+    input  wire m_axis_tready,
+    output wire m_axis_tlast
+);
+    wire [{width - 1}:0] d;
+    wire v, r, l;
+    toy_slice a (.clk(clk), .rst(rst), .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid),
+                 .s_axis_tready(s_axis_tready), .s_axis_tlast(s_axis_tlast),
+                 .m_axis_tdata(d), .m_axis_tvalid(v), .m_axis_tready(r), .m_axis_tlast(l));
+    toy_slice b (.clk(clk), .rst(rst), .s_axis_tdata(d), .s_axis_tvalid(v),
+                 .s_axis_tready(r), .s_axis_tlast(l),
+                 .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid),
+                 .m_axis_tready(m_axis_tready), .m_axis_tlast(m_axis_tlast));
+endmodule
+`default_nettype wire
+"""
