@@ -94,7 +94,9 @@ def requant_ref_sv(spec: RequantSpec, name: str = "qbert_requant_ref", split: in
         prod = (f"(($signed(acc) * $signed({{1'b0, mult[{spec.mult_bits - 1}:{split}]}})) <<< {split}) + "
                 f"($signed(acc) * $signed({{1'b0, mult[{split - 1}:0]}}))")
     else:
-        prod = "$signed(acc) * $signed({1'b0, mult})"
+        # the exact product at its natural width (acc+mult bits), then widened to
+        # int64: the same $mul cell shape as a DUT's, so Yosys can share them
+        prod = "prod_n"
     return f"""`default_nettype none
 module {name} (
     input  wire signed [{spec.acc_bits - 1}:0] acc,
@@ -103,6 +105,7 @@ module {name} (
     output wire signed [{spec.out_bits - 1}:0] y
 );
     // golden_model.quant.requantize, in int64 like the numpy model
+    wire signed [{spec.acc_bits + spec.mult_bits - 1}:0] prod_n = $signed(acc) * $signed({{1'b0, mult}});
     wire signed [63:0] prod    = {prod};
     wire signed [63:0] half    = (64'sd1 <<< shift) >>> 1;
     wire signed [63:0] rounded = (prod + half) >>> shift;
