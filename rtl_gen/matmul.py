@@ -1,0 +1,367 @@
+"""Quantized matmul unit: output-stationary ROWS x COLS MAC array + requantizer.
+
+Computes, per tile, ``out[r, c] = requantize(sum_k x[r, k] * w[k, c] + bias[c],
+mult[c], shift[c])`` exactly as :func:`golden_model.matmul.int_matmul` (round
+half up by add-then-arithmetic-shift, saturate to int8).
+
+Tile protocol (docs/matmul.md)
+------------------------------
+A tile is ROWS output rows x COLS output channels over a K-run of 1..k_max.
+
+* ``s_axis_act``: K beats; beat k carries the activation column x[0..ROWS-1, k],
+  lane r in ``tdata[8r +: 8]`` (int8).  ``tlast`` on beat K-1 ends the tile.
+* ``s_axis_wgt``: K beats in lockstep with ``s_axis_act``; beat k carries the
+  weight row w[k, 0..COLS-1], lane c in ``tdata[WB*c +: WB]`` (int4/int8).
+  ``tlast`` must equal the activation's ``tlast``; a disagreement sets the
+  sticky ``err_tlast_o`` (the activation's ``tlast`` is the one obeyed).
+  An act/wgt beat pair is taken in the cycle both are valid: one MAC per PE
+  per cycle.
+* ``s_axis_prm``: one beat per tile, any time before or during its K-run;
+  lane c (PL = bias_bits + 37 bits) is ``{shift[5:0], mult[30:0],
+  bias[bias_bits-1:0]}`` for output channel c of the tile.
+* ``m_axis``: ROWS beats per tile, beat r carries out[r, 0..COLS-1], lane c in
+  ``tdata[8c +: 8]`` (int8); ``tlast`` on row ROWS-1.
+
+At the end of a K-run the accumulators move to a shadow bank (together with
+the tile's parameters) in the cycle after the last beat, while the next tile's
+first beat is already accumulating; the shadow bank drains one row a cycle
+through a 3-stage requantizer (bias add, multiply, round/shift/saturate).  The
+array therefore runs at one beat a cycle as long as K >= ROWS + 1 and the
+output is not stalled.  Any ``tvalid`` gap or ``tready`` stall just holds the
+pipeline (the whole drain pipeline advances on ``!m_axis_tvalid |
+m_axis_tready``).
+
+Precondition: K <= k_max and bias within bias_bits (the accumulators are
+sized by :func:`golden_model.matmul.acc_bits_for` for exactly that).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from golden_model.matmul import acc_bits_for
+from golden_model.quant import MULT_BITS
+
+from .config import PARAMS_FILE, ConfigError, UnitConfig, choice, rng
+
+TOP = "qbert_matmul"
+SHIFT_BITS = 6
+#: Width of the rounding/shift datapath: holds acc*M (acc_bits + 31 <= 63
+#: bits) plus the rounding term 2^(s-1) <= 2^61 without wrapping.
+REQ_BITS = 64
+
+
+@dataclass(frozen=True)
+class MatmulConfig(UnitConfig):
+    UNIT = "matmul"
+
+    rows: int = field(default=4, metadata=rng(1, 64, "PE array rows (output rows per tile)"))
+    cols: int = field(default=4, metadata=rng(1, 64, "PE array columns (output channels per tile)"))
+    k_max: int = field(default=4096, metadata=rng(1, 1 << 20, "longest K-run"))
+    act_bits: int = field(default=8, metadata=choice(8))
+    weight_bits: int = field(default=8, metadata=choice(4, 8))
+    bias_bits: int = field(default=28, metadata=rng(1, 32, "bias width (signed)"))
+    out_bits: int = field(default=8, metadata=choice(8))
+
+    def _check(self) -> None:
+        if self.acc_bits > 32:
+            kmax = max_k(self.act_bits, self.weight_bits, self.bias_bits)
+            hint = (f"k_max must be <= {kmax} for bias_bits={self.bias_bits}"
+                    if kmax else f"bias_bits={self.bias_bits} alone fills 32 bits")
+            raise ConfigError(
+                f"matmul: k_max={self.k_max} with weight_bits={self.weight_bits} and "
+                f"bias_bits={self.bias_bits} needs a {self.acc_bits}-bit accumulator, "
+                f"beyond the 32 bits requantization takes: {hint}")
+
+    @property
+    def acc_bits(self) -> int:
+        return acc_bits_for(self.k_max, self.act_bits, self.weight_bits, self.bias_bits)
+
+    @property
+    def prod_bits(self) -> int:
+        return self.act_bits + self.weight_bits
+
+    @property
+    def prm_lane_bits(self) -> int:
+        return self.bias_bits + MULT_BITS + SHIFT_BITS
+
+
+def max_k(act_bits: int, weight_bits: int, bias_bits: int) -> int:
+    """Largest k_max whose accumulator still fits 32 bits (0 if none)."""
+    lo, hi = 0, 1 << 24
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if acc_bits_for(mid, act_bits, weight_bits, bias_bits) <= 32:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+# --------------------------------------------------------------------------
+# Veriloggen construction
+# --------------------------------------------------------------------------
+
+def _clog2(n: int) -> int:
+    return max(1, (n - 1).bit_length())
+
+
+def build(cfg: MatmulConfig):
+    """The Veriloggen Module of ``cfg``."""
+    from veriloggen import (AndList, Cat, If, Int, Module, Mux, Not, OrList, Posedge, Repeat,
+                            Signed, Slice, Sll, Sra, Srl)
+
+    R, C = cfg.rows, cfg.cols
+    AB, WB, OB, BB = cfg.act_bits, cfg.weight_bits, cfg.out_bits, cfg.bias_bits
+    A, PB, PL = cfg.acc_bits, cfg.prod_bits, cfg.prm_lane_bits
+    PW = A + MULT_BITS  # exact width of (acc + bias) * mult
+    RB = _clog2(R)
+
+    def k(v: int, w: int):
+        return Int(v, w, 10)
+
+    def sext(sig, fw: int, tw: int):
+        if tw == fw:
+            return sig
+        return Cat(Repeat(sig[fw - 1], tw - fw), sig)
+
+    def zext(sig, fw: int, tw: int):
+        if tw == fw:
+            return sig
+        return Cat(k(0, tw - fw), sig)
+
+    m = Module(TOP)
+    clk = m.Input("clk")
+    rst = m.Input("rst")
+    act_tdata = m.Input("s_axis_act_tdata", R * AB)
+    act_tvalid = m.Input("s_axis_act_tvalid")
+    act_tready = m.Output("s_axis_act_tready")
+    act_tlast = m.Input("s_axis_act_tlast")
+    wgt_tdata = m.Input("s_axis_wgt_tdata", C * WB)
+    wgt_tvalid = m.Input("s_axis_wgt_tvalid")
+    wgt_tready = m.Output("s_axis_wgt_tready")
+    wgt_tlast = m.Input("s_axis_wgt_tlast")
+    prm_tdata = m.Input("s_axis_prm_tdata", C * PL)
+    prm_tvalid = m.Input("s_axis_prm_tvalid")
+    prm_tready = m.Output("s_axis_prm_tready")
+    out_tdata = m.Output("m_axis_tdata", C * OB)
+    out_tvalid = m.Output("m_axis_tvalid")
+    out_tready = m.Input("m_axis_tready")
+    out_tlast = m.Output("m_axis_tlast")
+    err_tlast = m.Output("err_tlast_o")
+
+    # ---- control of the array ------------------------------------------
+    first_q = m.Reg("first_q")        # next beat starts a tile
+    done_q = m.Reg("done_q")          # accumulators hold a finished tile
+    prm_full_q = m.Reg("prm_full_q")
+    prm_q = m.Reg("prm_q", C * PL)
+    shd_full_q = m.Reg("shd_full_q")
+    shd_row_q = m.Reg("shd_row_q", RB)
+    shd_prm_q = m.Reg("shd_prm_q", C * PL)
+    err_q = m.Reg("err_tlast_q")
+
+    load_shd = m.Wire("load_shd")
+    beat_ok = m.Wire("beat_ok")
+    fire = m.Wire("fire")
+    prm_fire = m.Wire("prm_fire")
+    m.Assign(load_shd(AndList(done_q, prm_full_q, Not(shd_full_q))))
+    m.Assign(beat_ok(OrList(Not(done_q), load_shd)))
+    m.Assign(fire(AndList(act_tvalid, wgt_tvalid, beat_ok)))
+    m.Assign(act_tready(AndList(wgt_tvalid, beat_ok)))
+    m.Assign(wgt_tready(AndList(act_tvalid, beat_ok)))
+    m.Assign(prm_tready(OrList(Not(prm_full_q), load_shd)))
+    m.Assign(prm_fire(AndList(prm_tvalid, OrList(Not(prm_full_q), load_shd))))
+    m.Assign(err_tlast(err_q))
+
+    m.Always(Posedge(clk))(
+        If(rst)(
+            first_q(k(1, 1)), done_q(k(0, 1)), prm_full_q(k(0, 1)), err_q(k(0, 1)),
+        ).Else(
+            If(fire)(first_q(act_tlast)),
+            done_q(OrList(AndList(fire, act_tlast), AndList(done_q, Not(load_shd)))),
+            If(prm_fire)(prm_full_q(k(1, 1))).Elif(load_shd)(prm_full_q(k(0, 1))),
+            If(AndList(fire, act_tlast != wgt_tlast))(err_q(k(1, 1))),
+        ))
+    m.Always(Posedge(clk))(If(prm_fire)(prm_q(prm_tdata)))
+    m.Always(Posedge(clk))(If(load_shd)(shd_prm_q(prm_q)))
+
+    # ---- the PE array ----------------------------------------------------
+    acts, wgts = [], []
+    for r in range(R):
+        a = m.Wire(f"act_r{r}", AB)
+        m.Assign(a(Slice(act_tdata, r * AB + AB - 1, r * AB)))
+        acts.append(a)
+    for c in range(C):
+        w = m.Wire(f"wgt_c{c}", WB)
+        m.Assign(w(Slice(wgt_tdata, c * WB + WB - 1, c * WB)))
+        wgts.append(w)
+
+    acc_q, shd_q = {}, {}
+    for r in range(R):
+        for c in range(C):
+            t = f"r{r}_c{c}"
+            prod = m.Wire(f"prod_{t}", PB)
+            # operands widened to the product width first: a product is only
+            # as wide as its widest operand (DESIGN.md, Veriloggen pitfall)
+            m.Assign(prod(Signed(sext(acts[r], AB, PB)) * Signed(sext(wgts[c], WB, PB))))
+            acc = m.Reg(f"acc_{t}_q", A)
+            acc_d = m.Wire(f"acc_{t}_d", A)
+            m.Assign(acc_d(Mux(first_q, sext(prod, PB, A), acc + sext(prod, PB, A))))
+            m.Always(Posedge(clk))(If(fire)(acc(acc_d)))
+            shd = m.Reg(f"shd_{t}_q", A)
+            m.Always(Posedge(clk))(If(load_shd)(shd(acc)))
+            acc_q[r, c], shd_q[r, c] = acc, shd
+
+    # ---- drain: 3-stage requantizer, whole pipeline advances on `en` -----
+    out_valid_q = m.Reg("out_valid_q")
+    out_last_q = m.Reg("out_last_q")
+    s1_valid_q = m.Reg("s1_valid_q")
+    s1_last_q = m.Reg("s1_last_q")
+    s2_valid_q = m.Reg("s2_valid_q")
+    s2_last_q = m.Reg("s2_last_q")
+    en = m.Wire("en")
+    issue = m.Wire("issue")
+    row_last = m.Wire("row_last")
+    m.Assign(en(OrList(Not(out_valid_q), out_tready)))
+    m.Assign(issue(AndList(en, shd_full_q)))
+    m.Assign(row_last(shd_row_q == k(R - 1, RB)))
+
+    m.Always(Posedge(clk))(
+        If(rst)(
+            shd_full_q(k(0, 1)), shd_row_q(k(0, RB)),
+            s1_valid_q(k(0, 1)), s2_valid_q(k(0, 1)), out_valid_q(k(0, 1)),
+        ).Else(
+            If(load_shd)(shd_full_q(k(1, 1)), shd_row_q(k(0, RB)))
+            .Elif(issue)(
+                If(row_last)(shd_full_q(k(0, 1)), shd_row_q(k(0, RB)))
+                .Else(shd_row_q(shd_row_q + k(1, RB)))),
+            If(en)(s1_valid_q(shd_full_q), s2_valid_q(s1_valid_q), out_valid_q(s2_valid_q)),
+        ))
+    m.Always(Posedge(clk))(
+        If(en)(s1_last_q(row_last), s2_last_q(s1_last_q), out_last_q(s2_last_q)))
+
+    outs = []
+    for c in range(C):
+        base = c * PL
+        bias = m.Wire(f"bias_c{c}", BB)
+        mult = m.Wire(f"mult_c{c}", MULT_BITS)
+        shift = m.Wire(f"shift_c{c}", SHIFT_BITS)
+        m.Assign(bias(Slice(shd_prm_q, base + BB - 1, base)))
+        m.Assign(mult(Slice(shd_prm_q, base + BB + MULT_BITS - 1, base + BB)))
+        m.Assign(shift(Slice(shd_prm_q, base + PL - 1, base + BB + MULT_BITS)))
+
+        # stage 1: select the row, add the bias (acc_bits holds sum + bias)
+        row = m.Wire(f"row_c{c}", A)
+        sel = shd_q[R - 1, c]
+        for r in range(R - 2, -1, -1):
+            sel = Mux(shd_row_q == k(r, RB), shd_q[r, c], sel)
+        m.Assign(row(sel))
+        s1_sum = m.Reg(f"s1_sum_c{c}_q", A)
+        s1_mult = m.Reg(f"s1_mult_c{c}_q", MULT_BITS)
+        s1_shift = m.Reg(f"s1_shift_c{c}_q", SHIFT_BITS)
+        m.Always(Posedge(clk))(If(en)(
+            s1_sum(row + sext(bias, BB, A)), s1_mult(mult), s1_shift(shift)))
+
+        # stage 2: exact product, signed acc x unsigned 31-bit multiplier
+        prod = m.Wire(f"req_prod_c{c}", PW)
+        m.Assign(prod(Signed(sext(s1_sum, A, PW)) * Signed(zext(s1_mult, MULT_BITS, PW))))
+        s2_prod = m.Reg(f"s2_prod_c{c}_q", PW)
+        s2_shift = m.Reg(f"s2_shift_c{c}_q", SHIFT_BITS)
+        m.Always(Posedge(clk))(If(en)(s2_prod(prod), s2_shift(s1_shift)))
+
+        # stage 3: + 2^(s-1) (0 for s = 0), arithmetic shift, saturate
+        rnd = m.Wire(f"rnd_c{c}", REQ_BITS)
+        m.Assign(rnd(Srl(Sll(k(1, REQ_BITS), s2_shift), k(1, REQ_BITS))))
+        biased = m.Wire(f"biased_c{c}", REQ_BITS)
+        m.Assign(biased(sext(s2_prod, PW, REQ_BITS) + rnd))
+        shr = m.Wire(f"shr_c{c}", REQ_BITS)
+        m.Assign(shr(Sra(Signed(biased), s2_shift)))
+        # in range iff bits [63:OB-1] are all equal (all 0s or all 1s)
+        hi = Slice(shr, REQ_BITS - 1, OB - 1)
+        fits = m.Wire(f"fits_c{c}")
+        m.Assign(fits(OrList(hi == k(0, REQ_BITS - OB + 1),
+                             hi == Int((1 << (REQ_BITS - OB + 1)) - 1, REQ_BITS - OB + 1, 16))))
+        sat = m.Wire(f"sat_c{c}", OB)
+        m.Assign(sat(Mux(fits, Slice(shr, OB - 1, 0),
+                         Mux(shr[REQ_BITS - 1], Int(1 << (OB - 1), OB, 16),
+                             Int((1 << (OB - 1)) - 1, OB, 16)))))
+        o = m.Reg(f"out_c{c}_q", OB)
+        m.Always(Posedge(clk))(If(en)(o(sat)))
+        outs.append(o)
+
+    m.Assign(out_tdata(Cat(*reversed(outs))))
+    m.Assign(out_tvalid(out_valid_q))
+    m.Assign(out_tlast(out_last_q))
+    return m
+
+
+HEADER = """\
+// Generated by qbert-rtl rtl_gen/matmul.py -- do not edit by hand.
+// {params}
+// Tile protocol and numerics: docs/matmul.md
+`default_nettype none
+"""
+FOOTER = "`default_nettype wire\n"
+
+
+def verilog(cfg: MatmulConfig) -> str:
+    text = build(cfg).to_verilog()
+    # Veriloggen leaves ports as implicit nets; declare every port a wire so
+    # `default_nettype none` holds.
+    text = re.sub(r"^(\s*)(input|output)(?! wire)(\s)", r"\1\2 wire\3", text, flags=re.M)
+    params = ", ".join(f"{k}={v}" for k, v in cfg.to_params().items())
+    return HEADER.format(params=params + f", acc_bits={cfg.acc_bits}") + text.lstrip("\n") + FOOTER
+
+
+def generate(cfg: MatmulConfig, out_dir: str | os.PathLike) -> Path:
+    """Write ``qbert_matmul.v``, ``files.f`` and ``params.json`` into ``out_dir``.
+
+    All or nothing: the files are written into a temporary folder beside
+    ``out_dir`` and renamed into place; an existing ``out_dir`` is replaced.
+    """
+    if not isinstance(cfg, MatmulConfig):
+        raise ConfigError(f"generate wants a MatmulConfig, got {type(cfg).__name__}")
+    out = Path(out_dir)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise ConfigError(f"output folder's parent {parent} does not exist")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output {out} exists and is not a folder")
+    text = verilog(cfg)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    try:
+        (tmp / f"{TOP}.v").write_text(text)
+        (tmp / "files.f").write_text(f"{TOP}.v\n")
+        (tmp / PARAMS_FILE).write_text(cfg.to_json())
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
+            os.replace(out, old / "d")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def sources(rtl_dir: str | os.PathLike) -> list[Path]:
+    """The Verilog files named by ``rtl_dir/files.f`` (paths relative to it)."""
+    d = Path(rtl_dir)
+    f = d / "files.f"
+    if not f.is_file():
+        raise ConfigError(f"{f} is missing: is {d} a folder written by `qbert gen matmul`?")
+    files = [d / line.strip() for line in f.read_text().splitlines() if line.strip()]
+    for p in files:
+        if not p.is_file():
+            raise ConfigError(f"{f} names {p.name}, which does not exist")
+    return files
+
+
+__all__ = ["MatmulConfig", "generate", "build", "verilog", "sources", "TOP", "max_k"]

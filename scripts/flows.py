@@ -1,0 +1,166 @@
+"""gen / sim / lint for every built unit, driven by the unit's Config.
+
+A unit registers a :class:`Flow` (its Config class, generator, top module
+and cocotb test module); the CLI commands below are the same for all units.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import random
+import shlex
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtl_gen.config import ConfigError, UnitConfig
+
+REPO = Path(__file__).resolve().parents[1]
+WAIVERS = REPO / "rtl_gen" / "lint_waivers.vlt"
+DEFAULT_EXAMPLES = 100
+
+
+@dataclass(frozen=True)
+class Flow:
+    unit: str
+    config_cls: str        # "module:Class"
+    generator: str         # module with generate(cfg, dir), sources(dir), TOP
+    test_module: str       # cocotb test module
+
+    def config_class(self) -> type[UnitConfig]:
+        mod, cls = self.config_cls.split(":")
+        return getattr(importlib.import_module(mod), cls)
+
+    def gen_module(self):
+        return importlib.import_module(self.generator)
+
+
+FLOWS = {
+    "matmul": Flow("matmul", "rtl_gen.matmul:MatmulConfig", "rtl_gen.matmul", "verif.matmul_tb"),
+}
+
+
+def config_from_args(flow: Flow, params, config_file) -> UnitConfig:
+    """Default Config, then --config FILE.toml, then -P overrides (in that order)."""
+    cls = flow.config_class()
+    cfg = cls.from_toml(config_file) if config_file else cls()
+    return cfg.with_overrides(params or [])
+
+
+def _rtl_config(flow: Flow, args) -> tuple[UnitConfig, Path, bool]:
+    """(Config, RTL folder, generated here?) for sim/lint/bench."""
+    if getattr(args, "rtl", None):
+        if args.params or args.config:
+            raise ConfigError("--rtl verifies the Config recorded in DIR/params.json; "
+                              "do not combine it with -P or --config")
+        cfg = flow.config_class().load(args.rtl)
+        flow.gen_module().sources(args.rtl)  # files.f and the files it names exist
+        return cfg, Path(args.rtl), False
+    cfg = config_from_args(flow, args.params, args.config)
+    from verif.runner import SIM_BUILD
+    import hashlib
+    key = hashlib.sha256(cfg.to_json().encode()).hexdigest()[:16]
+    rtl = SIM_BUILD / flow.unit / f"rtl_{key}"
+    rtl.parent.mkdir(parents=True, exist_ok=True)
+    flow.gen_module().generate(cfg, rtl)
+    return cfg, rtl, True
+
+
+def cmd_gen(flow: Flow, args) -> int:
+    cfg = config_from_args(flow, args.params, args.config)
+    out = flow.gen_module().generate(cfg, args.output)
+    files = flow.gen_module().sources(out)
+    extra = {k: getattr(cfg, k) for k in ("acc_bits",) if hasattr(cfg, k)}
+    print(f"wrote {out}: {', '.join(p.name for p in files)}, files.f, params.json "
+          f"({', '.join(f'{k}={v}' for k, v in {**cfg.to_params(), **extra}.items())})")
+    return 0
+
+
+def lint(flow: Flow, rtl: Path) -> tuple[bool, str]:
+    from rtl_gen import toolchain
+    gm = flow.gen_module()
+    srcs = [str(p) for p in gm.sources(rtl)]
+    cmd = [toolchain.which("verilator"), "--lint-only", "-Wall", "--top-module", gm.TOP]
+    if WAIVERS.is_file():
+        cmd.append(str(WAIVERS))
+    r = subprocess.run(cmd + srcs, env=toolchain.tool_env(), capture_output=True, text=True)
+    out = (r.stdout + r.stderr).strip()
+    return r.returncode == 0 and "%Warning" not in out and "%Error" not in out, out
+
+
+def cmd_lint(flow: Flow, args) -> int:
+    cfg, rtl, _ = _rtl_config(flow, args)
+    ok, out = lint(flow, rtl)
+    if ok:
+        print(f"lint {flow.unit}: clean (verilator --lint-only -Wall) on {rtl}")
+        return 0
+    print(out)
+    print(f"lint {flow.unit}: FAILED on {rtl}")
+    return 1
+
+
+def _repro(flow: Flow, args, cfg: UnitConfig, rtl: Path, generated: bool, seed: int,
+           examples: int) -> str:
+    parts = ["qbert", "sim", flow.unit]
+    if generated:
+        for k, v in cfg.to_params().items():
+            parts += ["-P", f"{k}={v}"]
+    else:
+        parts += ["--rtl", str(Path(rtl).resolve())]
+    parts += ["--seed", str(seed), "--examples", str(examples)]
+    if args.simulator != "verilator":
+        parts += ["--simulator", args.simulator]
+    return shlex.join(parts)
+
+
+def simulate(flow: Flow, cfg: UnitConfig, rtl: Path, *, examples: int, seed: int,
+             simulator: str = "verilator", waves: bool = False, repro: str = "",
+             testcase: str | None = None, extra_env: dict | None = None):
+    """Run the unit's cocotb test on ``rtl``; returns (SimResult, info dict)."""
+    from verif import runner
+    gm = flow.gen_module()
+    fd, info_file = tempfile.mkstemp(prefix="qbert_sim_", suffix=".json")
+    os.close(fd)
+    try:
+        env = {"QBERT_EXAMPLES": str(examples), "QBERT_SEED": str(seed),
+               "QBERT_REPRO": repro, "QBERT_INFO_FILE": info_file, **(extra_env or {})}
+        res = runner.run(flow.unit, sources=gm.sources(rtl), toplevel=gm.TOP,
+                         test_module=flow.test_module, rtl_dir=rtl, params=cfg.to_params(),
+                         simulator=simulator, waves=waves, extra_env=env, testcase=testcase)
+        try:
+            info = json.loads(Path(info_file).read_text() or "{}")
+        except json.JSONDecodeError:
+            info = {}
+    finally:
+        Path(info_file).unlink(missing_ok=True)
+    return res, info
+
+
+def cmd_sim(flow: Flow, args) -> int:
+    from verif import runner
+    if args.model or args.layer is not None or args.text:
+        raise ConfigError(f"--model/--layer/--text belong to `qbert sim encoder`, not {flow.unit}")
+    if args.examples is not None and args.examples < 1:
+        raise ConfigError(f"--examples must be >= 1, got {args.examples}")
+    runner.check_simulator(args.simulator)
+    cfg, rtl, generated = _rtl_config(flow, args)
+    examples = args.examples or DEFAULT_EXAMPLES
+    seed = args.seed if args.seed is not None else random.randrange(1 << 31)
+    repro = _repro(flow, args, cfg, rtl, generated, seed, examples)
+    print(f"sim {flow.unit}: {rtl} ({', '.join(f'{k}={v}' for k, v in cfg.to_params().items())}), "
+          f"{examples} examples, seed {seed}", flush=True)
+    res, info = simulate(flow, cfg, rtl, examples=examples, seed=seed, simulator=args.simulator,
+                         waves=args.waves, repro=repro)
+    if args.waves:
+        dumps = sorted(res.build_dir.glob("dump.*"))
+        print(f"waves: {dumps[0] if dumps else res.build_dir}")
+    if res.passed:
+        print(f"sim {flow.unit}: PASS, {info.get('examples', '?')} examples, "
+              f"{info.get('outputs', '?')} output elements bit-exact vs the golden model "
+              f"(seed {seed})")
+        return 0
+    print(f"sim {flow.unit}: FAIL (seed {seed}); reproduce with:\n  {repro}", file=sys.stderr)
+    return 1

@@ -1,0 +1,167 @@
+"""MatmulConfig validation, the shared Config base, the generator's file
+contract, lint, and the CLI's bad-input exit codes."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from golden_model.matmul import acc_bits_for
+from rtl_gen.config import ConfigError
+from rtl_gen.matmul import MatmulConfig, generate, max_k, sources, verilog
+from scripts import cli, flows
+
+
+def test_defaults_and_derived_acc_bits():
+    cfg = MatmulConfig()
+    assert cfg.acc_bits == acc_bits_for(cfg.k_max, 8, cfg.weight_bits, cfg.bias_bits)
+    assert cfg.acc_bits <= 32
+    assert "acc_bits" not in cfg.to_params()
+
+
+@pytest.mark.parametrize("field,value,needle", [
+    ("rows", 0, "rows must be an integer in [1, 64]"),
+    ("rows", -3, "rows must be an integer in [1, 64]"),
+    ("cols", 65, "cols must be an integer in [1, 64]"),
+    ("weight_bits", 6, "weight_bits must be one of 4, 8"),
+    ("act_bits", 4, "act_bits must be one of 8"),
+    ("rows", 2.0, "rows must be an integer"),
+    ("rows", True, "rows must be an integer"),
+    ("k_max", 0, "k_max must be an integer in [1,"),
+])
+def test_bad_fields_name_field_and_range(field, value, needle):
+    with pytest.raises(ConfigError) as e:
+        MatmulConfig(**{field: value})
+    assert needle in str(e.value)
+
+
+def test_k_max_beyond_32_bit_accumulator():
+    limit = max_k(8, 8, 28)
+    assert acc_bits_for(limit, 8, 8, 28) <= 32 < acc_bits_for(limit + 1, 8, 8, 28)
+    MatmulConfig(k_max=limit)
+    with pytest.raises(ConfigError, match=rf"k_max must be <= {limit}"):
+        MatmulConfig(k_max=limit + 1)
+    with pytest.raises(ConfigError, match="bias_bits=32 alone fills 32 bits"):
+        MatmulConfig(bias_bits=32)
+
+
+def test_overrides_convert_types_and_reject_unknown():
+    cfg = MatmulConfig().with_overrides([("rows", "2"), ("weight_bits", "4"), ("k_max", "0x40")])
+    assert (cfg.rows, cfg.weight_bits, cfg.k_max) == (2, 4, 64)
+    with pytest.raises(ConfigError, match="unknown parameter 'depth'.*valid parameters: rows"):
+        MatmulConfig().with_overrides([("depth", "3")])
+    with pytest.raises(ConfigError, match="rows must be an integer in"):
+        MatmulConfig().with_overrides([("rows", "two")])
+
+
+def test_json_roundtrip_and_toml(tmp_path):
+    cfg = MatmulConfig(rows=3, cols=2, k_max=99, weight_bits=4)
+    assert MatmulConfig.from_params(json.loads(cfg.to_json())["params"]) == cfg
+    t = tmp_path / "c.toml"
+    t.write_text("[matmul]\nrows = 3\ncols = 2\nk_max = 99\nweight_bits = 4\n")
+    assert MatmulConfig.from_toml(t) == cfg
+    t.write_text("rows = [")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        MatmulConfig.from_toml(t)
+    with pytest.raises(ConfigError, match="does not exist"):
+        MatmulConfig.from_toml(tmp_path / "none.toml")
+
+
+def test_generate_writes_three_files_and_replaces_atomically(tmp_path):
+    out = tmp_path / "rtl"
+    cfg = MatmulConfig(rows=2, cols=3, k_max=8)
+    generate(cfg, out)
+    assert sorted(p.name for p in out.iterdir()) == ["files.f", "params.json", "qbert_matmul.v"]
+    assert MatmulConfig.load(out) == cfg
+    assert [p.name for p in sources(out)] == ["qbert_matmul.v"]
+    generate(MatmulConfig(rows=1, cols=1, k_max=8), out)
+    assert MatmulConfig.load(out).rows == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["rtl"]  # no temp leftovers
+
+
+def test_verilog_style():
+    v = verilog(MatmulConfig())
+    assert "`default_nettype none" in v
+    assert "initial" not in v
+    assert "always @(*)" not in v  # only clocked processes: no latches possible
+    assert "$signed" in v and ">>>" in v
+
+
+@pytest.mark.parametrize("kw", [dict(rows=1, cols=1, k_max=1), dict(), dict(weight_bits=4),
+                                dict(rows=3, cols=5, k_max=100, bias_bits=14)])
+def test_lint_clean(tmp_path, kw):
+    generate(MatmulConfig(**kw), tmp_path / "rtl")
+    ok, out = flows.lint(flows.FLOWS["matmul"], tmp_path / "rtl")
+    assert ok, out
+
+
+def test_lint_catches_a_width_bug(tmp_path):
+    generate(MatmulConfig(rows=2, cols=2, k_max=8), tmp_path / "rtl")
+    v = tmp_path / "rtl" / "qbert_matmul.v"
+    v.write_text(v.read_text().replace("s1_mult_c0_q <= mult_c0;", "s1_mult_c0_q <= shift_c0;"))
+    ok, out = flows.lint(flows.FLOWS["matmul"], tmp_path / "rtl")
+    assert not ok and "WIDTH" in out
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["-P", "rows=0"], "rows must be an integer in [1, 64]"),
+    (["-P", "cols=-2"], "cols must be an integer in [1, 64]"),
+    (["-P", "weight_bits=2"], "weight_bits must be one of 4, 8"),
+    (["-P", "k_max=1000000"], "k_max must be <="),
+    (["-P", "nope=1"], "unknown parameter 'nope'"),
+])
+def test_cli_gen_bad_input_exit_2_nothing_written(tmp_path, capsys, argv, needle):
+    out = tmp_path / "rtl"
+    assert cli.main(["gen", "matmul", *argv, "-o", str(out)]) == 2
+    assert needle in capsys.readouterr().err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_cli_gen_and_lint_ok(tmp_path, capsys):
+    out = tmp_path / "rtl"
+    assert cli.main(["gen", "matmul", "-P", "rows=2", "-o", str(out)]) == 0
+    assert MatmulConfig.load(out).rows == 2
+    assert cli.main(["lint", "matmul", "--rtl", str(out)]) == 0
+    assert "clean" in capsys.readouterr().out
+
+
+def test_cli_sim_bad_rtl_dirs_exit_2(tmp_path, capsys):
+    assert cli.main(["sim", "matmul", "--rtl", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert cli.main(["sim", "matmul", "--rtl", str(tmp_path)]) == 2
+    assert "params.json is missing" in capsys.readouterr().err
+    (tmp_path / "params.json").write_text("{not json")
+    assert cli.main(["sim", "matmul", "--rtl", str(tmp_path)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    (tmp_path / "params.json").write_text(json.dumps({"unit": "matmul", "params": {"rows": 0}}))
+    assert cli.main(["lint", "matmul", "--rtl", str(tmp_path)]) == 2
+    assert "rows must be" in capsys.readouterr().err
+    generate(MatmulConfig(rows=2, cols=2, k_max=4), tmp_path / "g")
+    (tmp_path / "g" / "qbert_matmul.v").unlink()
+    assert cli.main(["sim", "matmul", "--rtl", str(tmp_path / "g")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert cli.main(["sim", "matmul", "--rtl", str(tmp_path / "g"), "-P", "rows=2"]) == 2
+    assert cli.main(["sim", "matmul", "--examples", "0"]) == 2
+
+
+def test_console_script_exit_code(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "scripts.cli", "gen", "matmul", "-P", "rows=0",
+                        "-o", str(tmp_path / "x")], capture_output=True, text=True)
+    assert r.returncode == 2 and "rows must be" in r.stderr
+
+
+def test_pending_units_still_say_so(capsys):
+    assert cli.main(["gen", "softmax", "-o", "x"]) == 2
+    assert "not built yet" in capsys.readouterr().err
+
+
+def test_cli_config_toml_then_overrides(tmp_path, capsys):
+    t = tmp_path / "m.toml"
+    t.write_text("[matmul]\nrows = 3\ncols = 2\nweight_bits = 4\n")
+    out = tmp_path / "rtl"
+    assert cli.main(["gen", "matmul", "--config", str(t), "-P", "cols=5", "-o", str(out)]) == 0
+    assert MatmulConfig.load(out) == MatmulConfig(rows=3, cols=5, weight_bits=4)
+    t.write_text("[matmul]\nrows = 0\n")
+    assert cli.main(["gen", "matmul", "--config", str(t), "-o", str(tmp_path / "x")]) == 2
+    assert "rows must be an integer in [1, 64]" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

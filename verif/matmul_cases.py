@@ -1,0 +1,144 @@
+"""Matmul test cases: Hypothesis strategy, tile packing, golden expectation.
+
+Independent of cocotb, so the packing can be unit-tested and reused by the
+bench.  The expected result always comes from
+:func:`golden_model.matmul.int_matmul`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+
+from golden_model.matmul import int_matmul
+from golden_model.widths import int_range
+from rtl_gen.matmul import SHIFT_BITS, MatmulConfig
+from golden_model.quant import MULT_BITS
+
+from .strategies import int_arrays, ints, pause_patterns, requant_params
+
+#: the stream endpoints of the matmul DUT
+ACT, WGT, PRM, OUT = "s_axis_act", "s_axis_wgt", "s_axis_prm", "m_axis"
+
+
+@dataclass
+class MatmulCase:
+    x: np.ndarray       # [M, K] int8
+    w: np.ndarray       # [K, N] int4/int8
+    bias: np.ndarray    # [N] bias_bits
+    mult: np.ndarray    # [N] [0, 2^31)
+    shift: np.ndarray   # [N] [0, 62]
+    pauses: dict        # endpoint -> pause pattern
+
+    def __repr__(self) -> str:
+        np.set_printoptions(threshold=10_000, linewidth=120)
+        return (f"MatmulCase(M={self.x.shape[0]}, K={self.x.shape[1]}, N={self.w.shape[1]},\n"
+                f"  x={self.x.tolist()},\n  w={self.w.tolist()},\n  bias={self.bias.tolist()},\n"
+                f"  mult={self.mult.tolist()}, shift={self.shift.tolist()},\n"
+                f"  pauses={self.pauses})")
+
+
+def expected(cfg: MatmulConfig, c: MatmulCase) -> np.ndarray:
+    return int_matmul(c.x, c.w, c.bias, c.mult, c.shift, out_bits=cfg.out_bits,
+                      act_bits=cfg.act_bits, weight_bits=cfg.weight_bits, acc_bits=cfg.acc_bits)
+
+
+def k_cap(cfg: MatmulConfig) -> int:
+    """Longest K the everyday strategy draws besides k_max itself."""
+    return min(cfg.k_max, 3 * cfg.rows + 6)
+
+
+@st.composite
+def cases(draw, cfg: MatmulConfig, k_max_sim: int = 4096) -> MatmulCase:
+    """A matmul within ``cfg``: 1..2 tiles a side (partial tiles included),
+    K from 1 to k_cap with rare K = k_max runs of extreme values."""
+    R, C, WB, BB = cfg.rows, cfg.cols, cfg.weight_bits, cfg.bias_bits
+    m = draw(st.one_of(st.integers(1, 2 * R + 1), st.just(R)))
+    n = draw(st.one_of(st.integers(1, 2 * C + 1), st.just(C)))
+    # drawn last-of-ten so that shrinking (towards 0) leaves the extreme case
+    extreme = cfg.k_max <= k_max_sim and draw(st.integers(0, 9)) == 9
+    blo, bhi = int_range(BB)
+    if extreme:
+        # the accumulator's width edge: K = k_max of the largest |products|
+        k = cfg.k_max
+        xa = draw(st.sampled_from(int_range(cfg.act_bits)))
+        wa = draw(st.sampled_from(int_range(WB)))
+        x = np.full((m, k), xa, dtype=np.int64)
+        w = np.full((k, n), wa, dtype=np.int64)
+        bias = np.full((n,), draw(st.sampled_from([blo, bhi, 0])), dtype=np.int64)
+    else:
+        k = draw(st.one_of(st.integers(1, k_cap(cfg)), st.sampled_from([1, R, R + 1])))
+        k = min(k, cfg.k_max)
+        x = draw(int_arrays((m, k), cfg.act_bits))
+        w = draw(int_arrays((k, n), WB))
+        bias = draw(int_arrays((n,), BB, extra=(blo // 2, bhi // 2)))
+    acc_log2 = max(1, int(k * (1 << (cfg.act_bits - 1)) * (1 << (WB - 1))).bit_length())
+    mult, shift = draw(requant_params(n, acc_log2))
+    pauses = {ep: draw(pause_patterns()) for ep in (ACT, WGT, PRM, OUT)}
+    return MatmulCase(x, w, bias, mult, shift, pauses)
+
+
+# -- packing: the tile protocol of rtl_gen/matmul.py --------------------------
+
+def _lanes(values, bits: int) -> int:
+    word, mask = 0, (1 << bits) - 1
+    for i, v in enumerate(values):
+        word |= (int(v) & mask) << (i * bits)
+    return word
+
+
+def tiles(cfg: MatmulConfig, c: MatmulCase):
+    """(m0, n0) of every tile, in the order the DUT sees them."""
+    M, N = c.x.shape[0], c.w.shape[1]
+    return [(m0, n0) for m0 in range(0, M, cfg.rows) for n0 in range(0, N, cfg.cols)]
+
+
+def pack(cfg: MatmulConfig, c: MatmulCase):
+    """Per tile: (act words [K], wgt words [K], prm word).  Partial tiles are
+    padded with zero activations, zero weights and zero parameters."""
+    R, C = cfg.rows, cfg.cols
+    M, K = c.x.shape
+    N = c.w.shape[1]
+    xp = np.zeros((-(-M // R) * R, K), dtype=np.int64)
+    xp[:M] = c.x
+    wp = np.zeros((K, -(-N // C) * C), dtype=np.int64)
+    wp[:, :N] = c.w
+    bp, mp, sp = (np.zeros(wp.shape[1], dtype=np.int64) for _ in range(3))
+    bp[:N], mp[:N], sp[:N] = c.bias, c.mult, c.shift
+    bmask = (1 << cfg.bias_bits) - 1
+    out = []
+    for m0, n0 in tiles(cfg, c):
+        act = [_lanes(xp[m0:m0 + R, k], cfg.act_bits) for k in range(K)]
+        wgt = [_lanes(wp[k, n0:n0 + C], cfg.weight_bits) for k in range(K)]
+        lanes = [(int(bp[j]) & bmask) | (int(mp[j]) << cfg.bias_bits)
+                 | (int(sp[j]) << (cfg.bias_bits + MULT_BITS)) for j in range(n0, n0 + C)]
+        out.append((act, wgt, _lanes(lanes, cfg.prm_lane_bits)))
+    return out
+
+
+def unpack(cfg: MatmulConfig, c: MatmulCase, frames: list[list[int]]) -> np.ndarray:
+    """Assemble the [M, N] result from the output frames (one per tile, ROWS words)."""
+    M, N = c.x.shape[0], c.w.shape[1]
+    R, C, OB = cfg.rows, cfg.cols, cfg.out_bits
+    y = np.zeros((-(-M // R) * R, -(-N // C) * C), dtype=np.int64)
+    for (m0, n0), words in zip(tiles(cfg, c), frames):
+        for r, word in enumerate(words):
+            for j in range(C):
+                v = (int(word) >> (j * OB)) & ((1 << OB) - 1)
+                y[m0 + r, n0 + j] = v - (1 << OB) if v >> (OB - 1) else v
+    return y[:M, :N]
+
+
+def describe_mismatch(cfg: MatmulConfig, c: MatmulCase, exp: np.ndarray, got: np.ndarray) -> str:
+    diff = np.argwhere(exp != got)
+    i, j = (int(v) for v in diff[0])
+    acc = int(c.x[i].astype(np.int64) @ c.w[:, j].astype(np.int64)) + int(c.bias[j])
+    return (f"{len(diff)} of {exp.size} outputs differ; first at out[{i}, {j}] "
+            f"(tile row {i % cfg.rows}, lane {j % cfg.cols}): expected {int(exp[i, j])}, "
+            f"got {int(got[i, j])}  (acc = x[{i}] . w[:, {j}] + bias = {acc}, "
+            f"mult = {int(c.mult[j])}, shift = {int(c.shift[j])})")
+
+
+__all__ = ["MatmulCase", "cases", "pack", "unpack", "expected", "tiles", "describe_mismatch",
+           "ACT", "WGT", "PRM", "OUT", "SHIFT_BITS", "ints"]

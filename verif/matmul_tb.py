@@ -1,0 +1,164 @@
+"""cocotb test module of the matmul unit (run through verif/runner.py).
+
+Environment (set by the runner): QBERT_RTL_DIR (the folder with params.json),
+QBERT_EXAMPLES, QBERT_SEED, QBERT_REPRO (the command line that reproduces a
+failure), QBERT_BENCH_SHAPES (``M,K,N;...`` for the cycle benchmark).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+from cocotb.triggers import SimTimeoutError
+
+from rtl_gen.matmul import MatmulConfig
+from verif.matmul_cases import (ACT, OUT, PRM, WGT, MatmulCase, cases, describe_mismatch,
+                                expected, pack, tiles, unpack)
+from verif.tb import CLOCK_NS, StreamTB, env_int, run_property
+
+
+def _config() -> MatmulConfig:
+    return MatmulConfig.load(os.environ["QBERT_RTL_DIR"])
+
+
+class MatmulTB(StreamTB):
+    def __init__(self, dut, cfg: MatmulConfig):
+        super().__init__(dut)
+        self.cfg = cfg
+        self.act, self.wgt, self.prm = self.source(ACT), self.source(WGT), self.source(PRM)
+        self.out = self.sink(OUT)
+        self.monitor_master(OUT)
+
+    async def run_case(self, c: MatmulCase) -> tuple[np.ndarray, int]:
+        """Reset, stream every tile, collect every output frame; returns (y, cycles)."""
+        from cocotbext.axi import AxiStreamFrame
+        cfg = self.cfg
+        self.set_pauses(c.pauses)
+        await self.reset()
+        self.violations.clear()
+        packed = pack(cfg, c)
+        start = self.cycle
+        for act, wgt, prm in packed:
+            self.act.send_nowait(AxiStreamFrame(act))
+            self.wgt.send_nowait(AxiStreamFrame(wgt))
+            self.prm.send_nowait(AxiStreamFrame([prm]))
+        K = c.x.shape[1]
+        slow = max([len(p) for p in c.pauses.values()] + [1])  # worst pause pattern stretch
+        budget = (len(packed) * (K + cfg.rows + 8) + 50) * (slow + 1) * 2 + 200
+        frames = []
+        for t in range(len(packed)):
+            try:
+                f = await with_timeout(self.out.recv(), budget * CLOCK_NS, "ns")
+            except SimTimeoutError:
+                raise AssertionError(
+                    f"DUT hung: received {t} of {len(packed)} output tiles within "
+                    f"{budget} cycles (K={K}, tiles={len(packed)})") from None
+            words = list(f.tdata)
+            if len(words) != cfg.rows:
+                raise AssertionError(f"output tile {t} has {len(words)} beats up to tlast, "
+                                     f"expected {cfg.rows} (one per array row)")
+            frames.append(words)
+        cycles = self.cycle - start
+        await ClockCycles(self.clk, cfg.rows + 8)
+        if not self.out.empty():
+            extra = self.out.count()
+            raise AssertionError(f"DUT sent {extra} output beat(s)/frame(s) beyond the "
+                                 f"{len(packed)} expected tiles")
+        if int(self.dut.err_tlast_o.value):
+            raise AssertionError("err_tlast_o set: act/wgt tlast disagreed")
+        if self.violations:
+            v, self.violations[:] = self.violations[0], []
+            raise AssertionError(v)
+        return unpack(cfg, c, frames), cycles
+
+
+@cocotb.test()
+async def matmul_matches_golden(dut):
+    """Every output element equals golden_model.matmul.int_matmul, under random stalls."""
+    cfg = _config()
+    tb = MatmulTB(dut, cfg)
+    examples = env_int("QBERT_EXAMPLES", 60)
+    seed = env_int("QBERT_SEED", 0)
+    repro = os.environ.get("QBERT_REPRO", f"qbert sim matmul --seed {seed} --examples {examples}")
+    stats = {"examples": 0, "outputs": 0}
+
+    verbose = bool(os.environ.get("QBERT_VERBOSE"))
+
+    async def check(c: MatmulCase) -> None:
+        try:
+            y, cycles = await tb.run_case(c)
+            exp = expected(cfg, c)
+            stats["examples"] += 1
+            stats["outputs"] += exp.size
+            if not np.array_equal(exp, y):
+                raise AssertionError(describe_mismatch(cfg, c, exp, y))
+        except AssertionError as e:
+            if verbose:
+                dut._log.info("example M,K,N=%s,%s,%s: FAIL %s %r", c.x.shape[0], c.x.shape[1],
+                              c.w.shape[1], e, c)
+            raise
+        if verbose:
+            dut._log.info("example M,K,N=%s,%s,%s: ok in %d cycles", c.x.shape[0],
+                          c.x.shape[1], c.w.shape[1], cycles)
+
+    await run_property(cases(cfg), check, examples=examples, seed=seed, log=dut._log,
+                       repro=repro)
+    dut._log.info("matmul: %d examples, %d output elements, all bit-exact",
+                  stats["examples"], stats["outputs"])
+    info = os.environ.get("QBERT_INFO_FILE")
+    if info:
+        with open(info, "w") as f:
+            json.dump(stats, f)
+
+
+@cocotb.test()
+async def matmul_tlast_mismatch_sets_error(dut):
+    """Directed: wgt tlast one beat early raises the sticky err_tlast_o; a reset clears it."""
+    from cocotbext.axi import AxiStreamFrame
+    cfg = _config()
+    tb = MatmulTB(dut, cfg)
+    await tb.reset()
+    assert int(dut.err_tlast_o.value) == 0
+    k = 3
+    c = MatmulCase(np.ones((cfg.rows, k), dtype=np.int64), np.ones((k, cfg.cols), dtype=np.int64),
+                   np.zeros(cfg.cols, dtype=np.int64), np.zeros(cfg.cols, dtype=np.int64),
+                   np.zeros(cfg.cols, dtype=np.int64), {})
+    (act, wgt, prm), = pack(cfg, c)
+    tb.act.send_nowait(AxiStreamFrame(act))
+    tb.wgt.send_nowait(AxiStreamFrame(wgt[:1]))   # tlast on beat 0 instead of beat 2
+    tb.wgt.send_nowait(AxiStreamFrame(wgt[1:]))
+    tb.prm.send_nowait(AxiStreamFrame([prm]))
+    await ClockCycles(dut.clk, 2 * k + 10)
+    assert int(dut.err_tlast_o.value) == 1, "err_tlast_o not set by a tlast disagreement"
+    await tb.reset()
+    assert int(dut.err_tlast_o.value) == 0, "reset did not clear err_tlast_o"
+
+
+@cocotb.test(skip=not os.environ.get("QBERT_BENCH_SHAPES"))
+async def matmul_bench(dut):
+    """Cycles of back-to-back tiles with no stalls, checked against the golden model."""
+    cfg = _config()
+    tb = MatmulTB(dut, cfg)
+    rng = np.random.default_rng(1)
+    results = []
+    for shape in os.environ["QBERT_BENCH_SHAPES"].split(";"):
+        M, K, N = (int(v) for v in shape.split(","))
+        wlo, whi = -(1 << (cfg.weight_bits - 1)), (1 << (cfg.weight_bits - 1)) - 1
+        c = MatmulCase(rng.integers(-128, 128, (M, K)), rng.integers(wlo, whi + 1, (K, N)),
+                       rng.integers(-1000, 1000, N), np.full(N, 1 << 30, dtype=np.int64),
+                       np.full(N, 38, dtype=np.int64), {})
+        y, cycles = await tb.run_case(c)
+        exp = expected(cfg, c)
+        assert np.array_equal(exp, y), describe_mismatch(cfg, c, exp, y)
+        ideal = M * K * N / (cfg.rows * cfg.cols)
+        results.append({"M": M, "K": K, "N": N, "cycles": cycles, "ideal": ideal,
+                        "tiles": len(tiles(cfg, c))})
+        dut._log.info("bench %s: %d cycles, ideal %.0f (%.1f%%)", shape, cycles, ideal,
+                      100 * ideal / cycles)
+    out = os.environ.get("QBERT_BENCH_OUT")
+    if out:
+        with open(out, "w") as f:
+            json.dump(results, f)
