@@ -99,6 +99,11 @@ def formal_block(cfg) -> str:
       ".tlast(m_axis_tlast), .tuser(1'b0));")
     a("    " + axis.units_instance("f_units", "s_axis_act", "m_axis", max_pending=5,
                                    pending="f_pending", timer="f_timer").replace("\n", "\n    "))
+    a("    // non-vacuity (mode cover): a whole output tile, and one that waited out a stall")
+    a("    reg f_stalled = 1'b0;")
+    a("    always @(posedge clk) if (rst) f_stalled <= 1'b0; else if (m_axis_tvalid && !m_axis_tready) f_stalled <= 1'b1;")
+    a("    always @(*) if (f_chk) cover (m_axis_tvalid && m_axis_tready && m_axis_tlast);                 // C1 tile_out")
+    a("    always @(*) if (f_chk) cover (f_stalled && m_axis_tvalid && m_axis_tready && m_axis_tlast && f_pending == 2);  // C2 two_tiles_after_stall")
     a("    always @(*) if (f_chk) begin")
     a("        assert (f_pending == done_q + shd_full_q + (s1_valid_q && s1_last_q) + "
       "(s2_valid_q && s2_last_q) + (out_valid_q && out_last_q));   // Q7 pending_map")
