@@ -131,7 +131,7 @@ def requant_dut_sv(spec: RequantSpec, *, style: str = "direct", split: int = 17,
         raise ValueError(f"style must be direct or split, got {style!r}")
     A, M, S, O = spec.acc_bits, spec.mult_bits, spec.shift_bits, spec.out_bits
     pw = A + M          # exact signed product width
-    sw = pw + 1         # product + rounding constant
+    sw = max(pw, spec.shift_max) + 1   # product + rounding constant 2^(s-1) (lemmas.requant_width)
     lo, hi = int_range(O)
     hi_sat = hi - 1 if bug == "sat_off_by_one" else hi
     rnd = f"({{{{{sw - 1}{{1'b0}}}}, 1'b1}} << (s1 - 1'b1))"

@@ -94,16 +94,18 @@ def split_product(acc_bits: int, mult_bits: int, split: int, *, offset: int | No
                   claims)
 
 
-def requant_width(acc_bits: int, mult_bits: int, shift_max: int) -> SbyResult:
-    """acc*M + 2^(s-1) fits acc+mult+1 bits (the RTL's sum) and int64."""
+def requant_width(acc_bits: int, mult_bits: int, shift_max: int, sum_bits: int | None = None) -> SbyResult:
+    """acc*M + 2^(s-1) fits ``sum_bits`` (the RTL's product + rounding width,
+    default max(acc+mult, shift_max) + 1 as the kit's DUT) and int64."""
     z3 = _z3()
+    bits = sum_bits if sum_bits is not None else max(acc_bits + mult_bits, shift_max) + 1
     a, m, s = z3.Ints("acc M s_pow")
     alo, ahi = int_range(acc_bits)
     hyps = [_in(z3, a, alo, ahi), _in(z3, m, 0, 2 ** mult_bits - 1), _in(z3, s, 0, 2 ** max(0, shift_max - 1))]
-    slo, shi = int_range(acc_bits + mult_bits + 1)
-    claims = [("product + rounding fits acc+mult+1 bits", hyps, _in(z3, a * m + s, slo, shi)),
+    slo, shi = int_range(bits)
+    claims = [(f"product + rounding fits {bits} bits", hyps, _in(z3, a * m + s, slo, shi)),
               ("product + rounding fits int64", hyps, _in(z3, a * m + s, -2 ** 63, 2 ** 63 - 1))]
-    return _check(f"lemma_requant_width_a{acc_bits}_m{mult_bits}",
+    return _check(f"lemma_requant_width_a{acc_bits}_m{mult_bits}_sum{bits}",
                   "requantizer sums cannot wrap (modular == integer arithmetic)", claims)
 
 

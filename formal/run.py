@@ -1,35 +1,28 @@
 """``prove(unit, cfg, rtl_dir, solver)``: every proof of a unit, and the result table.
 
-This is what ``qbert prove UNIT [--rtl DIR] [--solver S]`` calls::
+This is what ``qbert prove UNIT [-P ..] [--rtl DIR] [--solver S]`` calls::
 
     results = prove("matmul", cfg, rtl_dir, "yices")
     print(format_table(results))
     return 0 if all_passed(results) else 1
 
-Which RTL is proven
--------------------
-- ``rtl_dir`` given: the Verilog files listed in ``rtl_dir/filelist.f`` (or,
-  without it, every ``*.v``/``*.sv`` in the folder).  ``rtl_dir/params.json``
-  may hold a ``"formal"`` object naming the modules under proof (defaults in
-  brackets)::
+Units
+-----
+``matmul``: the generated ``qbert_matmul`` (:mod:`formal.matmul`): with
+``rtl_dir`` the RTL on disk (``files.f``) and the Config in its params.json
+(``cfg`` must then be None or equal to it); without, the RTL generated from
+``cfg`` (default ``MatmulConfig()``).  Plus the reference-vs-golden-model
+vectors at the unit's accumulator width and the z3 lemmas (requant widths,
+round half up, MAC bound for its k_max).
 
-      {"formal": {"requant": {"top": "qbert_requant", "latency": 2, "split": 0},
-                  "mac_pe":  {"top": "qbert_mac_pe", "acc_bits": <acc_bits_for(k_max)>},
-                  "axis":    {"top": "<unit top>", "s_data_w": 64, "m_data_w": 32,
-                              "max_pending": 4, "latency": 0, "depth": 8,
-                              "invariants": ["..."], "extra_ports": [["name", width]]}}}
+``kit``: the formal kit's own stand-in datapaths at the golden model's full
+widths (requantizer 32-bit acc x 31-bit M, s in [0, 62], direct and
+DSP-split; MAC PE for k_max = cfg["k_max"] or 1536).  Not a CLI unit; run by
+``python -m formal.run kit``.
 
-  Each module must honour the port contract in :mod:`formal.equiv` /
-  :func:`formal.axis.harness`; a contract module that is missing from the
-  files is an error (exit status 2 in the CLI), never a silent skip.  The
-  ``axis`` entry is opt-in: it needs the unit's top-level invariants.
-- no ``rtl_dir``: the kit's own stand-in modules (:mod:`formal.equiv`
-  generators) for the Config's widths.  Their results say "kit RTL" in the
-  description, so they are never mistaken for a proof of a generated unit.
-
-``cfg`` is the unit's Config (any object; the fields read are ``act_bits``,
-``weight_bits``, ``bias_bits``, ``out_bits``, ``k_max``, with the golden
-model's defaults when absent) or a dict of the same, or None.
+Any Verilog module with the port contracts of :mod:`formal.equiv` can be
+proven with :func:`contract_jobs` (a ``"formal"`` object in params.json names
+the modules, see there).
 """
 from __future__ import annotations
 
@@ -42,7 +35,7 @@ from typing import Callable
 from . import axis, equiv, lemmas
 from .sby import SbyJob, SbyResult, engine_for, run_job
 
-UNITS_WITH_PROOFS = ("matmul",)
+UNITS_WITH_PROOFS = ("matmul", "kit")
 
 #: defaults of the matmul fields the proofs read (MiniLM: FFN K = 1536)
 MATMUL_DEFAULTS = {"act_bits": 8, "weight_bits": 8, "bias_bits": 32, "out_bits": 8, "k_max": 1536}
@@ -61,6 +54,8 @@ def _rtl_sources(rtl_dir: Path) -> dict[str, Path]:
     if not rtl_dir.is_dir():
         raise FileNotFoundError(f"--rtl {rtl_dir}: no such folder")
     flist = rtl_dir / "filelist.f"
+    if not flist.exists():
+        flist = rtl_dir / "files.f"
     if flist.exists():
         files = []
         for line in flist.read_text().splitlines():
@@ -96,49 +91,76 @@ def _need(module: str, sources: dict, what: str) -> None:
                          f"\"formal\" or generate it (port contract: formal/equiv.py)")
 
 
-def matmul_jobs(cfg=None, rtl_dir: Path | str | None = None,
-                engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
-    """The SBY jobs and z3 lemmas that make up the matmul unit's proof."""
+def kit_jobs(cfg=None, engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
+    """The kit's stand-in requantizer (full width, direct and split) and MAC PE."""
     f = {k: _field(cfg, k, v) for k, v in MATMUL_DEFAULTS.items()}
     rq = equiv.RequantSpec(out_bits=f["out_bits"])
     mac = equiv.MacSpec(k_max=f["k_max"], act_bits=f["act_bits"], weight_bits=f["weight_bits"],
                         bias_bits=f["bias_bits"])
     jobs: list[SbyJob] = [equiv.requant_vectors_job(rq, engine=engine)]
+    where = "kit RTL"
+    for style, split in (("direct", 0), ("split", 17)):
+        j = equiv.requant_equiv_job(
+            rq, {f"qbert_requant_{style}.sv": equiv.requant_dut_sv(rq, style=style, split=17)},
+            ref_split=split, engine=engine, name=f"requant_{style}_{rq.label()}")
+        jobs.append(_describe(j, where))
+    jobs.append(_describe(equiv.mac_equiv_job(mac, {"qbert_mac_pe.sv": equiv.mac_dut_sv(mac)},
+                                              engine=engine), where))
     lem: list[Callable[[], SbyResult]] = [
         lambda: lemmas.requant_width(rq.acc_bits, rq.mult_bits, rq.shift_max),
         lambda: lemmas.round_half_up(rq.shift_max),
+        lambda: lemmas.split_product(rq.acc_bits, rq.mult_bits, 17),
         lambda: lemmas.mac_bound(mac.k_max, mac.act_bits, mac.weight_bits, mac.bias_bits),
     ]
-    if rtl_dir is None:
-        where = "kit RTL"
-        for style, split in (("direct", 0), ("split", 17)):
-            j = equiv.requant_equiv_job(
-                rq, {f"qbert_requant_{style}.sv": equiv.requant_dut_sv(rq, style=style, split=17)},
-                ref_split=split, engine=engine, name=f"requant_{style}_{rq.label()}")
-            jobs.append(_describe(j, where))
-        lem.append(lambda: lemmas.split_product(rq.acc_bits, rq.mult_bits, 17))
-        jobs.append(_describe(equiv.mac_equiv_job(mac, {"qbert_mac_pe.sv": equiv.mac_dut_sv(mac)},
-                                                  engine=engine), where))
-        return jobs, lem
+    return jobs, lem
 
+
+def contract_jobs(rtl_dir: Path | str, cfg=None,
+                  engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
+    """Proofs of the port-contract modules named in ``rtl_dir/params.json``::
+
+        {"formal": {"requant": {"top": "qbert_requant", "latency": 2, "split": 0},
+                    "mac_pe":  {"top": "qbert_mac_pe", "acc_bits": <acc_bits_for(k_max)>},
+                    "axis":    {"top": "<unit top>", "s_data_w": 64, "m_data_w": 32,
+                                "max_pending": 4, "latency": 0, "depth": 8,
+                                "invariants": ["..."], "extra_ports": [["name", width]]}}}
+
+    Files: ``filelist.f`` or ``files.f`` (or every ``*.v``/``*.sv``).  A named
+    module missing from the files is an error, never a silent skip; the
+    ``axis`` entry is opt-in (it needs the top's invariants).
+    """
+    f = {k: _field(cfg, k, v) for k, v in MATMUL_DEFAULTS.items()}
+    rq = equiv.RequantSpec(out_bits=f["out_bits"])
+    mac = equiv.MacSpec(k_max=f["k_max"], act_bits=f["act_bits"], weight_bits=f["weight_bits"],
+                        bias_bits=f["bias_bits"])
     rtl_dir = Path(rtl_dir)
     sources = _rtl_sources(rtl_dir)
     params_file = rtl_dir / "params.json"
     params = json.loads(params_file.read_text()) if params_file.exists() else {}
-    fcfg = params.get("formal", {})
+    fcfg = params.get("formal")
+    if not isinstance(fcfg, dict) or not fcfg:
+        raise ValueError(f"{params_file}: no \"formal\" object naming the modules under proof")
     where = f"RTL in {rtl_dir}"
-    r = fcfg.get("requant", {})
-    top, latency, split = r.get("top", "qbert_requant"), int(r.get("latency", 2)), int(r.get("split", 0))
-    _need(top, sources, "requantizer")
-    jobs.append(_describe(equiv.requant_equiv_job(rq, sources, top, latency=latency, ref_split=split,
-                                                  engine=engine, name=f"requant_{top}_{rq.label()}"), where))
-    if split:
-        lem.append(lambda: lemmas.split_product(rq.acc_bits, rq.mult_bits, split))
-    m = fcfg.get("mac_pe", {})
-    mtop = m.get("top", "qbert_mac_pe")
-    _need(mtop, sources, "MAC PE")
-    jobs.append(_describe(equiv.mac_equiv_job(mac, sources, mtop, dut_acc_bits=int(m.get("acc_bits", mac.acc_bits)),
-                                              engine=engine, name=f"mac_{mtop}_{mac.label()}"), where))
+    jobs: list[SbyJob] = [equiv.requant_vectors_job(rq, engine=engine)]
+    lem: list[Callable[[], SbyResult]] = [
+        lambda: lemmas.requant_width(rq.acc_bits, rq.mult_bits, rq.shift_max),
+        lambda: lemmas.round_half_up(rq.shift_max),
+    ]
+    if "requant" in fcfg:
+        r = fcfg["requant"]
+        top, latency, split = r.get("top", "qbert_requant"), int(r.get("latency", 2)), int(r.get("split", 0))
+        _need(top, sources, "requantizer")
+        jobs.append(_describe(equiv.requant_equiv_job(rq, sources, top, latency=latency, ref_split=split,
+                                                      engine=engine, name=f"requant_{top}_{rq.label()}"), where))
+        if split:
+            lem.append(lambda: lemmas.split_product(rq.acc_bits, rq.mult_bits, split))
+    if "mac_pe" in fcfg:
+        m = fcfg["mac_pe"]
+        mtop = m.get("top", "qbert_mac_pe")
+        _need(mtop, sources, "MAC PE")
+        jobs.append(_describe(equiv.mac_equiv_job(mac, sources, mtop, dut_acc_bits=int(m.get("acc_bits", mac.acc_bits)),
+                                                  engine=engine, name=f"mac_{mtop}_{mac.label()}"), where))
+        lem.append(lambda: lemmas.mac_bound(mac.k_max, mac.act_bits, mac.weight_bits, mac.bias_bits))
     if "axis" in fcfg:
         a = fcfg["axis"]
         _need(a["top"], sources, "AXI4-Stream top")
@@ -150,24 +172,73 @@ def matmul_jobs(cfg=None, rtl_dir: Path | str | None = None,
     return jobs, lem
 
 
+def matmul_jobs(cfg=None, rtl_dir: Path | str | None = None,
+                engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
+    """The generated matmul unit: injected unit proof, its cover, vectors, lemmas."""
+    from rtl_gen.matmul import MatmulConfig, sources, verilog
+    from . import matmul as fmatmul
+    if rtl_dir is not None:
+        disk = MatmulConfig.load(rtl_dir)
+        if cfg is not None and cfg != disk:
+            raise ValueError(f"--rtl {rtl_dir} was generated for {disk}, not for the given Config")
+        cfg = disk
+        text = "\n".join(p.read_text() for p in sources(rtl_dir))
+        where = f"RTL in {rtl_dir}"
+    else:
+        cfg = cfg if cfg is not None else MatmulConfig()
+        text = verilog(cfg)
+        where = "RTL generated from the Config"
+    jobs = [_describe(fmatmul.matmul_job(cfg, text, engine=engine, depth=1), where),
+            _describe(fmatmul.matmul_job(cfg, text, engine=engine, mode="cover", depth=14,
+                                         name=f"matmul_cover_r{cfg.rows}c{cfg.cols}"), where + "; non-vacuity")]
+    from rtl_gen.matmul import REQ_BITS
+    rq = equiv.RequantSpec(acc_bits=cfg.acc_bits, out_bits=cfg.out_bits)
+    jobs.append(equiv.requant_vectors_job(rq, engine=engine))
+    lem: list[Callable[[], SbyResult]] = [
+        lambda: lemmas.requant_width(rq.acc_bits, rq.mult_bits, rq.shift_max, REQ_BITS),
+        lambda: lemmas.round_half_up(rq.shift_max),
+        lambda: lemmas.mac_bound(cfg.k_max, cfg.act_bits, cfg.weight_bits, cfg.bias_bits),
+    ]
+    return jobs, lem
+
+
 def _describe(job: SbyJob, where: str) -> SbyJob:
     import dataclasses
     return dataclasses.replace(job, description=f"{job.description} [{where}]")
 
 
 def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = "yices", *,
-          timeout: float = 600.0, workdir: Path | str | None = None,
+          timeout: float = 1800.0, workdir: Path | str | None = None,
           progress: Callable[[str], None] | None = None) -> list[SbyResult]:
     """Run every proof of ``unit``; one result per SBY job or z3 lemma, in order.
 
-    ``progress`` gets one line per finished property (default: stderr).
+    ``timeout`` is per SBY job (the default 4x4 matmul takes minutes).
+    ``progress`` gets one line per started/finished property (default: stderr);
+    long jobs also print a heartbeat to stderr every 30 s.
     Raises ValueError for a unit without proofs or a broken --rtl folder,
     :class:`rtl_gen.toolchain.ToolMissing` if the tools are missing.
     """
     if unit not in UNITS_WITH_PROOFS:
         raise ValueError(f"no proofs for unit {unit!r} yet; units with proofs: {', '.join(UNITS_WITH_PROOFS)}")
     engine = engine_for(solver)
-    jobs, lem = matmul_jobs(cfg, rtl_dir, engine)
+    if unit == "kit":
+        if rtl_dir is not None:
+            raise ValueError("the kit proofs take no --rtl folder (use contract_jobs)")
+        jobs, lem = kit_jobs(cfg, engine)
+    else:
+        jobs, lem = matmul_jobs(cfg, rtl_dir, engine)
+    return run_all(jobs, lem, timeout=timeout, workdir=workdir, progress=progress)
+
+
+def prove_contract(rtl_dir: Path | str, cfg=None, solver: str = "yices", **kw) -> list[SbyResult]:
+    """Run :func:`contract_jobs` (port-contract modules named in params.json)."""
+    jobs, lem = contract_jobs(rtl_dir, cfg, engine_for(solver))
+    return run_all(jobs, lem, **kw)
+
+
+def run_all(jobs: list[SbyJob], lem: list[Callable[[], SbyResult]], *, timeout: float = 1800.0,
+            workdir: Path | str | None = None,
+            progress: Callable[[str], None] | None = None) -> list[SbyResult]:
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     results = []
     total = len(jobs) + len(lem)
@@ -222,20 +293,44 @@ def print_table(results: list[SbyResult], file=None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m formal.run [UNIT] [--rtl DIR] [--solver S]`` (for tox -e formal)."""
+    """``python -m formal.run [UNIT..] [-P NAME=VALUE] [--rtl DIR] [--contract DIR] [--solver S]``.
+
+    The command for ``tox -e formal``; exit 0 all proven, 1 a proof failed or
+    did not close, 2 bad usage / missing tools.
+    """
     import argparse
     from rtl_gen.toolchain import ToolMissing
     p = argparse.ArgumentParser(prog="python -m formal.run")
-    p.add_argument("units", nargs="*", default=list(UNITS_WITH_PROOFS))
-    p.add_argument("--rtl", type=Path)
+    p.add_argument("units", nargs="*", default=list(UNITS_WITH_PROOFS),
+                   help=f"units to prove ({', '.join(UNITS_WITH_PROOFS)}); default all")
+    p.add_argument("-P", dest="params", action="append", default=[], metavar="NAME=VALUE",
+                   help="matmul Config override (repeatable)")
+    p.add_argument("--rtl", type=Path, help="matmul: prove the RTL in DIR (files.f, params.json)")
+    p.add_argument("--contract", type=Path, help="prove the port-contract modules named in DIR/params.json")
     p.add_argument("--solver", default="yices")
-    p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds per SBY job")
     a = p.parse_args(argv)
     ok = True
     try:
-        for u in a.units:
-            res = prove(u, None, a.rtl, a.solver, timeout=a.timeout)
-            print(f"== {u} ==")
+        runs = []
+        if a.contract:
+            runs.append(("contract", lambda: prove_contract(a.contract, None, a.solver, timeout=a.timeout)))
+        for u in (a.units if not a.contract or argv and any(x in UNITS_WITH_PROOFS for x in argv) else []):
+            cfg = None
+            if u == "matmul" and a.params:
+                from rtl_gen.matmul import MatmulConfig
+                pairs = []
+                for t in a.params:
+                    name, sep, value = t.partition("=")
+                    if not sep:
+                        raise ValueError(f"-P expects NAME=VALUE, got {t!r}")
+                    pairs.append((name.strip(), value.strip()))
+                cfg = MatmulConfig().with_overrides(pairs)
+            runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u == "matmul" else None,
+                                                       a.solver, timeout=a.timeout)))
+        for name, fn in runs:
+            res = fn()
+            print(f"== {name} ==")
             print_table(res)
             ok &= all_passed(res)
     except (ValueError, FileNotFoundError, ToolMissing) as e:

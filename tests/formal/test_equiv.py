@@ -122,3 +122,12 @@ def test_spec_validation():
         equiv.MacSpec(weight_bits=6)
     with pytest.raises(ValueError, match="bug"):
         equiv.requant_dut_sv(FULL, bug="nope")
+
+
+@pytest.mark.parametrize("acc_bits", [29, 16])
+def test_requant_reduced_acc_width(run, acc_bits):
+    # the unit's accumulator is narrower than 32 bits (acc_bits_for): same proof at its width
+    spec = equiv.RequantSpec(acc_bits=acc_bits)
+    r = run(rq_job(spec))
+    assert r.status == "PASS", r.summary()
+    assert run(equiv.requant_vectors_job(spec)).status == "PASS"

@@ -52,3 +52,10 @@ def test_mac_bound_wider_width_is_not_tight():
     bits = acc_bits_for(384, 8, 8, 16)
     r = lemmas.mac_bound(384, 8, 8, 16, acc_bits=bits + 1)
     assert r.status == "FAIL" and "not enough" in r.properties[0], r.summary()
+
+
+def test_requant_width_sum_register_too_narrow_refuted():
+    # acc 29 x M 31 is 60 bits, but 2^61 (s = 62) needs 63: a 61-bit sum register wraps
+    assert lemmas.requant_width(29, 31, 62, sum_bits=61).status == "FAIL"
+    assert lemmas.requant_width(29, 31, 62).status == "PASS"      # max(60, 62) + 1
+    assert lemmas.requant_width(29, 31, 62, sum_bits=64).status == "PASS"
