@@ -155,7 +155,7 @@ def formal_block(cfg) -> str:
 
 
 def matmul_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices",
-               depth: int = 3, mode: str = "prove", name: str | None = None,
+               depth: int = 1, mode: str = "prove", name: str | None = None,
                mutate=None) -> SbyJob:
     """SBY job for the generated ``qbert_matmul`` of ``cfg`` (or ``rtl_text``).
 

@@ -18,8 +18,10 @@ def test_inject():
         inject(text, "c", "// X")
 
 
-def test_small_proven(run):
-    r = run(matmul_job(SMALL))
+@pytest.mark.parametrize("depth", [1, 3])
+def test_small_proven(run, depth):
+    # the injected invariants are 1-inductive; depth 3 must agree
+    r = run(matmul_job(SMALL, depth=depth))
     assert r.status == "PASS", r.summary()
 
 
