@@ -16,7 +16,7 @@ lane's shift is <= 62 (the golden model's domain).
 Proven for every input sequence (k-induction), per PE (r, c) and column c:
 
 - Q1 ``acc_equal``: after a tile's first beat, acc_r{r}_c{c}_q equals the exact
-  (64-bit ghost) sum of the tile's products: the acc_bits_for accumulator never wraps;
+  (ghost, acc_bits + 3 bits, never wraps) sum of the tile's products: the acc_bits_for accumulator never wraps;
 - Q2 ``acc_bound``: k*pmin <= sum <= k*pmax with k the tile's beat count, k <= k_max;
 - Q3 ``shadow_equal``: the shadow bank holds the finished tile's exact sums;
 - Q4 ``bias_add``: stage 1 holds row sum + bias exactly (no wrap in acc_bits);
@@ -54,8 +54,13 @@ def inject(text: str, module: str, block: str) -> str:
     return text[:end.start()] + "\n" + block.rstrip() + "\n" + text[end.start():]
 
 
-def formal_block(cfg) -> str:
-    """The formal properties of ``qbert_matmul`` for a MatmulConfig ``cfg``."""
+def formal_block(cfg, ghost_bits: int | None = None) -> str:
+    """The formal properties of ``qbert_matmul`` for a MatmulConfig ``cfg``.
+
+    Ghost sums are ``ghost_bits`` wide (default acc_bits + 3: every ghost value is
+    bounded by Q2/Q3 far inside it, so the ghosts never wrap and Q1/Q3/Q4 are real
+    no-overflow checks of the acc_bits registers).
+    """
     R, C = cfg.rows, cfg.cols
     AB, WB, OB, BB, A = cfg.act_bits, cfg.weight_bits, cfg.out_bits, cfg.bias_bits, cfg.acc_bits
     K = cfg.k_max
@@ -66,8 +71,12 @@ def formal_block(cfg) -> str:
     pmin, pmax = min(prods), max(prods)
     kw = max(2, (K + 1).bit_length())
 
+    G = ghost_bits or A + 3
+    if G < A + 2 or G > 64:
+        raise ValueError(f"ghost_bits must be in [acc_bits + 2, 64], got {G}")
+
     def c64(v: int) -> str:
-        return f"-64'sd{-v}" if v < 0 else f"64'sd{v}"
+        return f"-{G}'sd{-v}" if v < 0 else f"{G}'sd{v}"
 
     L = []
     a = L.append
@@ -91,7 +100,7 @@ def formal_block(cfg) -> str:
     a(f"    wire [{kw - 1}:0] f_pos = first_q ? {kw}'d1 : f_k + {kw}'d1;")
     a(f"    always @(*) if (!rst && s_axis_act_tvalid && f_pos == {kw}'d{K}) assume (s_axis_act_tlast);")
     a("    always @(posedge clk) if (rst) f_k <= 0; else if (fire) f_k <= f_pos;")
-    a(f"    wire signed [63:0] f_k64 = {{{64 - kw}'d0, f_k}};")
+    a(f"    wire signed [{G - 1}:0] f_k64 = {{{G - kw}'d0, f_k}};")
     a("    wire f_chk = !rst && !f_first;")
     a("    // ---- protocol and tiles ----")
     a(f"    qbert_axis_check #(.DATA_W({C * OB}), .ROLE(0)) f_out (.clk(clk), .rst(rst), "
@@ -118,9 +127,9 @@ def formal_block(cfg) -> str:
         for c in range(C):
             t = f"r{r}_c{c}"
             a(f"    // PE {t}")
-            a(f"    reg signed [63:0] g_acc_{t} = 64'sd0, g_shd_{t} = 64'sd0;")
-            a(f"    wire signed [63:0] g_prod_{t} = $signed(act_r{r}) * $signed(wgt_c{c});")
-            a(f"    always @(posedge clk) if (rst) g_acc_{t} <= 64'sd0; else if (fire) g_acc_{t} <= (first_q ? 64'sd0 : g_acc_{t}) + g_prod_{t};")
+            a(f"    reg signed [{G - 1}:0] g_acc_{t} = {G}'sd0, g_shd_{t} = {G}'sd0;")
+            a(f"    wire signed [{G - 1}:0] g_prod_{t} = $signed(act_r{r}) * $signed(wgt_c{c});")
+            a(f"    always @(posedge clk) if (rst) g_acc_{t} <= {G}'sd0; else if (fire) g_acc_{t} <= (first_q ? {G}'sd0 : g_acc_{t}) + g_prod_{t};")
             a(f"    always @(posedge clk) if (load_shd) g_shd_{t} <= g_acc_{t};")
             a("    always @(*) if (f_chk) begin")
             a(f"        assert (f_k == 0 || g_acc_{t} == $signed(acc_{t}_q));          // Q1 acc_equal")
@@ -134,8 +143,8 @@ def formal_block(cfg) -> str:
         for r in range(R - 2, -1, -1):
             sel = f"(shd_row_q == {rb}'d{r}) ? g_shd_r{r}_c{c} : ({sel})"
         a(f"    // column {c}: bias add and requantization")
-        a(f"    wire signed [63:0] g_row_c{c} = {sel};")
-        a(f"    reg signed [63:0] g_s1_c{c} = 64'sd0;")
+        a(f"    wire signed [{G - 1}:0] g_row_c{c} = {sel};")
+        a(f"    reg signed [{G - 1}:0] g_s1_c{c} = {G}'sd0;")
         a(f"    always @(posedge clk) if (en) g_s1_c{c} <= g_row_c{c} + $signed(bias_c{c});")
         a(f"    wire signed [{OB - 1}:0] f_ref_c{c};")
         a(f"    wire signed [{A - 1}:0] f_s1_c{c} = s1_sum_c{c}_q;")
