@@ -54,14 +54,29 @@ def inject(text: str, module: str, block: str) -> str:
     return text[:end.start()] + "\n" + block.rstrip() + "\n" + text[end.start():]
 
 
-def formal_block(cfg, ghost_bits: int | None = None) -> str:
+PARTS = ("acc", "req")
+
+
+def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS) -> str:
     """The formal properties of ``qbert_matmul`` for a MatmulConfig ``cfg``.
 
     Ghost sums are ``ghost_bits`` wide (default acc_bits + 3: every ghost value is
     bounded by Q2/Q3 far inside it, so the ghosts never wrap and Q1/Q3/Q4 are real
     no-overflow checks of the acc_bits registers).
+
+    ``cols``: the output columns whose PE and requantizer properties are
+    asserted (default all).  The control, protocol and tile properties are in
+    every block; a column's properties need nothing from the other columns, so
+    one job per column is the same proof, cut into independent pieces.
+    ``parts``: "acc" (Q1-Q4: accumulators, shadow, bias add) and/or "req"
+    (Q5-Q6: requantization); each needs only the control properties.
     """
+    if not parts or any(p not in PARTS for p in parts):
+        raise ValueError(f"parts must be a non-empty subset of {PARTS}, got {parts!r}")
     R, C = cfg.rows, cfg.cols
+    sel_cols = list(range(C)) if cols is None else sorted(set(cols))
+    if not sel_cols or any(not 0 <= c < C for c in sel_cols):
+        raise ValueError(f"cols must name columns in [0, {C - 1}], got {cols!r}")
     AB, WB, OB, BB, A = cfg.act_bits, cfg.weight_bits, cfg.out_bits, cfg.bias_bits, cfg.acc_bits
     K = cfg.k_max
     PL = cfg.prm_lane_bits
@@ -120,11 +135,11 @@ def formal_block(cfg, ghost_bits: int | None = None) -> str:
     a(f"        assert (first_q || (f_k != 0 && f_k < {kw}'d{K}));          // Q2 acc_bound: tile position")
     a("        assert (f_k != 0 || (first_q && !done_q && !shd_full_q && !s1_valid_q && !s2_valid_q && !out_valid_q));  // Q2 acc_bound: start")
     a("        assert (!done_q || first_q);                                  // Q2 acc_bound: tile end")
-    a(f"        assert (!prm_full_q || {' && '.join(f'prm_q[{c * PL + PL - 1}:{c * PL + PL - 6}] <= 6{chr(39)}d62' for c in range(C))});  // Q5 requant_equal: shift domain")
-    a(f"        assert (!shd_full_q || {' && '.join(f'shd_prm_q[{c * PL + PL - 1}:{c * PL + PL - 6}] <= 6{chr(39)}d62' for c in range(C))});  // Q5 requant_equal: shift domain")
+    a(f"        assert (!prm_full_q || {' && '.join(f'prm_q[{c * PL + PL - 1}:{c * PL + PL - 6}] <= 6{chr(39)}d62' for c in sel_cols)});  // Q5 requant_equal: shift domain")
+    a(f"        assert (!shd_full_q || {' && '.join(f'shd_prm_q[{c * PL + PL - 1}:{c * PL + PL - 6}] <= 6{chr(39)}d62' for c in sel_cols)});  // Q5 requant_equal: shift domain")
     a("    end")
-    for r in range(R):
-        for c in range(C):
+    for r in range(R if "acc" in parts else 0):
+        for c in sel_cols:
             t = f"r{r}_c{c}"
             a(f"    // PE {t}")
             a(f"    reg signed [{G - 1}:0] g_acc_{t} = {G}'sd0, g_shd_{t} = {G}'sd0;")
@@ -138,48 +153,65 @@ def formal_block(cfg, ghost_bits: int | None = None) -> str:
             a(f"        assert (!shd_full_q || (g_shd_{t} >= {c64(K * pmin)} && g_shd_{t} <= {c64(K * pmax)}));  // Q3 shadow_equal: bound")
             a("    end")
     rb = max(1, (R - 1).bit_length())
-    for c in range(C):
+    for c in sel_cols:
         sel = f"g_shd_r{R - 1}_c{c}"
         for r in range(R - 2, -1, -1):
             sel = f"(shd_row_q == {rb}'d{r}) ? g_shd_r{r}_c{c} : ({sel})"
-        a(f"    // column {c}: bias add and requantization")
-        a(f"    wire signed [{G - 1}:0] g_row_c{c} = {sel};")
-        a(f"    reg signed [{G - 1}:0] g_s1_c{c} = {G}'sd0;")
-        a(f"    always @(posedge clk) if (en) g_s1_c{c} <= g_row_c{c} + $signed(bias_c{c});")
-        a(f"    wire signed [{OB - 1}:0] f_ref_c{c};")
-        a(f"    wire signed [{A - 1}:0] f_s1_c{c} = s1_sum_c{c}_q;")
-        a(f"    qbert_requant_ref f_req_c{c} (.acc(f_s1_c{c}), .mult(s1_mult_c{c}_q), "
-          f".shift(s1_shift_c{c}_q), .y(f_ref_c{c}));")
-        a(f"    reg [{OB - 1}:0] g_y2_c{c}, g_y3_c{c};")
-        a(f"    always @(posedge clk) if (en) begin g_y2_c{c} <= f_ref_c{c}; g_y3_c{c} <= g_y2_c{c}; end")
-        a("    always @(*) if (f_chk) begin")
-        a(f"        assert (!s1_valid_q || g_s1_c{c} == $signed(s1_sum_c{c}_q));        // Q4 bias_add")
-        a(f"        assert (!s1_valid_q || s1_shift_c{c}_q <= 6'd62);                 // Q5 requant_equal: shift domain")
-        a(f"        assert (!s2_valid_q || s2_shift_c{c}_q <= 6'd62);                 // Q5 requant_equal: shift domain")
-        a(f"        assert (!s2_valid_q || sat_c{c} == g_y2_c{c});                   // Q6 requant_stage")
-        a(f"        assert (!out_valid_q || out_c{c}_q == g_y3_c{c});                // Q5 requant_equal")
-        a("    end")
+        if "acc" in parts:
+            a(f"    // column {c}: bias add")
+            a(f"    wire signed [{G - 1}:0] g_row_c{c} = {sel};")
+            a(f"    reg signed [{G - 1}:0] g_s1_c{c} = {G}'sd0;")
+            a(f"    always @(posedge clk) if (en) g_s1_c{c} <= g_row_c{c} + $signed(bias_c{c});")
+            a(f"    always @(*) if (f_chk) assert (!s1_valid_q || g_s1_c{c} == $signed(s1_sum_c{c}_q));  // Q4 bias_add")
+        if "req" in parts:
+            a(f"    // column {c}: requantization")
+            a(f"    wire signed [{OB - 1}:0] f_ref_c{c};")
+            a(f"    wire signed [{A - 1}:0] f_s1_c{c} = s1_sum_c{c}_q;")
+            a(f"    qbert_requant_ref f_req_c{c} (.acc(f_s1_c{c}), .mult(s1_mult_c{c}_q), "
+              f".shift(s1_shift_c{c}_q), .y(f_ref_c{c}));")
+            a(f"    reg [{OB - 1}:0] g_y2_c{c}, g_y3_c{c};")
+            a(f"    always @(posedge clk) if (en) begin g_y2_c{c} <= f_ref_c{c}; g_y3_c{c} <= g_y2_c{c}; end")
+            a("    always @(*) if (f_chk) begin")
+            a(f"        assert (!s1_valid_q || s1_shift_c{c}_q <= 6'd62);                 // Q5 requant_equal: shift domain")
+            a(f"        assert (!s2_valid_q || s2_shift_c{c}_q <= 6'd62);                 // Q5 requant_equal: shift domain")
+            a(f"        assert (!s2_valid_q || sat_c{c} == g_y2_c{c});                   // Q6 requant_stage")
+            a(f"        assert (!out_valid_q || out_c{c}_q == g_y3_c{c});                // Q5 requant_equal")
+            a("    end")
     a("`endif")
     return "\n".join(L) + "\n"
 
 
 def matmul_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices",
                depth: int = 1, mode: str = "prove", name: str | None = None,
-               mutate=None) -> SbyJob:
+               mutate=None, cols=None, parts=PARTS) -> SbyJob:
     """SBY job for the generated ``qbert_matmul`` of ``cfg`` (or ``rtl_text``).
 
     ``mutate``: a function applied to the RTL text before the injection (the
     must-fail tests use it to plant a bug in the real generator's output).
+    ``cols``: assert only these columns' PE/requant properties (see formal_block).
     """
     from rtl_gen.matmul import TOP, verilog
     text = rtl_text if rtl_text is not None else verilog(cfg)
     if mutate is not None:
         text = mutate(text)
-    text = inject(text, TOP, formal_block(cfg))
+    text = inject(text, TOP, formal_block(cfg, cols=cols, parts=parts))
     spec = equiv.RequantSpec(acc_bits=cfg.acc_bits, out_bits=cfg.out_bits)
     sources = {f"{TOP}.sv": text, axis.CHECKER_FILE: axis.CHECKER_SV,
                "qbert_requant_ref.sv": equiv.requant_ref_sv(spec)}
     label = f"r{cfg.rows}c{cfg.cols}_k{cfg.k_max}_w{cfg.weight_bits}_b{cfg.bias_bits}"
+    if cols is not None:
+        label += "_col" + "-".join(str(c) for c in sorted(set(cols)))
+    if tuple(parts) != PARTS:
+        label += "_" + "-".join(parts)
     return SbyJob(name or f"matmul_{label}", TOP, sources, mode=mode, depth=depth, engine=engine,
                   description=f"qbert_matmul {label}: acc exact (no overflow), requant == golden, "
                               f"m_axis protocol, tiles in == tiles out")
+
+
+def matmul_column_jobs(cfg, rtl_text: str | None = None, *, split_parts: bool = False,
+                       **kw) -> list[SbyJob]:
+    """One job per output column (and, with ``split_parts``, per part): together
+    they are the whole proof of the unit (every property of every column, the
+    control properties in each)."""
+    parts = [(p,) for p in PARTS] if split_parts else [PARTS]
+    return [matmul_job(cfg, rtl_text, cols=[c], parts=ps, **kw) for c in range(cfg.cols) for ps in parts]
