@@ -143,7 +143,9 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS) -> 
             t = f"r{r}_c{c}"
             a(f"    // PE {t}")
             a(f"    reg signed [{G - 1}:0] g_acc_{t} = {G}'sd0, g_shd_{t} = {G}'sd0;")
-            a(f"    wire signed [{G - 1}:0] g_prod_{t} = $signed(act_r{r}) * $signed(wgt_c{c});")
+            # the spec's product, exact at act_bits + weight_bits (the shape a DUT multiplier has)
+            a(f"    wire signed [{AB + WB - 1}:0] g_p_{t} = $signed(act_r{r}) * $signed(wgt_c{c});")
+            a(f"    wire signed [{G - 1}:0] g_prod_{t} = g_p_{t};")
             a(f"    always @(posedge clk) if (rst) g_acc_{t} <= {G}'sd0; else if (fire) g_acc_{t} <= (first_q ? {G}'sd0 : g_acc_{t}) + g_prod_{t};")
             a(f"    always @(posedge clk) if (load_shd) g_shd_{t} <= g_acc_{t};")
             a("    always @(*) if (f_chk) begin")
