@@ -89,7 +89,8 @@ def test_prove_matmul_generated_rtl(tmp_path):
     rtl = generate(cfg, tmp_path / "rtl")
     res = frun.prove("matmul", None, rtl, "yices", workdir=tmp_path / "w", progress=lambda s: None)
     assert frun.all_passed(res), frun.format_table(res)
-    assert res[0].name == "matmul_r1c2_k16_w4_b28" and res[0].mode == "prove"
+    assert [r.name for r in res[:2]] == ["matmul_r1c2_k16_w4_b28_col0", "matmul_r1c2_k16_w4_b28_col1"]
+    assert res[0].mode == "prove"
     assert any(r.mode == "cover" for r in res)
     assert any(r.name == "lemma_mac_bound_a8w4b28_k16_acc29" for r in res)
     with pytest.raises(ValueError, match="generated for"):
