@@ -250,7 +250,16 @@ def run_all(jobs: list[SbyJob], lem: list[Callable[[], SbyResult]], *, timeout: 
     results in job order."""
     import os
     from concurrent.futures import ThreadPoolExecutor
-    say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    import threading
+    lock = threading.Lock()
+
+    def say(line: str) -> None:       # whole lines, even from parallel jobs
+        with lock:
+            if progress is not None:
+                progress(line)
+            else:
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
     total = len(jobs) + len(lem)
     n = max(1, min(len(jobs) or 1, workers or os.cpu_count() or 1))
 
