@@ -1,0 +1,219 @@
+"""Proof of the generated matmul unit (``rtl_gen.matmul``, top ``qbert_matmul``).
+
+Yosys' open-source frontend has no ``bind``, and the generator emits one flat
+module, so the properties are *injected*: :func:`inject` pastes a
+```ifdef FORMAL`` block before the module's ``endmodule``, where it can name
+the unit's internal registers (``acc_r{r}_c{c}_q``, ``shd_*``, ``s1_*``,
+``s2_*``, ``out_c{c}_q``, ``first_q``, ``done_q``, ``fire``, ``load_shd``,
+``en`` ...).  If the generator renames them the job ERRORs; it can never pass
+by accident.
+
+Environment (assumed): reset in the first cycle; s_axis_act, s_axis_wgt and
+s_axis_prm obey AXI4-Stream (``qbert_axis_check`` ROLE_ENV); no tile is longer
+than k_max beats (the beat at position k_max carries tlast); every parameter
+lane's shift is <= 62 (the golden model's domain).
+
+Proven for every input sequence (k-induction), per PE (r, c) and column c:
+
+- Q1 ``acc_equal``: after a tile's first beat, acc_r{r}_c{c}_q equals the exact
+  (ghost, acc_bits + 3 bits, never wraps) sum of the tile's products: the acc_bits_for accumulator never wraps;
+- Q2 ``acc_bound``: k*pmin <= sum <= k*pmax with k the tile's beat count, k <= k_max;
+- Q3 ``shadow_equal``: the shadow bank holds the finished tile's exact sums;
+- Q4 ``bias_add``: stage 1 holds row sum + bias exactly (no wrap in acc_bits);
+- Q5 ``requant_equal``: every output lane equals
+  ``qbert_requant_ref`` (= golden_model.quant.requantize) of the stage-1 sum,
+  multiplier and shift; Q6 is the same one stage earlier (the induction lemma);
+- P1/P2 on m_axis (reset, hold under stall) and U1/U2 between act tiles and
+  output tiles (no spurious output tile, at most 5 in flight), with
+  Q7 ``pending_map``: the unit counter equals the tiles held in the unit.
+
+Not covered here (the cocotb testbench checks them): that the parameter beat
+paired with a tile is that tile's (a one-entry buffer), the row order of the
+output beats, liveness (the output latency depends on the parameter stream).
+"""
+from __future__ import annotations
+
+import re
+
+from golden_model.widths import int_range
+
+from . import axis, equiv
+from .sby import SbyJob
+
+K_RE = re.compile(r"^\s*module\s+(\w+)", re.M)
+
+
+def inject(text: str, module: str, block: str) -> str:
+    """``text`` with ``block`` inserted before the ``endmodule`` of ``module``."""
+    m = re.search(rf"^\s*module\s+{re.escape(module)}\b", text, re.M)
+    if not m:
+        raise ValueError(f"module {module!r} not found in the RTL text")
+    end = re.compile(r"^\s*endmodule\b", re.M).search(text, m.end())
+    if not end:
+        raise ValueError(f"module {module!r} has no endmodule")
+    return text[:end.start()] + "\n" + block.rstrip() + "\n" + text[end.start():]
+
+
+PARTS = ("acc", "req")
+
+
+def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS) -> str:
+    """The formal properties of ``qbert_matmul`` for a MatmulConfig ``cfg``.
+
+    Ghost sums are ``ghost_bits`` wide (default acc_bits + 3: every ghost value is
+    bounded by Q2/Q3 far inside it, so the ghosts never wrap and Q1/Q3/Q4 are real
+    no-overflow checks of the acc_bits registers).
+
+    ``cols``: the output columns whose PE and requantizer properties are
+    asserted (default all).  The control, protocol and tile properties are in
+    every block; a column's properties need nothing from the other columns, so
+    one job per column is the same proof, cut into independent pieces.
+    ``parts``: "acc" (Q1-Q4: accumulators, shadow, bias add) and/or "req"
+    (Q5-Q6: requantization); each needs only the control properties.
+    """
+    if not parts or any(p not in PARTS for p in parts):
+        raise ValueError(f"parts must be a non-empty subset of {PARTS}, got {parts!r}")
+    R, C = cfg.rows, cfg.cols
+    sel_cols = list(range(C)) if cols is None else sorted(set(cols))
+    if not sel_cols or any(not 0 <= c < C for c in sel_cols):
+        raise ValueError(f"cols must name columns in [0, {C - 1}], got {cols!r}")
+    AB, WB, OB, BB, A = cfg.act_bits, cfg.weight_bits, cfg.out_bits, cfg.bias_bits, cfg.acc_bits
+    K = cfg.k_max
+    PL = cfg.prm_lane_bits
+    alo, ahi = int_range(AB)
+    wlo, whi = int_range(WB)
+    prods = [alo * wlo, alo * whi, ahi * wlo, ahi * whi]
+    pmin, pmax = min(prods), max(prods)
+    kw = max(2, (K + 1).bit_length())
+
+    G = ghost_bits or A + 3
+    if G < A + 2 or G > 64:
+        raise ValueError(f"ghost_bits must be in [acc_bits + 2, 64], got {G}")
+
+    def c64(v: int) -> str:
+        return f"-{G}'sd{-v}" if v < 0 else f"{G}'sd{v}"
+
+    L = []
+    a = L.append
+    a("`ifdef FORMAL")
+    a("    // ---- environment ----")
+    a("    reg f_first = 1'b1;")
+    a("    always @(posedge clk) f_first <= 1'b0;")
+    a("    always @(*) if (f_first) assume (rst);")
+    a(f"    qbert_axis_check #(.DATA_W({R * AB}), .ROLE(1)) f_act (.clk(clk), .rst(rst), "
+      ".tvalid(s_axis_act_tvalid), .tready(s_axis_act_tready), .tdata(s_axis_act_tdata), "
+      ".tlast(s_axis_act_tlast), .tuser(1'b0));")
+    a(f"    qbert_axis_check #(.DATA_W({C * WB}), .ROLE(1)) f_wgt (.clk(clk), .rst(rst), "
+      ".tvalid(s_axis_wgt_tvalid), .tready(s_axis_wgt_tready), .tdata(s_axis_wgt_tdata), "
+      ".tlast(s_axis_wgt_tlast), .tuser(1'b0));")
+    a(f"    qbert_axis_check #(.DATA_W({C * PL}), .ROLE(1)) f_prm (.clk(clk), .rst(rst), "
+      ".tvalid(s_axis_prm_tvalid), .tready(s_axis_prm_tready), .tdata(s_axis_prm_tdata), "
+      ".tlast(1'b0), .tuser(1'b0));")
+    for c in range(C):
+        a(f"    always @(*) if (s_axis_prm_tvalid) assume (s_axis_prm_tdata[{c * PL + PL - 1}:{c * PL + PL - 6}] <= 6'd62);")
+    a(f"    reg [{kw - 1}:0] f_k = {kw}'d0;   // beats of the current (or last finished) tile")
+    a(f"    wire [{kw - 1}:0] f_pos = first_q ? {kw}'d1 : f_k + {kw}'d1;")
+    a(f"    always @(*) if (!rst && s_axis_act_tvalid && f_pos == {kw}'d{K}) assume (s_axis_act_tlast);")
+    a("    always @(posedge clk) if (rst) f_k <= 0; else if (fire) f_k <= f_pos;")
+    a(f"    wire signed [{G - 1}:0] f_k64 = {{{G - kw}'d0, f_k}};")
+    a("    wire f_chk = !rst && !f_first;")
+    a("    // ---- protocol and tiles ----")
+    a(f"    qbert_axis_check #(.DATA_W({C * OB}), .ROLE(0)) f_out (.clk(clk), .rst(rst), "
+      ".tvalid(m_axis_tvalid), .tready(m_axis_tready), .tdata(m_axis_tdata), "
+      ".tlast(m_axis_tlast), .tuser(1'b0));")
+    a("    " + axis.units_instance("f_units", "s_axis_act", "m_axis", max_pending=5,
+                                   pending="f_pending", timer="f_timer").replace("\n", "\n    "))
+    a("    // non-vacuity (mode cover): a whole output tile, and one that waited out a stall")
+    a("    reg f_stalled = 1'b0;")
+    a("    always @(posedge clk) if (rst) f_stalled <= 1'b0; else if (m_axis_tvalid && !m_axis_tready) f_stalled <= 1'b1;")
+    a("    always @(*) if (f_chk) cover (m_axis_tvalid && m_axis_tready && m_axis_tlast);                 // C1 tile_out")
+    a("    always @(*) if (f_chk) cover (f_stalled && m_axis_tvalid && m_axis_tready && m_axis_tlast && f_pending == 2);  // C2 two_tiles_after_stall")
+    a("    always @(*) if (f_chk) begin")
+    a("        assert (f_pending == done_q + shd_full_q + (s1_valid_q && s1_last_q) + "
+      "(s2_valid_q && s2_last_q) + (out_valid_q && out_last_q));   // Q7 pending_map")
+    a(f"        assert (f_k <= {kw}'d{K});                                  // Q2 acc_bound: k <= k_max")
+    a(f"        assert (first_q || (f_k != 0 && f_k < {kw}'d{K}));          // Q2 acc_bound: tile position")
+    a("        assert (f_k != 0 || (first_q && !done_q && !shd_full_q && !s1_valid_q && !s2_valid_q && !out_valid_q));  // Q2 acc_bound: start")
+    a("        assert (!done_q || first_q);                                  // Q2 acc_bound: tile end")
+    a(f"        assert (!prm_full_q || {' && '.join(f'prm_q[{c * PL + PL - 1}:{c * PL + PL - 6}] <= 6{chr(39)}d62' for c in sel_cols)});  // Q5 requant_equal: shift domain")
+    a(f"        assert (!shd_full_q || {' && '.join(f'shd_prm_q[{c * PL + PL - 1}:{c * PL + PL - 6}] <= 6{chr(39)}d62' for c in sel_cols)});  // Q5 requant_equal: shift domain")
+    a("    end")
+    for r in range(R if "acc" in parts else 0):
+        for c in sel_cols:
+            t = f"r{r}_c{c}"
+            a(f"    // PE {t}")
+            a(f"    reg signed [{G - 1}:0] g_acc_{t} = {G}'sd0, g_shd_{t} = {G}'sd0;")
+            # the spec's product, exact at act_bits + weight_bits (the shape a DUT multiplier has)
+            a(f"    wire signed [{AB + WB - 1}:0] g_p_{t} = $signed(act_r{r}) * $signed(wgt_c{c});")
+            a(f"    wire signed [{G - 1}:0] g_prod_{t} = g_p_{t};")
+            a(f"    always @(posedge clk) if (rst) g_acc_{t} <= {G}'sd0; else if (fire) g_acc_{t} <= (first_q ? {G}'sd0 : g_acc_{t}) + g_prod_{t};")
+            a(f"    always @(posedge clk) if (load_shd) g_shd_{t} <= g_acc_{t};")
+            a("    always @(*) if (f_chk) begin")
+            a(f"        assert (f_k == 0 || g_acc_{t} == $signed(acc_{t}_q));          // Q1 acc_equal")
+            a(f"        assert (g_acc_{t} >= f_k64 * {c64(pmin)} && g_acc_{t} <= f_k64 * {c64(pmax)});  // Q2 acc_bound")
+            a(f"        assert (!shd_full_q || g_shd_{t} == $signed(shd_{t}_q));       // Q3 shadow_equal")
+            a(f"        assert (!shd_full_q || (g_shd_{t} >= {c64(K * pmin)} && g_shd_{t} <= {c64(K * pmax)}));  // Q3 shadow_equal: bound")
+            a("    end")
+    rb = max(1, (R - 1).bit_length())
+    for c in sel_cols:
+        sel = f"g_shd_r{R - 1}_c{c}"
+        for r in range(R - 2, -1, -1):
+            sel = f"(shd_row_q == {rb}'d{r}) ? g_shd_r{r}_c{c} : ({sel})"
+        if "acc" in parts:
+            a(f"    // column {c}: bias add")
+            a(f"    wire signed [{G - 1}:0] g_row_c{c} = {sel};")
+            a(f"    reg signed [{G - 1}:0] g_s1_c{c} = {G}'sd0;")
+            a(f"    always @(posedge clk) if (en) g_s1_c{c} <= g_row_c{c} + $signed(bias_c{c});")
+            a(f"    always @(*) if (f_chk) assert (!s1_valid_q || g_s1_c{c} == $signed(s1_sum_c{c}_q));  // Q4 bias_add")
+        if "req" in parts:
+            a(f"    // column {c}: requantization")
+            a(f"    wire signed [{OB - 1}:0] f_ref_c{c};")
+            a(f"    wire signed [{A - 1}:0] f_s1_c{c} = s1_sum_c{c}_q;")
+            a(f"    qbert_requant_ref f_req_c{c} (.acc(f_s1_c{c}), .mult(s1_mult_c{c}_q), "
+              f".shift(s1_shift_c{c}_q), .y(f_ref_c{c}));")
+            a(f"    reg [{OB - 1}:0] g_y2_c{c}, g_y3_c{c};")
+            a(f"    always @(posedge clk) if (en) begin g_y2_c{c} <= f_ref_c{c}; g_y3_c{c} <= g_y2_c{c}; end")
+            a("    always @(*) if (f_chk) begin")
+            a(f"        assert (!s1_valid_q || s1_shift_c{c}_q <= 6'd62);                 // Q5 requant_equal: shift domain")
+            a(f"        assert (!s2_valid_q || s2_shift_c{c}_q <= 6'd62);                 // Q5 requant_equal: shift domain")
+            a(f"        assert (!s2_valid_q || sat_c{c} == g_y2_c{c});                   // Q6 requant_stage")
+            a(f"        assert (!out_valid_q || out_c{c}_q == g_y3_c{c});                // Q5 requant_equal")
+            a("    end")
+    a("`endif")
+    return "\n".join(L) + "\n"
+
+
+def matmul_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices",
+               depth: int = 1, mode: str = "prove", name: str | None = None,
+               mutate=None, cols=None, parts=PARTS) -> SbyJob:
+    """SBY job for the generated ``qbert_matmul`` of ``cfg`` (or ``rtl_text``).
+
+    ``mutate``: a function applied to the RTL text before the injection (the
+    must-fail tests use it to plant a bug in the real generator's output).
+    ``cols``: assert only these columns' PE/requant properties (see formal_block).
+    """
+    from rtl_gen.matmul import TOP, verilog
+    text = rtl_text if rtl_text is not None else verilog(cfg)
+    if mutate is not None:
+        text = mutate(text)
+    text = inject(text, TOP, formal_block(cfg, cols=cols, parts=parts))
+    spec = equiv.RequantSpec(acc_bits=cfg.acc_bits, out_bits=cfg.out_bits)
+    sources = {f"{TOP}.sv": text, axis.CHECKER_FILE: axis.CHECKER_SV,
+               "qbert_requant_ref.sv": equiv.requant_ref_sv(spec)}
+    label = f"r{cfg.rows}c{cfg.cols}_k{cfg.k_max}_w{cfg.weight_bits}_b{cfg.bias_bits}"
+    if cols is not None:
+        label += "_col" + "-".join(str(c) for c in sorted(set(cols)))
+    if tuple(parts) != PARTS:
+        label += "_" + "-".join(parts)
+    return SbyJob(name or f"matmul_{label}", TOP, sources, mode=mode, depth=depth, engine=engine,
+                  description=f"qbert_matmul {label}: acc exact (no overflow), requant == golden, "
+                              f"m_axis protocol, tiles in == tiles out")
+
+
+def matmul_column_jobs(cfg, rtl_text: str | None = None, *, split_parts: bool = False,
+                       **kw) -> list[SbyJob]:
+    """One job per output column (and, with ``split_parts``, per part): together
+    they are the whole proof of the unit (every property of every column, the
+    control properties in each)."""
+    parts = [(p,) for p in PARTS] if split_parts else [PARTS]
+    return [matmul_job(cfg, rtl_text, cols=[c], parts=ps, **kw) for c in range(cfg.cols) for ps in parts]

@@ -1,0 +1,374 @@
+"""``prove(unit, cfg, rtl_dir, solver)``: every proof of a unit, and the result table.
+
+This is what ``qbert prove UNIT [-P ..] [--rtl DIR] [--solver S]`` calls::
+
+    results = prove("matmul", cfg, rtl_dir, "yices")
+    print(format_table(results))
+    return 0 if all_passed(results) else 1
+
+Units
+-----
+``matmul``: the generated ``qbert_matmul`` (:mod:`formal.matmul`): with
+``rtl_dir`` the RTL on disk (``files.f``) and the Config in its params.json
+(``cfg`` must then be None or equal to it); without, the RTL generated from
+``cfg`` (default ``MatmulConfig()``).  Plus the reference-vs-golden-model
+vectors at the unit's accumulator width and the z3 lemmas (requant widths,
+round half up, MAC bound for its k_max).
+
+``kit``: the formal kit's own stand-in datapaths at the golden model's full
+widths (requantizer 32-bit acc x 31-bit M, s in [0, 62], direct and
+DSP-split; MAC PE for k_max = cfg["k_max"] or 1536).  Not a CLI unit; run by
+``python -m formal.run kit``.
+
+Any Verilog module with the port contracts of :mod:`formal.equiv` can be
+proven with :func:`contract_jobs` (a ``"formal"`` object in params.json names
+the modules, see there).
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Callable
+
+from . import axis, equiv, lemmas
+from .sby import SbyJob, SbyResult, engine_for, run_job
+
+UNITS_WITH_PROOFS = ("matmul", "kit")
+
+#: defaults of the matmul fields the proofs read (MiniLM: FFN K = 1536)
+MATMUL_DEFAULTS = {"act_bits": 8, "weight_bits": 8, "bias_bits": 32, "out_bits": 8, "k_max": 1536}
+
+
+def _field(cfg, name: str, default):
+    if cfg is None:
+        return default
+    if isinstance(cfg, dict):
+        return cfg.get(name, default)
+    return getattr(cfg, name, default)
+
+
+def _rtl_sources(rtl_dir: Path) -> dict[str, Path]:
+    rtl_dir = Path(rtl_dir)
+    if not rtl_dir.is_dir():
+        raise FileNotFoundError(f"--rtl {rtl_dir}: no such folder")
+    flist = rtl_dir / "filelist.f"
+    if not flist.exists():
+        flist = rtl_dir / "files.f"
+    if flist.exists():
+        files = []
+        for line in flist.read_text().splitlines():
+            line = line.split("//")[0].strip()
+            if not line or line.startswith(("+", "-")):
+                continue
+            p = Path(line)
+            files.append(p if p.is_absolute() else rtl_dir / p)
+    else:
+        files = sorted(list(rtl_dir.glob("*.v")) + list(rtl_dir.glob("*.sv")))
+    if not files:
+        raise FileNotFoundError(f"--rtl {rtl_dir}: no filelist.f and no *.v/*.sv files")
+    out = {}
+    for f in files:
+        if not f.exists():
+            raise FileNotFoundError(f"{flist}: listed file {f} does not exist")
+        out[f.name] = f
+    return out
+
+
+def _modules(sources: dict[str, Path | str]) -> set[str]:
+    names = set()
+    for src in sources.values():
+        text = src.read_text() if isinstance(src, Path) else src
+        names.update(re.findall(r"^\s*module\s+([A-Za-z_][A-Za-z0-9_$]*)", text, re.M))
+    return names
+
+
+def _need(module: str, sources: dict, what: str) -> None:
+    if module not in _modules(sources):
+        raise ValueError(f"{what}: module {module!r} not found in the RTL files "
+                         f"({', '.join(sorted(sources))}); name it in params.json "
+                         f"\"formal\" or generate it (port contract: formal/equiv.py)")
+
+
+def kit_jobs(cfg=None, engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
+    """The kit's stand-in requantizer (full width, direct and split) and MAC PE."""
+    f = {k: _field(cfg, k, v) for k, v in MATMUL_DEFAULTS.items()}
+    rq = equiv.RequantSpec(out_bits=f["out_bits"])
+    mac = equiv.MacSpec(k_max=f["k_max"], act_bits=f["act_bits"], weight_bits=f["weight_bits"],
+                        bias_bits=f["bias_bits"])
+    jobs: list[SbyJob] = [equiv.requant_vectors_job(rq, engine=engine)]
+    where = "kit RTL"
+    for style, split in (("direct", 0), ("split", 17)):
+        j = equiv.requant_equiv_job(
+            rq, {f"qbert_requant_{style}.sv": equiv.requant_dut_sv(rq, style=style, split=17)},
+            ref_split=split, engine=engine, name=f"requant_{style}_{rq.label()}")
+        jobs.append(_describe(j, where))
+    jobs.append(_describe(equiv.mac_equiv_job(mac, {"qbert_mac_pe.sv": equiv.mac_dut_sv(mac)},
+                                              engine=engine), where))
+    lem: list[Callable[[], SbyResult]] = [
+        lambda: lemmas.requant_width(rq.acc_bits, rq.mult_bits, rq.shift_max),
+        lambda: lemmas.round_half_up(rq.shift_max),
+        lambda: lemmas.split_product(rq.acc_bits, rq.mult_bits, 17),
+        lambda: lemmas.mac_bound(mac.k_max, mac.act_bits, mac.weight_bits, mac.bias_bits),
+    ]
+    return jobs, lem
+
+
+def contract_jobs(rtl_dir: Path | str, cfg=None,
+                  engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
+    """Proofs of the port-contract modules named in ``rtl_dir/params.json``::
+
+        {"formal": {"requant": {"top": "qbert_requant", "latency": 2, "split": 0},
+                    "mac_pe":  {"top": "qbert_mac_pe", "acc_bits": <acc_bits_for(k_max)>},
+                    "axis":    {"top": "<unit top>", "s_data_w": 64, "m_data_w": 32,
+                                "max_pending": 4, "latency": 0, "depth": 8,
+                                "invariants": ["..."], "extra_ports": [["name", width]]}}}
+
+    Files: ``filelist.f`` or ``files.f`` (or every ``*.v``/``*.sv``).  A named
+    module missing from the files is an error, never a silent skip; the
+    ``axis`` entry is opt-in (it needs the top's invariants).
+    """
+    f = {k: _field(cfg, k, v) for k, v in MATMUL_DEFAULTS.items()}
+    rq = equiv.RequantSpec(out_bits=f["out_bits"])
+    mac = equiv.MacSpec(k_max=f["k_max"], act_bits=f["act_bits"], weight_bits=f["weight_bits"],
+                        bias_bits=f["bias_bits"])
+    rtl_dir = Path(rtl_dir)
+    sources = _rtl_sources(rtl_dir)
+    params_file = rtl_dir / "params.json"
+    params = json.loads(params_file.read_text()) if params_file.exists() else {}
+    fcfg = params.get("formal")
+    if not isinstance(fcfg, dict) or not fcfg:
+        raise ValueError(f"{params_file}: no \"formal\" object naming the modules under proof")
+    where = f"RTL in {rtl_dir}"
+    jobs: list[SbyJob] = [equiv.requant_vectors_job(rq, engine=engine)]
+    lem: list[Callable[[], SbyResult]] = [
+        lambda: lemmas.requant_width(rq.acc_bits, rq.mult_bits, rq.shift_max),
+        lambda: lemmas.round_half_up(rq.shift_max),
+    ]
+    if "requant" in fcfg:
+        r = fcfg["requant"]
+        top, latency, split = r.get("top", "qbert_requant"), int(r.get("latency", 2)), int(r.get("split", 0))
+        _need(top, sources, "requantizer")
+        jobs.append(_describe(equiv.requant_equiv_job(rq, sources, top, latency=latency, ref_split=split,
+                                                      engine=engine, name=f"requant_{top}_{rq.label()}"), where))
+        if split:
+            lem.append(lambda: lemmas.split_product(rq.acc_bits, rq.mult_bits, split))
+    if "mac_pe" in fcfg:
+        m = fcfg["mac_pe"]
+        mtop = m.get("top", "qbert_mac_pe")
+        _need(mtop, sources, "MAC PE")
+        jobs.append(_describe(equiv.mac_equiv_job(mac, sources, mtop, dut_acc_bits=int(m.get("acc_bits", mac.acc_bits)),
+                                                  engine=engine, name=f"mac_{mtop}_{mac.label()}"), where))
+        lem.append(lambda: lemmas.mac_bound(mac.k_max, mac.act_bits, mac.weight_bits, mac.bias_bits))
+    if "axis" in fcfg:
+        a = fcfg["axis"]
+        _need(a["top"], sources, "AXI4-Stream top")
+        jobs.append(_describe(axis.harness_job(
+            f"axis_{a['top']}", sources, a["top"], int(a["s_data_w"]), int(a["m_data_w"]),
+            depth=int(a.get("depth", 8)), engine=engine, max_pending=int(a.get("max_pending", 4)),
+            latency=int(a.get("latency", 0)), invariants=tuple(a.get("invariants", ())),
+            extra_ports=tuple((n, int(w)) for n, w in a.get("extra_ports", ()))), where))
+    return jobs, lem
+
+
+def matmul_jobs(cfg=None, rtl_dir: Path | str | None = None,
+                engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
+    """The generated matmul unit: injected unit proof, its cover, vectors, lemmas."""
+    from rtl_gen.matmul import MatmulConfig, sources, verilog
+    from . import matmul as fmatmul
+    if rtl_dir is not None:
+        disk = MatmulConfig.load(rtl_dir)
+        if cfg is not None and cfg != disk:
+            raise ValueError(f"--rtl {rtl_dir} was generated for {disk}, not for the given Config")
+        cfg = disk
+        text = "\n".join(p.read_text() for p in sources(rtl_dir))
+        where = f"RTL in {rtl_dir}"
+    else:
+        cfg = cfg if cfg is not None else MatmulConfig()
+        text = verilog(cfg)
+        where = "RTL generated from the Config"
+    # one job per output column (each with the control/protocol properties):
+    # together the whole unit proof, in pieces the solver closes much faster
+    jobs = [_describe(j, where) for j in fmatmul.matmul_column_jobs(cfg, text, engine=engine, depth=1)]
+    jobs.append(_describe(fmatmul.matmul_job(cfg, text, engine=engine, mode="cover", depth=14,
+                                             name=f"matmul_cover_r{cfg.rows}c{cfg.cols}"),
+                          where + "; non-vacuity"))
+    from rtl_gen.matmul import REQ_BITS
+    rq = equiv.RequantSpec(acc_bits=cfg.acc_bits, out_bits=cfg.out_bits)
+    jobs.append(equiv.requant_vectors_job(rq, engine=engine))
+    lem: list[Callable[[], SbyResult]] = [
+        lambda: lemmas.requant_width(rq.acc_bits, rq.mult_bits, rq.shift_max, REQ_BITS),
+        lambda: lemmas.round_half_up(rq.shift_max),
+        lambda: lemmas.mac_bound(cfg.k_max, cfg.act_bits, cfg.weight_bits, cfg.bias_bits),
+    ]
+    return jobs, lem
+
+
+def _describe(job: SbyJob, where: str) -> SbyJob:
+    import dataclasses
+    return dataclasses.replace(job, description=f"{job.description} [{where}]")
+
+
+def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = "yices", *,
+          timeout: float = 1800.0, workdir: Path | str | None = None,
+          progress: Callable[[str], None] | None = None,
+          workers: int | None = None) -> list[SbyResult]:
+    """Run every proof of ``unit``; one result per SBY job or z3 lemma, in order.
+
+    ``workers``: SBY jobs run at the same time (default one per CPU).
+
+    ``timeout`` is per SBY job (the default 4x4 matmul takes minutes).
+    ``progress`` gets one line per started/finished property (default: stderr);
+    long jobs also print a heartbeat to stderr every 30 s.
+    Raises ValueError for a unit without proofs or a broken --rtl folder,
+    :class:`rtl_gen.toolchain.ToolMissing` if the tools are missing.
+    """
+    if unit not in UNITS_WITH_PROOFS:
+        raise ValueError(f"no proofs for unit {unit!r} yet; units with proofs: {', '.join(UNITS_WITH_PROOFS)}")
+    engine = engine_for(solver)
+    if unit == "kit":
+        if rtl_dir is not None:
+            raise ValueError("the kit proofs take no --rtl folder (use contract_jobs)")
+        jobs, lem = kit_jobs(cfg, engine)
+    else:
+        jobs, lem = matmul_jobs(cfg, rtl_dir, engine)
+    return run_all(jobs, lem, timeout=timeout, workdir=workdir, progress=progress, workers=workers)
+
+
+def prove_contract(rtl_dir: Path | str, cfg=None, solver: str = "yices", **kw) -> list[SbyResult]:
+    """Run :func:`contract_jobs` (port-contract modules named in params.json)."""
+    jobs, lem = contract_jobs(rtl_dir, cfg, engine_for(solver))
+    return run_all(jobs, lem, **kw)
+
+
+def run_all(jobs: list[SbyJob], lem: list[Callable[[], SbyResult]], *, timeout: float = 1800.0,
+            workdir: Path | str | None = None,
+            progress: Callable[[str], None] | None = None,
+            workers: int | None = None) -> list[SbyResult]:
+    """Run SBY jobs (``workers`` at a time, default one per CPU) then the lemmas;
+    results in job order."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+    import threading
+    lock = threading.Lock()
+
+    def say(line: str) -> None:       # whole lines, even from parallel jobs
+        with lock:
+            if progress is not None:
+                progress(line)
+            else:
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+    total = len(jobs) + len(lem)
+    n = max(1, min(len(jobs) or 1, workers or os.cpu_count() or 1))
+
+    def one(i_job):
+        i, job = i_job
+        say(f"[{i}/{total}] {job.name} ({job.mode}, {job.engine}) ...")
+        r = run_job(job, timeout=timeout, workdir=workdir)
+        say(f"[{i}/{total}] {r.name}: {r.status} {r.seconds:.1f}s")
+        return r
+    from .sby import kill_all
+    ex = ThreadPoolExecutor(max_workers=n)
+    try:
+        results = list(ex.map(one, enumerate(jobs, 1)))
+    except BaseException:
+        kill_all()          # Ctrl-C: no SBY session may outlive us
+        ex.shutdown(wait=False, cancel_futures=True)
+        raise
+    ex.shutdown()
+    for i, fn in enumerate(lem, len(jobs) + 1):
+        r = fn()
+        say(f"[{i}/{total}] {r.name}: {r.status} {r.seconds:.1f}s")
+        results.append(r)
+    return results
+
+
+def all_passed(results: list[SbyResult]) -> bool:
+    return bool(results) and all(r.passed for r in results)
+
+
+def format_table(results: list[SbyResult]) -> str:
+    """property | kind | status | time, then one block per non-passing result."""
+    rows = [("property", "kind", "status", "time")]
+    for r in results:
+        kind = "z3 lemma" if r.mode == "z3" else f"{r.mode} ({r.engine}, depth {r.depth})"
+        rows.append((r.name, kind, r.status, f"{r.seconds:.1f}s"))
+    w = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(row)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * x for x in w))
+    bad = [r for r in results if not r.passed]
+    for r in bad:
+        lines.append("")
+        lines.append(f"{r.status}: {r.name}: {r.description}")
+        if r.detail:
+            lines.append(f"  {r.detail}")
+        if r.properties:
+            lines.append(f"  failed properties: {', '.join(r.properties)}")
+        for f in r.failed[:6]:
+            if f not in r.properties:
+                lines.append(f"  {f}")
+        if r.trace:
+            lines.append(f"  counterexample trace: {r.trace}")
+        if r.workdir:
+            lines.append(f"  work folder (logs, model, rerun with yowasp-sby): {r.workdir}")
+    n = sum(r.passed for r in results)
+    lines.append("")
+    lines.append(f"{n}/{len(results)} properties proven" + ("" if n == len(results) else f", {len(results) - n} not"))
+    return "\n".join(lines)
+
+
+def print_table(results: list[SbyResult], file=None) -> None:
+    print(format_table(results), file=file or sys.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m formal.run [UNIT..] [-P NAME=VALUE] [--rtl DIR] [--contract DIR] [--solver S]``.
+
+    The command for ``tox -e formal``; exit 0 all proven, 1 a proof failed or
+    did not close, 2 bad usage / missing tools.
+    """
+    import argparse
+    from rtl_gen.toolchain import ToolMissing
+    p = argparse.ArgumentParser(prog="python -m formal.run")
+    p.add_argument("units", nargs="*", default=list(UNITS_WITH_PROOFS),
+                   help=f"units to prove ({', '.join(UNITS_WITH_PROOFS)}); default all")
+    p.add_argument("-P", dest="params", action="append", default=[], metavar="NAME=VALUE",
+                   help="matmul Config override (repeatable)")
+    p.add_argument("--rtl", type=Path, help="matmul: prove the RTL in DIR (files.f, params.json)")
+    p.add_argument("--contract", type=Path, help="prove the port-contract modules named in DIR/params.json")
+    p.add_argument("--solver", default="yices")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds per SBY job")
+    a = p.parse_args(argv)
+    ok = True
+    try:
+        runs = []
+        if a.contract:
+            runs.append(("contract", lambda: prove_contract(a.contract, None, a.solver, timeout=a.timeout)))
+        for u in (a.units if not a.contract or argv and any(x in UNITS_WITH_PROOFS for x in argv) else []):
+            cfg = None
+            if u == "matmul" and a.params:
+                from rtl_gen.matmul import MatmulConfig
+                pairs = []
+                for t in a.params:
+                    name, sep, value = t.partition("=")
+                    if not sep:
+                        raise ValueError(f"-P expects NAME=VALUE, got {t!r}")
+                    pairs.append((name.strip(), value.strip()))
+                cfg = MatmulConfig().with_overrides(pairs)
+            runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u == "matmul" else None,
+                                                       a.solver, timeout=a.timeout)))
+        for name, fn in runs:
+            res = fn()
+            print(f"== {name} ==")
+            print_table(res)
+            ok &= all_passed(res)
+    except (ValueError, FileNotFoundError, ToolMissing) as e:
+        print(f"formal: error: {e}", file=sys.stderr)
+        return 2
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""formal.sby: job text, verdicts (PASS/FAIL/UNKNOWN/ERROR/TIMEOUT), traces, tool errors."""
+import pytest
+
+from formal.sby import SbyJob, check_tools, engine_for, run_job
+from rtl_gen.toolchain import ToolMissing
+
+COUNTER = """
+module counter (input wire clk, input wire rst, output reg [3:0] n);
+    always @(posedge clk) if (rst || n == 4'd{lim}) n <= 4'd0; else n <= n + 4'd1;
+`ifdef FORMAL
+    reg first = 1'b1;
+    always @(posedge clk) first <= 1'b0;
+    always @(*) if (first) assume (rst);
+    always @(*) if (!first) assert (n <= 4'd{bound});   // C1 bound
+    always @(*) if (!first) cover (n == 4'd{lim});
+`endif
+endmodule
+"""
+
+
+def job(lim=9, bound=9, mode="prove", depth=4, engine="smtbmc yices"):
+    return SbyJob("counter", "counter", {"counter.sv": COUNTER.format(lim=lim, bound=bound)},
+                  mode=mode, depth=depth, engine=engine)
+
+
+def test_sby_text():
+    text = job().sby_text()
+    assert "mode prove" in text and "depth 4" in text and "smtbmc yices" in text
+    assert "read -formal -sv counter.sv" in text and "prep -top counter" in text
+
+
+def test_pass(run):
+    r = run(job())
+    assert r.status == "PASS", r.summary()
+    assert r.trace is None and r.workdir is None      # removed when it passes
+
+
+def test_fail_has_trace_and_property(run):
+    r = run(job(bound=7, mode="bmc", depth=12))
+    assert r.status == "FAIL", r.summary()
+    assert r.trace is not None and r.trace.exists() and r.trace.suffix == ".vcd"
+    assert r.properties == ["C1 bound"]
+    assert "counterexample trace" in r.summary()
+
+
+def test_prove_finds_reachable_failure(run):
+    r = run(job(bound=7, depth=12))
+    assert r.status == "FAIL", r.summary()
+
+
+def test_not_inductive_is_unknown_not_pass(run):
+    # n <= 12 holds (n never exceeds 9), but from an unreachable n = 13 the
+    # induction step breaks it: depth 2 is not enough -> UNKNOWN, never PASS
+    r = run(job(lim=9, bound=12, depth=2))
+    assert r.status == "UNKNOWN", r.summary()
+    assert not r.passed
+
+
+def test_cover(run):
+    assert run(job(mode="cover", depth=12)).status == "PASS"
+    r = run(job(mode="cover", depth=5))                 # n == 9 needs 10 steps
+    assert r.status == "FAIL", r.summary()
+
+
+def test_syntax_error_is_error(run):
+    r = run(SbyJob("broken", "broken", {"broken.sv": "module broken(; endmodule\n"}, depth=2))
+    assert r.status == "ERROR", r.summary()
+    assert "syntax error" in r.detail
+
+
+def test_z3_engine(run):
+    r = run(job(engine="smtbmc z3"))
+    assert r.status == "PASS", r.summary()
+
+
+def test_timeout(run):
+    from formal.equiv import RequantSpec, requant_dut_sv, requant_equiv_job
+    spec = RequantSpec()
+    # full-width split multiplier against the direct product: does not close in seconds
+    j = requant_equiv_job(spec, {"dut.sv": requant_dut_sv(spec, style="split")}, name="rq_slow")
+    r = run(j, timeout=8)
+    assert r.status == "TIMEOUT", r.summary()
+
+
+def test_bad_job_parameters():
+    with pytest.raises(ValueError, match="mode"):
+        SbyJob("x", "x", {"x.sv": ""}, mode="proof")
+    with pytest.raises(ValueError, match="depth"):
+        SbyJob("x", "x", {"x.sv": ""}, depth=0)
+    with pytest.raises(ValueError, match="solver"):
+        engine_for("cvc9")
+    assert engine_for("z3") == "smtbmc z3"
+
+
+def test_missing_tool_is_clear(monkeypatch):
+    with pytest.raises(ToolMissing, match="yosys-abc"):
+        check_tools("abc pdr")
+    monkeypatch.setattr("formal.sby._tool_path", lambda: "/nonexistent")
+    with pytest.raises(ToolMissing, match="yowasp-sby"):
+        check_tools("smtbmc yices")
