@@ -79,7 +79,7 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS) -> 
         raise ValueError(f"cols must name columns in [0, {C - 1}], got {cols!r}")
     AB, WB, OB, BB, A = cfg.act_bits, cfg.weight_bits, cfg.out_bits, cfg.bias_bits, cfg.acc_bits
     K = cfg.k_max
-    PL = cfg.prm_lane_bits
+    PL, PF = cfg.prm_lane_bits, cfg.prm_field_bits   # byte-padded lane, its used bits
     alo, ahi = int_range(AB)
     wlo, whi = int_range(WB)
     prods = [alo * wlo, alo * whi, ahi * wlo, ahi * whi]
@@ -103,14 +103,14 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS) -> 
     a(f"    qbert_axis_check #(.DATA_W({R * AB}), .ROLE(1)) f_act (.clk(clk), .rst(rst), "
       ".tvalid(s_axis_act_tvalid), .tready(s_axis_act_tready), .tdata(s_axis_act_tdata), "
       ".tlast(s_axis_act_tlast), .tuser(1'b0));")
-    a(f"    qbert_axis_check #(.DATA_W({C * WB}), .ROLE(1)) f_wgt (.clk(clk), .rst(rst), "
+    a(f"    qbert_axis_check #(.DATA_W({cfg.wgt_word_bits}), .ROLE(1)) f_wgt (.clk(clk), .rst(rst), "
       ".tvalid(s_axis_wgt_tvalid), .tready(s_axis_wgt_tready), .tdata(s_axis_wgt_tdata), "
       ".tlast(s_axis_wgt_tlast), .tuser(1'b0));")
     a(f"    qbert_axis_check #(.DATA_W({C * PL}), .ROLE(1)) f_prm (.clk(clk), .rst(rst), "
       ".tvalid(s_axis_prm_tvalid), .tready(s_axis_prm_tready), .tdata(s_axis_prm_tdata), "
       ".tlast(1'b0), .tuser(1'b0));")
     for c in range(C):
-        a(f"    always @(*) if (s_axis_prm_tvalid) assume (s_axis_prm_tdata[{c * PL + PL - 1}:{c * PL + PL - 6}] <= 6'd62);")
+        a(f"    always @(*) if (s_axis_prm_tvalid) assume (s_axis_prm_tdata[{c * PL + PF - 1}:{c * PL + PF - 6}] <= 6'd62);")
     a(f"    reg [{kw - 1}:0] f_k = {kw}'d0;   // beats of the current (or last finished) tile")
     a(f"    wire [{kw - 1}:0] f_pos = first_q ? {kw}'d1 : f_k + {kw}'d1;")
     a(f"    always @(*) if (!rst && s_axis_act_tvalid && f_pos == {kw}'d{K}) assume (s_axis_act_tlast);")
@@ -135,8 +135,8 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS) -> 
     a(f"        assert (first_q || (f_k != 0 && f_k < {kw}'d{K}));          // Q2 acc_bound: tile position")
     a("        assert (f_k != 0 || (first_q && !done_q && !shd_full_q && !s1_valid_q && !s2_valid_q && !out_valid_q));  // Q2 acc_bound: start")
     a("        assert (!done_q || first_q);                                  // Q2 acc_bound: tile end")
-    a(f"        assert (!prm_full_q || {' && '.join(f'prm_q[{c * PL + PL - 1}:{c * PL + PL - 6}] <= 6{chr(39)}d62' for c in sel_cols)});  // Q5 requant_equal: shift domain")
-    a(f"        assert (!shd_full_q || {' && '.join(f'shd_prm_q[{c * PL + PL - 1}:{c * PL + PL - 6}] <= 6{chr(39)}d62' for c in sel_cols)});  // Q5 requant_equal: shift domain")
+    a(f"        assert (!prm_full_q || {' && '.join(f'prm_q[{c * PF + PF - 1}:{c * PF + PF - 6}] <= 6{chr(39)}d62' for c in sel_cols)});  // Q5 requant_equal: shift domain")
+    a(f"        assert (!shd_full_q || {' && '.join(f'shd_prm_q[{c * PF + PF - 1}:{c * PF + PF - 6}] <= 6{chr(39)}d62' for c in sel_cols)});  // Q5 requant_equal: shift domain")
     a("    end")
     for r in range(R if "acc" in parts else 0):
         for c in sel_cols:

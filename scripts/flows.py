@@ -139,6 +139,18 @@ def simulate(flow: Flow, cfg: UnitConfig, rtl: Path, *, examples: int, seed: int
     return res, info
 
 
+def cmd_prove(flow: Flow, args) -> int:
+    """SymbiYosys proofs of the unit's RTL (fresh, or --rtl DIR) and the z3 lemmas."""
+    from formal.run import all_passed, format_table, prove
+
+    _, rtl, _ = _rtl_config(flow, args)
+    results = prove(flow.unit, None, rtl, args.solver)
+    print(format_table(results))
+    passed = all_passed(results)
+    print(f"prove {flow.unit}: {'PASS' if passed else 'FAILED'} on {rtl}")
+    return 0 if passed else 1
+
+
 def cmd_sim(flow: Flow, args) -> int:
     from verif import runner
     if args.model or args.layer is not None or args.text:
