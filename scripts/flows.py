@@ -13,6 +13,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,8 +165,10 @@ def cmd_sim(flow: Flow, args) -> int:
     repro = _repro(flow, args, cfg, rtl, generated, seed, examples)
     print(f"sim {flow.unit}: {rtl} ({', '.join(f'{k}={v}' for k, v in cfg.to_params().items())}), "
           f"{examples} examples, seed {seed}", flush=True)
+    start = time.perf_counter()
     res, info = simulate(flow, cfg, rtl, examples=examples, seed=seed, simulator=args.simulator,
                          waves=args.waves, repro=repro)
+    wall = time.perf_counter() - start
     if args.waves:
         dumps = sorted(res.build_dir.glob("dump.*"))
         print(f"waves: {dumps[0] if dumps else res.build_dir}")
@@ -173,6 +176,9 @@ def cmd_sim(flow: Flow, args) -> int:
         print(f"sim {flow.unit}: PASS, {info.get('examples', '?')} examples, "
               f"{info.get('outputs', '?')} output elements bit-exact vs the golden model "
               f"(seed {seed})")
+        if info.get("macs"):
+            print(f"sim {flow.unit}: {info['macs']} MACs checked in {wall:.1f} s wall time "
+                  f"({info['macs'] / wall:,.0f} MACs/s, build included)")
         return 0
     print(f"sim {flow.unit}: FAIL (seed {seed}); reproduce with:\n  {repro}", file=sys.stderr)
     return 1

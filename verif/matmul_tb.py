@@ -83,7 +83,7 @@ async def matmul_matches_golden(dut):
     examples = env_int("QBERT_EXAMPLES", 60)
     seed = env_int("QBERT_SEED", 0)
     repro = os.environ.get("QBERT_REPRO", f"qbert sim matmul --seed {seed} --examples {examples}")
-    stats = {"examples": 0, "outputs": 0}
+    stats = {"examples": 0, "outputs": 0, "macs": 0}
 
     verbose = bool(os.environ.get("QBERT_VERBOSE"))
 
@@ -93,6 +93,7 @@ async def matmul_matches_golden(dut):
             exp = expected(cfg, c)
             stats["examples"] += 1
             stats["outputs"] += exp.size
+            stats["macs"] += c.x.shape[0] * c.x.shape[1] * c.w.shape[1]
             if not np.array_equal(exp, y):
                 raise AssertionError(describe_mismatch(cfg, c, exp, y))
         except AssertionError as e:
