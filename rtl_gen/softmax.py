@@ -15,11 +15,16 @@ Stream protocol
 * ``m_axis``: the row's n / LANES output beats, lane i (unsigned out_bits) in
   ``tdata[out_bits*i +: out_bits]``, pad bits 0; ``tlast`` on the last beat.
 
-Architecture (one row at a time, three passes over one on-chip buffer)
----------------------------------------------------------------------
-1. LOAD: accept beats at one a cycle into ``buf_mem`` (max_len / LANES words)
-   while tracking the row max (a compare tree over the lanes, then against the
-   running max).
+Architecture (double-buffered: one row loads while the previous one is processed)
+-------------------------------------------------------------------------------
+Two on-chip banks of max_len / LANES words.  The load side fills one bank
+while the processing side (EXP, DIV, OUT) works on the other:
+
+1. LOAD: accept beats at one a cycle into bank ``load_bank_q`` while tracking
+   the row max (a compare tree over the lanes, then against the running max);
+   on ``tlast`` the bank is marked full with its max and length and the load
+   side moves to the other bank (``s_axis_tready`` is low only while that bank
+   is still full, i.e. being processed).
 2. EXP: read the row back (one word a cycle, registered read), compute per
    lane d = x - max, clamp at 30*x0, q = floor(d/x0) exactly as the number of
    j in 1..30 with d <= j*x0 (constant comparators, no divider), r = d - q*x0,
@@ -28,15 +33,17 @@ Architecture (one row at a time, three passes over one on-chip buffer)
    dividend bit a cycle (33 cycles).
 4. OUT: read e back, p = min((e*factor + 2^(k-1)) >> k, 2^out_bits - 1) per
    lane, stream out through a two-stage pipeline (read, output register) that
-   holds on ``m_axis_tready`` low; any stall pattern is tolerated.
+   holds on ``m_axis_tready`` low; any stall pattern is tolerated.  When the
+   last beat is taken the bank is freed and processing moves to the other bank.
 
 Latency and throughput (B = n / LANES beats, no stalls; measured by the
-``softmax_latency`` cocotb test): the first output beat is valid 2*B + 36
-cycles after the first input beat is accepted (B load, B + 1 EXP read and
-write-back, 33 DIV, the rest state changes and the two read/output stages),
-the last one B - 1 cycles later.  ``s_axis_tready`` is low from the row's last
-input beat until its last output beat is taken, so a row occupies the unit
-for 3*B + 36 cycles: no double buffering yet (the next row waits).
+``softmax_latency`` cocotb test): the first output beat is valid 2*B + 37
+cycles after the first input beat is accepted (B load, 1 to start, B + 1 EXP
+read and write-back, 33 DIV, the rest state changes and the two read/output
+stages), the last one B - 1 cycles later.  Back-to-back rows end every
+2*B + 37 cycles (:meth:`SoftmaxConfig.row_period`): the processing side is
+the bottleneck (EXP and OUT each read the row once); the input is not
+stalled as long as the next row takes at least that long to arrive.
 """
 from __future__ import annotations
 
@@ -111,7 +118,11 @@ class SoftmaxConfig(UnitConfig):
 
     def latency(self, n: int) -> int:
         """Cycles from the first input beat accepted to the first output beat valid."""
-        return 2 * (n // self.lanes) + 36
+        return 2 * (n // self.lanes) + 37
+
+    def row_period(self, n: int) -> int:
+        """Cycles between the ends of back-to-back rows of n scores (no stalls)."""
+        return 2 * (n // self.lanes) + 37
 
 
 # --------------------------------------------------------------------------
@@ -219,8 +230,16 @@ def build(cfg: SoftmaxConfig):
     out_tready = m.Input("m_axis_tready")
     out_tlast = m.Output("m_axis_tlast")
 
-    S_LOAD, S_EXP, S_DIV, S_OUT = 0, 1, 2, 3
+    S_IDLE, S_EXP, S_DIV, S_OUT = 0, 1, 2, 3
     state = m.Reg("state_q", 2)
+    # double buffer: the load side fills bank load_bank_q while the processing
+    # side (EXP, DIV, OUT) works on bank proc_bank_q
+    load_bank = m.Reg("load_bank_q")
+    proc_bank = m.Reg("proc_bank_q")
+    full = [m.Reg(f"full{b}_q") for b in range(2)]
+    lmax = m.Reg("lmax_q", IB)
+    bank_max = [m.Reg(f"bank{b}_max_q", IB) for b in range(2)]
+    bank_last = [m.Reg(f"bank{b}_last_q", AW) for b in range(2)]
     wr_ptr = m.Reg("wr_ptr_q", AW)
     last_ptr = m.Reg("last_ptr_q", AW)
     max_q = m.Reg("max_q", IB)
@@ -229,7 +248,7 @@ def build(cfg: SoftmaxConfig):
     st_valid = m.Reg("st_valid_q")
     st_last = m.Reg("st_last_q")
     st_addr = m.Reg("st_addr_q", AW)
-    rdata = m.Reg("rdata_q", L * MEMW)
+    rdatas = [m.Reg(f"rdata{b}_q", L * MEMW) for b in range(2)]
     sum_q = m.Reg("sum_q", SB)
     rem_q = m.Reg("rem_q", SB)
     quo_q = m.Reg("quo_q", FB)
@@ -237,12 +256,14 @@ def build(cfg: SoftmaxConfig):
     out_valid = m.Reg("out_valid_q")
     out_last = m.Reg("out_last_q")
     out_data = m.Reg("out_data_q", L * OB)
-    buf = m.Reg("buf_mem", L * MEMW, dims=DEPTH)
+    bufs = [m.Reg(f"buf{b}_mem", L * MEMW, dims=DEPTH) for b in range(2)]
+    rdata = m.Wire("rdata", L * MEMW)
+    m.Assign(rdata(Mux(proc_bank, rdatas[1], rdatas[0])))
 
     in_load = m.Wire("in_load")
     in_fire = m.Wire("in_fire")
     in_end = m.Wire("in_end")
-    m.Assign(in_load(state == _k(S_LOAD, 2)))
+    m.Assign(in_load(Not(Mux(load_bank, full[1], full[0]))))
     m.Assign(in_tready(in_load))
     m.Assign(in_fire(AndList(in_load, in_tvalid)))
     m.Assign(in_end(OrList(in_tlast, wr_ptr == _k(DEPTH - 1, AW))))
@@ -268,6 +289,9 @@ def build(cfg: SoftmaxConfig):
             nxt.append(level[-1])
         level = nxt
     beat_max = level[0]
+    row_max = m.Wire("row_max_d", IB)
+    m.Assign(row_max(Mux(OrList(wr_ptr == _k(0, AW), Signed(lmax) < Signed(beat_max)),
+                         beat_max, lmax)))
 
     # ---- memory: write x (LOAD) or e (EXP); registered read (EXP, OUT) ------
     en = m.Wire("out_en")
@@ -292,10 +316,12 @@ def build(cfg: SoftmaxConfig):
         total = total + _zext(es[i], EB, SB)
     m.Assign(lane_sum(total))
 
-    m.Always(Posedge(clk))(
-        If(in_fire)(buf[wr_ptr](x_word)).Elif(exp_wr)(buf[st_addr](e_word)),
-        If(rd_en)(rdata(buf[rd_ptr])),
-    )
+    for b in range(2):
+        m.Always(Posedge(clk))(
+            If(AndList(in_fire, load_bank == _k(b, 1)))(bufs[b][wr_ptr](x_word))
+            .Elif(AndList(exp_wr, proc_bank == _k(b, 1)))(bufs[b][st_addr](e_word)),
+            If(AndList(rd_en, proc_bank == _k(b, 1)))(rdatas[b](bufs[b][rd_ptr])),
+        )
 
     # ---- pass 3: restoring divider, factor = floor(2^32 / sum) --------------
     trial = m.Wire("div_trial", SB + 1)
@@ -325,17 +351,22 @@ def build(cfg: SoftmaxConfig):
 
     m.Always(Posedge(clk))(
         If(rst)(
-            state(_k(S_LOAD, 2)), wr_ptr(_k(0, AW)), rd_act(_k(0, 1)), st_valid(_k(0, 1)),
-            out_valid(_k(0, 1)),
+            state(_k(S_IDLE, 2)), wr_ptr(_k(0, AW)), rd_act(_k(0, 1)), st_valid(_k(0, 1)),
+            out_valid(_k(0, 1)), load_bank(_k(0, 1)), proc_bank(_k(0, 1)),
+            full[0](_k(0, 1)), full[1](_k(0, 1)),
         ).Else(
             If(in_fire)(
-                If(wr_ptr == _k(0, AW))(max_q(beat_max))
-                .Elif(Signed(max_q) < Signed(beat_max))(max_q(beat_max)),
+                lmax(row_max),
                 If(in_end)(
-                    state(_k(S_EXP, 2)), last_ptr(wr_ptr), wr_ptr(_k(0, AW)),
-                    rd_ptr(_k(0, AW)), rd_act(_k(1, 1)), sum_q(_k(0, SB)),
+                    wr_ptr(_k(0, AW)), load_bank(Not(load_bank)),
+                    *[If(load_bank == _k(b, 1))(full[b](_k(1, 1)), bank_max[b](row_max),
+                                                bank_last[b](wr_ptr)) for b in range(2)],
                 ).Else(wr_ptr(wr_ptr + _k(1, AW))),
             ),
+            If(AndList(state == _k(S_IDLE, 2), Mux(proc_bank, full[1], full[0])))(
+                state(_k(S_EXP, 2)), max_q(Mux(proc_bank, bank_max[1], bank_max[0])),
+                last_ptr(Mux(proc_bank, bank_last[1], bank_last[0])),
+                rd_ptr(_k(0, AW)), rd_act(_k(1, 1)), sum_q(_k(0, SB))),
             If(rd_en)(
                 st_valid(rd_act), st_last(rd_ptr == last_ptr), st_addr(rd_ptr),
                 If(rd_act)(
@@ -355,7 +386,8 @@ def build(cfg: SoftmaxConfig):
             If(AndList(state == _k(S_OUT, 2), en))(
                 out_valid(st_valid), out_last(st_last)),
             If(AndList(state == _k(S_OUT, 2), out_valid, out_tready, out_last))(
-                state(_k(S_LOAD, 2))),
+                state(_k(S_IDLE, 2)), proc_bank(Not(proc_bank)),
+                *[If(proc_bank == _k(b, 1))(full[b](_k(0, 1))) for b in range(2)]),
         ))
     m.Always(Posedge(clk))(
         If(AndList(state == _k(S_OUT, 2), en))(out_data(Cat(*reversed(ps)))))

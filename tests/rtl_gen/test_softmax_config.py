@@ -86,7 +86,7 @@ def test_lint_catches_a_width_bug(tmp_path):
     generate(SoftmaxConfig(lanes=2, max_len=8), tmp_path / "rtl")
     v = tmp_path / "rtl" / "qbert_softmax.v"
     text = v.read_text()
-    bad = text.replace("max_q <= bmax_0;", "max_q <= sum_q;", 1)
+    bad = text.replace("lmax_q <= row_max_d;", "lmax_q <= sum_q;", 1)
     assert bad != text
     v.write_text(bad)
     ok, out = flows.lint(flows.FLOWS["softmax"], tmp_path / "rtl")

@@ -40,7 +40,7 @@ def test_softmax_bit_exact(tmp_path, name):
     examples = settings().max_examples
     res, info = _sim(cfg, tmp_path / "rtl", examples)
     assert res.passed, f"simulation failed: see the log above ({res.results_xml})"
-    assert res.tests == 2  # property, directed latency
+    assert res.tests == 2  # property, directed latency + throughput
     assert info["examples"] == examples and info["outputs"] > 0
     # the latency test measured 1 beat and max_len, matching cfg.latency
     lat = {int(n): v for n, v in info["latency"].items()}
@@ -48,6 +48,8 @@ def test_softmax_bit_exact(tmp_path, name):
     for n, v in lat.items():
         assert v["first_out"] == cfg.latency(n)
         assert v["busy"] == cfg.latency(n) + n // cfg.lanes
+    # back-to-back rows of max_len overlap (double buffer): one row per row_period
+    assert info["row_period"] == {str(cfg.max_len): [cfg.row_period(cfg.max_len)] * 2}
 
 
 def _exp_sim(tmp_path, cfg, lo=None):
@@ -110,7 +112,7 @@ def test_broken_max_is_caught_and_reproduced(tmp_path):
     generate(cfg, tmp_path / "rtl")
     v = tmp_path / "rtl" / "qbert_softmax.v"
     text = v.read_text()
-    bad = text.replace("else if($signed(max_q) < $signed(", "else if($signed(max_q) > $signed(")
+    bad = text.replace("($signed(lmax_q) < $signed(", "($signed(lmax_q) > $signed(")
     assert bad != text
     v.write_text(bad)
 
