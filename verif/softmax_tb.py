@@ -179,3 +179,23 @@ async def softmax_latency(dut):
     assert periods == [cfg.row_period(n)] * (len(rows) - 1), (
         f"row period {periods} != documented {cfg.row_period(n)}")
     _write_info({"latency": lat, "row_period": {n: periods}})
+
+
+@cocotb.test()
+async def softmax_overlong_row_is_cut(dut):
+    """Directed: a row of max_len + lanes scores without tlast at max_len is
+    ended at max_len (docs/softmax.md); the extra beat becomes a row of its own."""
+    from cocotbext.axi import AxiStreamFrame
+    cfg = _config()
+    tb = SoftmaxTB(dut, cfg)
+    tb.set_pauses({})
+    await tb.reset()
+    rng = np.random.default_rng(3)
+    lo, hi = int_range(cfg.in_bits)
+    x = rng.integers(lo // 8, hi // 8 + 1, cfg.max_len + cfg.lanes)
+    tb.src.send_nowait(AxiStreamFrame(pack(cfg, x[:cfg.max_len]) + pack(cfg, x[cfg.max_len:])))
+    for part in (x[:cfg.max_len], x[cfg.max_len:]):
+        f = await with_timeout(tb.out.recv(), (10 * cfg.max_len + 500) * CLOCK_NS, "ns")
+        p = unpack(cfg, list(f.tdata))
+        exp = expected(cfg, SoftmaxCase([part], {}))[0]
+        assert np.array_equal(p, exp), describe_mismatch(cfg, SoftmaxCase([part], {}), [exp], [p])
