@@ -126,3 +126,8 @@ def test_cli_sim_bad_rtl_dirs_exit_2(tmp_path, capsys):
     (tmp_path / "g" / "qbert_softmax.v").unlink()
     assert cli.main(["sim", "softmax", "--rtl", str(tmp_path / "g")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_bench_softmax_is_not_a_silent_no_op(capsys):
+    assert cli.main(["bench", "softmax"]) == 2
+    assert "no benchmark for softmax yet" in capsys.readouterr().err
