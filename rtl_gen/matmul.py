@@ -356,6 +356,12 @@ def generate(cfg: MatmulConfig, out_dir: str | os.PathLike) -> Path:
     """
     if not isinstance(cfg, MatmulConfig):
         raise ConfigError(f"generate wants a MatmulConfig, got {type(cfg).__name__}")
+    return write_outputs(cfg, out_dir, {f"{TOP}.v": verilog(cfg)})
+
+
+def write_outputs(cfg: UnitConfig, out_dir: str | os.PathLike, files: dict[str, str]) -> Path:
+    """Shared by every generator: write ``files`` (name -> text, in filelist
+    order), ``files.f`` and ``params.json`` into ``out_dir``, all or nothing."""
     out = Path(out_dir)
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
@@ -365,11 +371,11 @@ def generate(cfg: MatmulConfig, out_dir: str | os.PathLike) -> Path:
     if out.is_dir() and any(out.iterdir()) and not (out / PARAMS_FILE).is_file():
         raise ConfigError(f"output folder {out} is not empty and was not written by "
                           f"`qbert gen` (no {PARAMS_FILE}); refusing to replace it")
-    text = verilog(cfg)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
     try:
-        (tmp / f"{TOP}.v").write_text(text)
-        (tmp / "files.f").write_text(f"{TOP}.v\n")
+        for name, text in files.items():
+            (tmp / name).write_text(text)
+        (tmp / "files.f").write_text("".join(f"{name}\n" for name in files))
         (tmp / PARAMS_FILE).write_text(cfg.to_json())
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
@@ -384,12 +390,12 @@ def generate(cfg: MatmulConfig, out_dir: str | os.PathLike) -> Path:
     return out
 
 
-def sources(rtl_dir: str | os.PathLike) -> list[Path]:
+def sources(rtl_dir: str | os.PathLike, unit: str = "matmul") -> list[Path]:
     """The Verilog files named by ``rtl_dir/files.f`` (paths relative to it)."""
     d = Path(rtl_dir)
     f = d / "files.f"
     if not f.is_file():
-        raise ConfigError(f"{f} is missing: is {d} a folder written by `qbert gen matmul`?")
+        raise ConfigError(f"{f} is missing: is {d} a folder written by `qbert gen {unit}`?")
     files = [d / line.strip() for line in f.read_text().splitlines() if line.strip()]
     for p in files:
         if not p.is_file():
@@ -397,4 +403,5 @@ def sources(rtl_dir: str | os.PathLike) -> list[Path]:
     return files
 
 
-__all__ = ["MatmulConfig", "generate", "build", "verilog", "sources", "TOP", "max_k"]
+__all__ = ["MatmulConfig", "generate", "build", "verilog", "sources", "write_outputs", "TOP",
+           "max_k"]

@@ -104,10 +104,15 @@ def cmd_fidelity(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    targets = args.targets or ["model"] + [u for u in UNITS if u not in PENDING]
+    benched = ("model", "matmul")   # the targets with a benchmark below
+    targets = args.targets or [t for t in ("model",) + UNITS if t in benched]
     for t in targets:
         if t in PENDING:
             _not_built(t, "bench")
+        if t not in benched:
+            raise UsageError(f"qbert bench {t}: no benchmark for {t} yet (its latency and "
+                             f"throughput are measured by `qbert sim {t}`); benchmarks: "
+                             f"{', '.join(benched)}")
     if (args.params or args.config) and targets != ["matmul"]:
         raise UsageError("-P/--config in qbert bench apply to one unit: give exactly one, e.g. "
                          "`qbert bench matmul -P rows=8`")

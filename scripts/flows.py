@@ -41,6 +41,8 @@ class Flow:
 
 FLOWS = {
     "matmul": Flow("matmul", "rtl_gen.matmul:MatmulConfig", "rtl_gen.matmul", "verif.matmul_tb"),
+    "softmax": Flow("softmax", "rtl_gen.softmax:SoftmaxConfig", "rtl_gen.softmax",
+                    "verif.softmax_tb"),
 }
 
 
