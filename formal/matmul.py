@@ -77,7 +77,7 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS) -> 
     sel_cols = list(range(C)) if cols is None else sorted(set(cols))
     if not sel_cols or any(not 0 <= c < C for c in sel_cols):
         raise ValueError(f"cols must name columns in [0, {C - 1}], got {cols!r}")
-    AB, WB, OB, BB, A = cfg.act_bits, cfg.weight_bits, cfg.out_bits, cfg.bias_bits, cfg.acc_bits
+    AB, WB, OB, A = cfg.act_bits, cfg.weight_bits, cfg.out_bits, cfg.acc_bits
     K = cfg.k_max
     PL, PF = cfg.prm_lane_bits, cfg.prm_field_bits   # byte-padded lane, its used bits
     alo, ahi = int_range(AB)

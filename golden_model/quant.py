@@ -14,7 +14,6 @@ Conventions (docs/numerics.md, "Quantization"):
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

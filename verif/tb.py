@@ -27,6 +27,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
 from hypothesis import HealthCheck, Phase, given, seed as hseed, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 CLOCK_NS = 10
 
@@ -140,9 +141,14 @@ def run_property(strategy, check: Callable[[object], Awaitable[None]], *, exampl
     that reproduces it, then raises AssertionError (the test fails).
     """
 
-    @settings(max_examples=examples, deadline=None, database=None, print_blob=True, report_multiple_bugs=False,
-              suppress_health_check=list(HealthCheck),
-              phases=[Phase.explicit, Phase.generate, Phase.shrink])
+    # tox -e fuzz sets QBERT_HYPOTHESIS_DB: failing examples are saved there and
+    # replayed first on the next run; everyday runs keep no database.
+    db_path = os.environ.get("QBERT_HYPOTHESIS_DB")
+    database = DirectoryBasedExampleDatabase(db_path) if db_path else None
+    phases = [Phase.explicit] + ([Phase.reuse] if database else []) + [Phase.generate, Phase.shrink]
+
+    @settings(max_examples=examples, deadline=None, database=database, print_blob=True,
+              report_multiple_bugs=False, suppress_health_check=list(HealthCheck), phases=phases)
     @hseed(seed)
     @given(strategy)
     def prop(example):

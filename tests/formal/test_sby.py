@@ -1,7 +1,7 @@
 """formal.sby: job text, verdicts (PASS/FAIL/UNKNOWN/ERROR/TIMEOUT), traces, tool errors."""
 import pytest
 
-from formal.sby import SbyJob, check_tools, engine_for, run_job
+from formal.sby import SbyJob, check_tools, engine_for
 from rtl_gen.toolchain import ToolMissing
 
 COUNTER = """

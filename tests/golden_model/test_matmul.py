@@ -6,7 +6,7 @@ from hypothesis import given, strategies as st
 from golden_model.matmul import acc_bits_for, int_matmul, matmul_acc
 from golden_model.quant import requantize
 from golden_model.widths import WidthError, int_range
-from verif.strategies import int_arrays, ints
+from verif.strategies import int_arrays
 
 
 @st.composite

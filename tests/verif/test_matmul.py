@@ -3,10 +3,7 @@
 Each Config is generated, built (once per parameter set, under sim_build/)
 and checked with Hypothesis under the active profile ('ci' by default).
 """
-import re
 import shlex
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -44,7 +41,7 @@ def test_matmul_bit_exact(tmp_path, name):
     assert info["examples"] == examples and info["outputs"] > 0
 
 
-def test_broken_rtl_is_caught_and_reproduced(tmp_path):
+def test_broken_rtl_is_caught_and_reproduced(tmp_path, cli_mismatch):
     """The check can fail: drop the rounding term of lane 0 (a plausible bug).
     `qbert sim --rtl` exits 1 and prints the shrunk case, the first differing
     element and a command line; that command reproduces the same minimal case."""
@@ -56,20 +53,12 @@ def test_broken_rtl_is_caught_and_reproduced(tmp_path):
     assert bad != text
     v.write_text(bad)
 
-    def run(argv):
-        r = subprocess.run([sys.executable, "-m", "scripts.cli", *argv], capture_output=True,
-                           text=True, timeout=600)
-        assert r.returncode == 1, r.stdout[-2000:] + r.stderr[-2000:]
-        report = r.stderr[r.stderr.index("MISMATCH"):r.stderr.index("seed:")]
-        assert re.search(r"first at out\[\d+, \d+\].*expected -?\d+, got -?\d+", report), report
-        cmd = re.search(r"reproduce with:\n\s+(.*)", r.stderr).group(1)
-        return report, cmd
-
-    report, cmd = run(["sim", "matmul", "--rtl", str(tmp_path / "rtl"), "--seed", "5",
-                       "--examples", "60"])
+    first = r"first at out\[\d+, \d+\].*expected -?\d+, got -?\d+"
+    report, cmd = cli_mismatch(["sim", "matmul", "--rtl", str(tmp_path / "rtl"), "--seed", "5",
+                                "--examples", "60"], first)
     parts = shlex.split(cmd)
     assert parts[:3] == ["qbert", "sim", "matmul"] and "--seed" in parts
-    report2, _ = run(parts[1:])
+    report2, _ = cli_mismatch(parts[1:], first)
     assert report2 == report
 
 

@@ -6,8 +6,6 @@ element is compared with int_softmax, the exp stage exhaustively with int_exp.
 import json
 import re
 import shlex
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ from golden_model.softmax import int_softmax
 from rtl_gen.softmax import EXP_TOP, SoftmaxConfig, generate, generate_exp, sources
 from scripts import flows
 from verif import runner
-from verif.softmax_cases import SoftmaxCase, cases, expected, pack, unpack
+from verif.softmax_cases import cases, expected, pack, unpack
 
 FLOW = flows.FLOWS["softmax"]
 
@@ -104,7 +102,7 @@ def test_exp_check_can_fail(tmp_path):
     assert not res.passed and res.failed == 1
 
 
-def test_broken_max_is_caught_and_reproduced(tmp_path):
+def test_broken_max_is_caught_and_reproduced(tmp_path, cli_mismatch):
     """The check can fail: invert the running-max compare (a plausible bug).
     `qbert sim --rtl` exits 1 and prints the shrunk case, the first differing
     element and a command line; that command reproduces the same minimal case."""
@@ -116,20 +114,12 @@ def test_broken_max_is_caught_and_reproduced(tmp_path):
     assert bad != text
     v.write_text(bad)
 
-    def run(argv):
-        r = subprocess.run([sys.executable, "-m", "scripts.cli", *argv], capture_output=True,
-                           text=True, timeout=600)
-        assert r.returncode == 1, r.stdout[-2000:] + r.stderr[-2000:]
-        report = r.stderr[r.stderr.index("MISMATCH"):r.stderr.index("seed:")]
-        assert re.search(r"first at p\[\d+\]\[\d+\].*expected \d+, got \d+", report), report
-        cmd = re.search(r"reproduce with:\n\s+(.*)", r.stderr).group(1)
-        return report, cmd
-
-    report, cmd = run(["sim", "softmax", "--rtl", str(tmp_path / "rtl"), "--seed", "5",
-                       "--examples", "40"])
+    first = r"first at p\[\d+\]\[\d+\].*expected \d+, got \d+"
+    report, cmd = cli_mismatch(["sim", "softmax", "--rtl", str(tmp_path / "rtl"), "--seed", "5",
+                                "--examples", "40"], first)
     parts = shlex.split(cmd)
     assert parts[:3] == ["qbert", "sim", "softmax"] and "--seed" in parts
-    report2, _ = run(parts[1:])
+    report2, _ = cli_mismatch(parts[1:], first)
     assert report2 == report
 
 
