@@ -1,5 +1,6 @@
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -21,13 +22,10 @@ toolchain.activate()
 
 
 @pytest.fixture
-def cli_mismatch():
-    """Run `qbert ARGV` expecting a simulation mismatch (exit 1).
-
-    Returns (report, command): the failure report between MISMATCH and the
-    seed, which must name the first differing element (``first_pattern``),
-    and the command line it prints to reproduce the case.
-    """
+def caught_and_reproduced():
+    """Check that `qbert sim UNIT --rtl RTL` on broken RTL exits 1 with a report
+    naming the first differing element (``first_pattern``), and that the command
+    line the report prints reproduces exactly the same shrunk report."""
     def run(argv, first_pattern: str):
         r = subprocess.run([sys.executable, "-m", "scripts.cli", *argv], capture_output=True,
                            text=True, timeout=600)
@@ -35,4 +33,11 @@ def cli_mismatch():
         report = r.stderr[r.stderr.index("MISMATCH"):r.stderr.index("seed:")]
         assert re.search(first_pattern, report), report
         return report, re.search(r"reproduce with:\n\s+(.*)", r.stderr).group(1)
-    return run
+
+    def check(unit: str, rtl, first_pattern: str, examples: int) -> None:
+        report, cmd = run(["sim", unit, "--rtl", str(rtl), "--seed", "5",
+                           "--examples", str(examples)], first_pattern)
+        parts = shlex.split(cmd)
+        assert parts[:3] == ["qbert", "sim", unit] and "--seed" in parts
+        assert run(parts[1:], first_pattern)[0] == report
+    return check

@@ -3,7 +3,6 @@
 Each Config is generated, built (once per parameter set, under sim_build/)
 and checked with Hypothesis under the active profile ('ci' by default).
 """
-import shlex
 
 import numpy as np
 import pytest
@@ -41,7 +40,7 @@ def test_matmul_bit_exact(tmp_path, name):
     assert info["examples"] == examples and info["outputs"] > 0
 
 
-def test_broken_rtl_is_caught_and_reproduced(tmp_path, cli_mismatch):
+def test_broken_rtl_is_caught_and_reproduced(tmp_path, caught_and_reproduced):
     """The check can fail: drop the rounding term of lane 0 (a plausible bug).
     `qbert sim --rtl` exits 1 and prints the shrunk case, the first differing
     element and a command line; that command reproduces the same minimal case."""
@@ -54,12 +53,7 @@ def test_broken_rtl_is_caught_and_reproduced(tmp_path, cli_mismatch):
     v.write_text(bad)
 
     first = r"first at out\[\d+, \d+\].*expected -?\d+, got -?\d+"
-    report, cmd = cli_mismatch(["sim", "matmul", "--rtl", str(tmp_path / "rtl"), "--seed", "5",
-                                "--examples", "60"], first)
-    parts = shlex.split(cmd)
-    assert parts[:3] == ["qbert", "sim", "matmul"] and "--seed" in parts
-    report2, _ = cli_mismatch(parts[1:], first)
-    assert report2 == report
+    caught_and_reproduced("matmul", tmp_path / "rtl", first, 60)
 
 
 def test_icarus_runs_or_skips(tmp_path):
