@@ -29,6 +29,15 @@ def clog2(n: int) -> int:
     return max(1, (n - 1).bit_length())
 
 
+def sext(sig, from_bits: int, to_bits: int):
+    """Sign-extend a Veriloggen expression (widen before * and +: Veriloggen
+    sizes a result as its widest operand)."""
+    from veriloggen import Cat, Repeat
+    if to_bits == from_bits:
+        return sig
+    return Cat(Repeat(sig[from_bits - 1], to_bits - from_bits), sig)
+
+
 def verilog_text(module, cfg: UnitConfig, source: str, doc: str, **derived) -> str:
     """A Veriloggen module as a file: header naming the Config (and ``derived``
     widths), every port a declared wire, `default_nettype none` around it."""

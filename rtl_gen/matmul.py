@@ -119,7 +119,7 @@ def max_k(act_bits: int, weight_bits: int, bias_bits: int) -> int:
 
 def build(cfg: MatmulConfig):
     """The Veriloggen Module of ``cfg``."""
-    from veriloggen import (AndList, Cat, If, Int, Module, Mux, Not, OrList, Posedge, Repeat,
+    from veriloggen import (AndList, Cat, If, Int, Module, Mux, Not, OrList, Posedge,
                             Signed, Slice, Sll, Sra, Srl, Uxor)
 
     R, C = cfg.rows, cfg.cols
@@ -131,10 +131,7 @@ def build(cfg: MatmulConfig):
     def k(v: int, w: int):
         return Int(v, w, 10)
 
-    def sext(sig, fw: int, tw: int):
-        if tw == fw:
-            return sig
-        return Cat(Repeat(sig[fw - 1], tw - fw), sig)
+    sext = emit.sext
 
     def zext(sig, fw: int, tw: int):
         if tw == fw:

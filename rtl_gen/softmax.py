@@ -138,11 +138,6 @@ def _k(v: int, w: int):
     return _veri().Int(v & ((1 << w) - 1), w, 16)
 
 
-def _sext(sig, fw: int, tw: int):
-    vg = _veri()
-    return sig if tw == fw else vg.Cat(vg.Repeat(sig[fw - 1], tw - fw), sig)
-
-
 def _zext(sig, fw: int, tw: int):
     vg = _veri()
     return sig if tw == fw else vg.Cat(_k(0, tw - fw), sig)
@@ -171,7 +166,7 @@ def _exp_lane(m, cfg: SoftmaxConfig, name: str, d):
     m.Assign(q(qsel))
     m.Assign(off(osel))
     r = m.Wire(f"{name}_r", MW)
-    m.Assign(r(_sext(dc, DW, MW) - _sext(off, DW, MW)))
+    m.Assign(r(emit.sext(dc, DW, MW) - emit.sext(off, DW, MW)))
     rb = m.Wire(f"{name}_rb", MW)
     m.Assign(rb(r + _k(s.b, MW)))
     # operands and result all MW wide: the product cannot be cut short
@@ -299,14 +294,14 @@ def build(cfg: SoftmaxConfig):
     m.Assign(en(OrList(Not(out_valid), out_tready)))
     m.Assign(rd_en(OrList(state == _k(S_EXP, 2), AndList(state == _k(S_OUT, 2), en))))
     m.Assign(exp_wr(AndList(state == _k(S_EXP, 2), st_valid)))
-    x_word = Cat(*[_sext(xs[i], IB, MEMW) for i in reversed(range(L))])
+    x_word = Cat(*[emit.sext(xs[i], IB, MEMW) for i in reversed(range(L))])
 
     # ---- pass 2: exp per lane from the read word ----------------------------
     es = []
     for i in range(L):
         xr = m.Wire(f"l{i}_x", IB)
         m.Assign(xr(Slice(rdata, i * MEMW + IB - 1, i * MEMW)))
-        d = _sext(xr, IB, DW) - _sext(max_q, IB, DW)
+        d = emit.sext(xr, IB, DW) - emit.sext(max_q, IB, DW)
         es.append(_exp_lane(m, cfg, f"l{i}", d))
     e_word = Cat(*[_zext(es[i], EB, MEMW) for i in reversed(range(L))])
     lane_sum = m.Wire("lane_sum", SB)
