@@ -27,9 +27,13 @@ Proven for every input sequence (k-induction), per PE (r, c) and column c:
   output tiles (no spurious output tile, at most 5 in flight), with
   Q7 ``pending_map``: the unit counter equals the tiles held in the unit.
 
+U3 ``latency`` (:func:`latency_job`, its own job): with s_axis_prm kept valid,
+the next pending output tile completes within ``drain_cycles + 1`` un-stalled
+cycles.
+
 Not covered here (the cocotb testbench checks them): that the parameter beat
 paired with a tile is that tile's (a one-entry buffer), the row order of the
-output beats, liveness (the output latency depends on the parameter stream).
+output beats.
 """
 from __future__ import annotations
 
@@ -55,9 +59,12 @@ def inject(text: str, module: str, block: str) -> str:
 
 
 PARTS = ("acc", "req")
+#: the bounded-latency part: its own job, as it narrows the environment
+LATENCY = "lat"
 
 
-def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS) -> str:
+def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS,
+                 bound: int | None = None) -> str:
     """The formal properties of ``qbert_matmul`` for a MatmulConfig ``cfg``.
 
     Ghost sums are ``ghost_bits`` wide (default acc_bits + 3: every ghost value is
@@ -69,14 +76,20 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS) -> 
     every block; a column's properties need nothing from the other columns, so
     one job per column is the same proof, cut into independent pieces.
     ``parts``: "acc" (Q1-Q4: accumulators, shadow, bias add) and/or "req"
-    (Q5-Q6: requantization); each needs only the control properties.
+    (Q5-Q6: requantization); each needs only the control properties; or
+    ``(LATENCY,)`` alone: U3 with the bound ``bound`` (default drain_cycles + 1,
+    the tight one) and its lemmas, see :func:`latency_lemmas`.
     """
-    if not parts or any(p not in PARTS for p in parts):
-        raise ValueError(f"parts must be a non-empty subset of {PARTS}, got {parts!r}")
+    lat = tuple(parts) == (LATENCY,)
+    if not lat and (not parts or any(p not in PARTS for p in parts)):
+        raise ValueError(f"parts must be ({LATENCY!r},) or a non-empty subset of {PARTS}, "
+                         f"got {parts!r}")
     R, C = cfg.rows, cfg.cols
     sel_cols = list(range(C)) if cols is None else sorted(set(cols))
     if not sel_cols or any(not 0 <= c < C for c in sel_cols):
         raise ValueError(f"cols must name columns in [0, {C - 1}], got {cols!r}")
+    if lat:
+        sel_cols = []
     AB, WB, OB, A = cfg.act_bits, cfg.weight_bits, cfg.out_bits, cfg.acc_bits
     K = cfg.k_max
     PL, PF = cfg.prm_lane_bits, cfg.prm_field_bits   # byte-padded lane, its used bits
@@ -121,8 +134,11 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS) -> 
     a(f"    qbert_axis_check #(.DATA_W({C * OB}), .ROLE(0)) f_out (.clk(clk), .rst(rst), "
       ".tvalid(m_axis_tvalid), .tready(m_axis_tready), .tdata(m_axis_tdata), "
       ".tlast(m_axis_tlast), .tuser(1'b0));")
-    a("    " + axis.units_instance("f_units", "s_axis_act", "m_axis", max_pending=5,
+    bound = (bound or cfg.drain_cycles + 1) if lat else 0
+    a("    " + axis.units_instance("f_units", "s_axis_act", "m_axis", max_pending=5, latency=bound,
                                    pending="f_pending", timer="f_timer").replace("\n", "\n    "))
+    if lat:
+        a(latency_lemmas(cfg, bound))
     a("    // non-vacuity (mode cover): a whole output tile, and one that waited out a stall")
     a("    reg f_stalled = 1'b0;")
     a("    always @(posedge clk) if (rst) f_stalled <= 1'b0; else if (m_axis_tvalid && !m_axis_tready) f_stalled <= 1'b1;")
@@ -135,10 +151,11 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS) -> 
     a(f"        assert (first_q || (f_k != 0 && f_k < {kw}'d{K}));          // Q2 acc_bound: tile position")
     a("        assert (f_k != 0 || (first_q && !done_q && !shd_full_q && !s1_valid_q && !s2_valid_q && !out_valid_q));  // Q2 acc_bound: start")
     a("        assert (!done_q || first_q);                                  // Q2 acc_bound: tile end")
-    a(f"        assert (!prm_full_q || {' && '.join(f'prm_q[{c * PF + PF - 1}:{c * PF + PF - 6}] <= 6{chr(39)}d62' for c in sel_cols)});  // Q5 requant_equal: shift domain")
-    a(f"        assert (!shd_full_q || {' && '.join(f'shd_prm_q[{c * PF + PF - 1}:{c * PF + PF - 6}] <= 6{chr(39)}d62' for c in sel_cols)});  // Q5 requant_equal: shift domain")
+    if sel_cols:
+        a(f"        assert (!prm_full_q || {' && '.join(f'prm_q[{c * PF + PF - 1}:{c * PF + PF - 6}] <= 6{chr(39)}d62' for c in sel_cols)});  // Q5 requant_equal: shift domain")
+        a(f"        assert (!shd_full_q || {' && '.join(f'shd_prm_q[{c * PF + PF - 1}:{c * PF + PF - 6}] <= 6{chr(39)}d62' for c in sel_cols)});  // Q5 requant_equal: shift domain")
     a("    end")
-    for r in range(R if "acc" in parts else 0):
+    for r in range(R if "acc" in parts and sel_cols else 0):
         for c in sel_cols:
             t = f"r{r}_c{c}"
             a(f"    // PE {t}")
@@ -183,9 +200,53 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS) -> 
     return "\n".join(L) + "\n"
 
 
+def latency_lemmas(cfg, latency: int) -> str:
+    """U3 latency for ``qbert_matmul``: the environment keeps s_axis_prm valid,
+    and the invariant that makes U3 1-inductive: the un-stalled cycles already
+    counted plus those the next output tile still needs stay below ``latency``.
+
+    ``rem`` is the cycles until the first tile end in drain order completes (out
+    register, S2, S1, the shadow bank at row ``shd_row_q``, a finished tile
+    waiting in the accumulators); every un-stalled cycle lowers it by one.
+    """
+    R = cfg.rows
+    rb = max(1, (R - 1).bit_length())
+    cw = axis.counter_width(5, latency)
+    rem = (f"(out_valid_q && out_last_q) ? {cw}'d0 : (s2_valid_q && s2_last_q) ? {cw}'d1 : "
+           f"(s1_valid_q && s1_last_q) ? {cw}'d2 : "
+           f"shd_full_q ? {cw}'d{R + 2} - {{{{{cw - rb}{{1'b0}}}}, shd_row_q}} : "
+           f"done_q ? {cw}'d{R + 3} : {cw}'d0")
+    return "\n".join([
+        "    // ---- bounded latency (environment: the parameter stream never starves) ----",
+        "    // (AXI4-Stream P1 keeps every tvalid low in the first cycle after reset)",
+        "    reg f_rst_q = 1'b1;",
+        "    always @(posedge clk) f_rst_q <= rst;",
+        "    always @(*) if (!rst && !f_rst_q) assume (s_axis_prm_tvalid);",
+        "    always @(*) if (f_rst_q) assume (!s_axis_act_tvalid);   // = P1, on this register",
+        f"    wire [{cw - 1}:0] f_rem = {rem};",
+        "    // one bit wider than timer and rem: the sum must not wrap",
+        f"    wire [{cw}:0] f_budget = {{1'b0, f_timer}} + {{1'b0, f_rem}};",
+        "    always @(*) if (f_chk) begin",
+        "        assert (!done_q || prm_full_q);                               // U3 latency: params in",
+        f"        assert (f_pending == 0 ? f_timer == 0 : f_budget <= {cw + 1}'d{latency - 1});  // U3 latency: budget",
+        f"        assert (!shd_full_q || shd_row_q <= {rb}'d{R - 1});               // U3 latency: row index",
+        "    end",
+    ])
+
+
+def latency_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices",
+                depth: int = 1, mode: str = "prove", mutate=None, name: str | None = None,
+                bound: int | None = None) -> SbyJob:
+    """U3: with s_axis_prm always valid, the next output tile of the pending ones
+    completes within ``bound`` (default drain_cycles + 1) un-stalled cycles of the
+    cycle that takes its last act beat or of the previous output tile's end."""
+    return matmul_job(cfg, rtl_text, engine=engine, depth=depth, mode=mode, mutate=mutate,
+                      parts=(LATENCY,), name=name, bound=bound)
+
+
 def matmul_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices",
                depth: int = 1, mode: str = "prove", name: str | None = None,
-               mutate=None, cols=None, parts=PARTS) -> SbyJob:
+               mutate=None, cols=None, parts=PARTS, bound: int | None = None) -> SbyJob:
     """SBY job for the generated ``qbert_matmul`` of ``cfg`` (or ``rtl_text``).
 
     ``mutate``: a function applied to the RTL text before the injection (the
@@ -196,7 +257,7 @@ def matmul_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices"
     text = rtl_text if rtl_text is not None else verilog(cfg)
     if mutate is not None:
         text = mutate(text)
-    text = inject(text, TOP, formal_block(cfg, cols=cols, parts=parts))
+    text = inject(text, TOP, formal_block(cfg, cols=cols, parts=parts, bound=bound))
     spec = equiv.RequantSpec(acc_bits=cfg.acc_bits, out_bits=cfg.out_bits)
     sources = {f"{TOP}.sv": text, axis.CHECKER_FILE: axis.CHECKER_SV,
                "qbert_requant_ref.sv": equiv.requant_ref_sv(spec)}
@@ -206,8 +267,11 @@ def matmul_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices"
     if tuple(parts) != PARTS:
         label += "_" + "-".join(parts)
     return SbyJob(name or f"matmul_{label}", TOP, sources, mode=mode, depth=depth, engine=engine,
-                  description=f"qbert_matmul {label}: acc exact (no overflow), requant == golden, "
-                              f"m_axis protocol, tiles in == tiles out")
+                  description=f"qbert_matmul {label}: " + (
+                      f"next output tile within {bound or cfg.drain_cycles + 1} un-stalled cycles "
+                      f"(s_axis_prm kept valid), tiles in == tiles out" if tuple(parts) == (LATENCY,)
+                      else "acc exact (no overflow), requant == golden, m_axis protocol, "
+                           "tiles in == tiles out"))
 
 
 def matmul_column_jobs(cfg, rtl_text: str | None = None, *, split_parts: bool = False,

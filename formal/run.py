@@ -194,6 +194,10 @@ def matmul_jobs(cfg=None, rtl_dir: Path | str | None = None,
     jobs.append(_describe(fmatmul.matmul_job(cfg, text, engine=engine, mode="cover", depth=14,
                                              name=f"matmul_cover_r{cfg.rows}c{cfg.cols}"),
                           where + "; non-vacuity"))
+    jobs.append(_describe(fmatmul.latency_job(cfg, text, engine=engine), where))
+    jobs.append(_describe(fmatmul.latency_job(cfg, text, engine=engine, mode="cover", depth=14,
+                                              name=f"matmul_latency_cover_r{cfg.rows}c{cfg.cols}"),
+                          where + "; non-vacuity of the latency environment"))
     from rtl_gen.matmul import REQ_BITS
     rq = equiv.RequantSpec(acc_bits=cfg.acc_bits, out_bits=cfg.out_bits)
     jobs.append(equiv.requant_vectors_job(rq, engine=engine))

@@ -96,6 +96,17 @@ class MatmulConfig(UnitConfig):
         return emit.bytes_width(self.prm_field_bits)
 
     @property
+    def drain_cycles(self) -> int:
+        """Un-stalled cycles from the cycle that takes a tile's last act/wgt beat
+        to the cycle that takes its last output beat, when the tile's parameter
+        beat is in (or offered in that cycle) and the shadow bank is free: one to
+        move the tile into the shadow bank, ``rows`` to issue its rows, three
+        requantizer stages.  Proven as a bound by ``qbert prove matmul``
+        (formal/matmul.py, U3 latency) and measured by the cocotb test
+        ``matmul_latency``."""
+        return self.rows + 4
+
+    @property
     def wgt_word_bits(self) -> int:
         """s_axis_wgt tdata: cols weight lanes, padded to whole bytes."""
         return emit.bytes_width(self.cols * self.weight_bits)

@@ -11,7 +11,7 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ClockCycles, with_timeout
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 from cocotb.triggers import SimTimeoutError
 
 from rtl_gen.matmul import MatmulConfig
@@ -136,6 +136,48 @@ async def matmul_tlast_mismatch_sets_error(dut):
     assert int(dut.err_tlast_o.value) == 1, "err_tlast_o not set by a tlast disagreement"
     await tb.reset()
     assert int(dut.err_tlast_o.value) == 0, "reset did not clear err_tlast_o"
+
+
+@cocotb.test()
+async def matmul_latency(dut):
+    """Directed, no stalls: cycles from the cycle that takes a tile's last act/wgt
+    beat to the cycle that takes its last output beat equal MatmulConfig.drain_cycles
+    (its parameter beat sent first, the shadow bank free)."""
+    from cocotbext.axi import AxiStreamFrame
+    cfg = _config()
+    tb = MatmulTB(dut, cfg)
+    tb.set_pauses({})
+    await tb.reset()
+    k = 3
+    rng = np.random.default_rng(3)
+    c = MatmulCase(rng.integers(-128, 128, (cfg.rows, k)), rng.integers(-8, 8, (k, cfg.cols)),
+                   np.zeros(cfg.cols, dtype=np.int64), np.full(cfg.cols, 1 << 30, dtype=np.int64),
+                   np.full(cfg.cols, 36, dtype=np.int64), {})
+    (act, wgt, prm), = pack(cfg, c)
+    tb.prm.send_nowait(AxiStreamFrame([prm]))
+    await ClockCycles(dut.clk, 4)
+    tb.act.send_nowait(AxiStreamFrame(act))
+    tb.wgt.send_nowait(AxiStreamFrame(wgt))
+    last_in = None
+    for _ in range(k + 4 * cfg.rows + 50):
+        await ReadOnly()   # the values the coming clock edge samples
+        if (int(dut.s_axis_act_tvalid.value) and int(dut.s_axis_act_tready.value)
+                and int(dut.s_axis_act_tlast.value)):
+            last_in = tb.cycle
+        if (int(dut.m_axis_tvalid.value) and int(dut.m_axis_tready.value)
+                and int(dut.m_axis_tlast.value)):
+            break
+        await RisingEdge(dut.clk)
+    else:
+        raise AssertionError("DUT hung in the latency test")
+    drain = tb.cycle - last_in
+    f = await with_timeout(tb.out.recv(), 100 * CLOCK_NS, "ns")
+    y = unpack(cfg, c, [list(f.tdata)])
+    exp = expected(cfg, c)
+    assert np.array_equal(exp, y), describe_mismatch(cfg, c, exp, y)
+    dut._log.info("matmul drain: last output beat %d cycles after the last input beat "
+                  "(drain_cycles = %d)", drain, cfg.drain_cycles)
+    assert drain == cfg.drain_cycles, f"drain {drain} cycles != documented {cfg.drain_cycles}"
 
 
 @cocotb.test(skip=not os.environ.get("QBERT_BENCH_SHAPES"))

@@ -93,6 +93,7 @@ def test_prove_matmul_generated_rtl(tmp_path):
     assert res[0].mode == "prove"
     assert any(r.mode == "cover" for r in res)
     assert any(r.name == "lemma_mac_bound_a8w4b28_k16_acc29" for r in res)
+    assert any(r.name == "matmul_r1c2_k16_w4_b28_lat" and r.mode == "prove" for r in res)
     with pytest.raises(ValueError, match="generated for"):
         frun.prove("matmul", MatmulConfig(rows=2, cols=2, k_max=16), rtl, "yices")
 

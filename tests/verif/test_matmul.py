@@ -36,7 +36,7 @@ def test_matmul_bit_exact(tmp_path, name):
     examples = settings().max_examples
     res, info = _sim(cfg, tmp_path / "rtl", examples)
     assert res.passed, f"simulation failed: see the log above ({res.results_xml})"
-    assert res.tests == 3  # property, directed tlast check, (skipped) bench
+    assert res.tests == 4  # property, directed tlast check, latency, (skipped) bench
     assert info["examples"] == examples and info["outputs"] > 0
 
 
