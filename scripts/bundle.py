@@ -44,8 +44,26 @@ def xdc(ec) -> str:
             f"create_clock -name clk -period {ec.period_ns:.3f} [get_ports clk]\n")
 
 
-def _tcl_list(items) -> str:
-    return "{" + " ".join(items) + "}"
+def _prologue(ec, tops: list[str], out_var: str, out_default: str) -> str:
+    """Tcl shared by the scripts: bundle root, part, the tops (or -tclargs TOP),
+    the output folder (second -tclarg), and ``bundle_files`` (files.f, absolute)."""
+    return f"""set here [file dirname [file normalize [info script]]]
+set root [file dirname $here]
+set part {ec.part}
+set tops {{{" ".join(tops)}}}
+if {{$argc > 0}} {{ set tops [list [lindex $argv 0]] }}
+set {out_var} [expr {{$argc > 1 ? [lindex $argv 1] : [file join [pwd] {out_default}]}}]
+proc bundle_files {{root}} {{
+    set fh [open [file join $root files.f]]
+    set files {{}}
+    foreach f [split [read $fh] "\\n"] {{
+        set f [string trim $f]
+        if {{$f ne ""}} {{ lappend files [file join $root $f] }}
+    }}
+    close $fh
+    return $files
+}}
+"""
 
 
 def synth_tcl(ec, tops: list[str]) -> str:
@@ -55,23 +73,9 @@ def synth_tcl(ec, tops: list[str]) -> str:
 # runs synth_design -mode out_of_context for part {ec.part} and writes
 # utilization and timing reports to OUT_DIR (default: ./vivado_out, outside
 # the bundle so that `qbert export --verify` still passes).
-set here [file dirname [file normalize [info script]]]
-set root [file dirname $here]
-set part {ec.part}
-set tops {_tcl_list(tops)}
-if {{$argc > 0}} {{ set tops [list [lindex $argv 0]] }}
-set out [expr {{$argc > 1 ? [lindex $argv 1] : [file join [pwd] vivado_out]}}]
-file mkdir $out
-proc read_filelist {{root}} {{
-    set fh [open [file join $root files.f]]
-    foreach f [split [read $fh] "\\n"] {{
-        set f [string trim $f]
-        if {{$f ne ""}} {{ read_verilog -sv [file join $root $f] }}
-    }}
-    close $fh
-}}
+{_prologue(ec, tops, "out", "vivado_out")}file mkdir $out
 foreach top $tops {{
-    read_filelist $root
+    foreach f [bundle_files $root] {{ read_verilog -sv $f }}
     read_xdc -mode out_of_context [file join $here constraints.xdc]
     synth_design -top $top -part $part -mode out_of_context
     report_utilization -file [file join $out ${{top}}_utilization.rpt]
@@ -88,20 +92,9 @@ def package_ip_tcl(ec, tops: list[str]) -> str:
 # Settings > IP > Repository and drag the IP into a block design.  Ports named
 # s_axis_*/m_axis_* become AXI4-Stream interfaces associated with clk; rst is an
 # active-high reset.
-set here [file dirname [file normalize [info script]]]
-set root [file dirname $here]
-set part {ec.part}
-set tops {_tcl_list(tops)}
-if {{$argc > 0}} {{ set tops [list [lindex $argv 0]] }}
-set repo [expr {{$argc > 1 ? [lindex $argv 1] : [file join [pwd] ip_repo]}}]
-foreach top $tops {{
+{_prologue(ec, tops, "repo", "ip_repo")}foreach top $tops {{
     create_project -in_memory -part $part
-    set fh [open [file join $root files.f]]
-    foreach f [split [read $fh] "\\n"] {{
-        set f [string trim $f]
-        if {{$f ne ""}} {{ add_files -norecurse [file join $root $f] }}
-    }}
-    close $fh
+    add_files -norecurse [bundle_files $root]
     set_property top $top [current_fileset]
     update_compile_order -fileset sources_1
     ipx::package_project -root_dir [file join $repo $top] -vendor qbert-rtl -library qbert \\

@@ -8,7 +8,7 @@ A TOML file with an ``[export]`` table and one table per unit::
     clock_mhz = 250.0                # create_clock period = 1000 / clock_mhz ns
     sim_examples = 30                # Hypothesis examples per unit in the sim gate
     seed = 1                         # the sim gate's seed (reproducible sign-off)
-    solver = "yices"                 # SMT solver of the formal gate
+    solver = "z3"                    # SMT solver of the formal gate (z3 or yices)
 
     [matmul]                         # a unit: its Config fields (absent = default)
     rows = 4
@@ -37,7 +37,7 @@ class ExportConfig:
     clock_mhz: float = 250.0
     sim_examples: int = 30
     seed: int = 1
-    solver: str = "yices"
+    solver: str = "z3"
     units: dict[str, UnitConfig] = field(default_factory=dict)
 
     def __post_init__(self):

@@ -117,11 +117,7 @@ def plots(root: Path, units: dict, gates: list, perf: dict) -> list[str]:
         ax.set_yscale("log")
         ax.set_ylabel("cells (log)")
         ax.set_title("Resources per unit and Config (Yosys synth_xilinx)")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(root / "plots" / "resources.png", dpi=100)
-        plt.close(fig)
-        made.append("plots/resources.png")
+        made.append(_save(plt, fig, ax, root, "resources.png"))
     curves = {u: p for u, p in perf.items() if p.get("curve")}
     if curves:
         fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -133,12 +129,16 @@ def plots(root: Path, units: dict, gates: list, perf: dict) -> list[str]:
         ax.set_xlabel("work per unit of data (K-run / row length)")
         ax.set_ylabel("utilization (% of peak)")
         ax.set_title("Measured utilization in Verilator (no stalls)")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(root / "plots" / "utilization.png", dpi=100)
-        plt.close(fig)
-        made.append("plots/utilization.png")
+        made.append(_save(plt, fig, ax, root, "utilization.png"))
     return made
+
+
+def _save(plt, fig, ax, root: Path, name: str) -> str:
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(root / "plots" / name, dpi=100)
+    plt.close(fig)
+    return f"plots/{name}"
 
 
 def _short(cfg) -> str:
