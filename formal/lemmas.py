@@ -159,3 +159,29 @@ def mac_bound(k_max: int, act_bits: int = 8, weight_bits: int = 8, bias_bits: in
     return _check(f"lemma_mac_bound_a{act_bits}w{weight_bits}b{bias_bits}_k{k_max}_acc{bits}",
                   f"|acc - bias| <= k*{pmax} inductive; K <= {k_max} fits acc {bits} bits, tight",
                   claims)
+
+
+def divider_recurrence(bits_per_cycle: int, *, weight=lambda r, j: 2 ** (r - 1 - j)) -> SbyResult:
+    """The divider proof's algebra (formal.divider): the ghost ``g_qd`` updated
+    linearly, qd' = 2^r*qd + sum_j b_j * den * 2^(r-1-j), stays equal to
+    Q * den while the quotient register takes Q' = 2^r*Q + sum_j b_j * 2^(r-1-j);
+    and q*den + rem == num with 0 <= rem < den makes q, rem the floor quotient
+    and remainder.  ``weight`` is the ghost's shift of den for bit j; any other
+    than the quotient's must FAIL (the negative test)."""
+    z3 = _z3()
+    r = bits_per_cycle
+    q, qd, den, num, rem = z3.Ints("Q qd den num rem")
+    bs = z3.Ints(" ".join(f"b{j}" for j in range(r)))
+    bit_hyps = [z3.Or(b == 0, b == 1) for b in bs]
+    q2 = 2 ** r * q + sum(b * 2 ** (r - 1 - j) for j, b in enumerate(bs))
+    qd2 = 2 ** r * qd + sum(b * den * weight(r, j) for j, b in enumerate(bs))
+    claims = [
+        ("qd == Q*den at start", [q == 0, qd == 0], qd == q * den),
+        ("qd == Q*den is kept by one step", [den >= 0, q >= 0, qd == q * den, *bit_hyps], qd2 == q2 * den),
+        ("q*den + rem == num, 0 <= rem < den is floor division",
+         [den > 0, num >= 0, q >= 0, rem >= 0, rem < den, q * den + rem == num],
+         z3.And(q == num / den, rem == num % den)),
+    ]
+    return _check(f"lemma_divider_recurrence_r{r}",
+                  f"divider ghost qd' = 2^{r} qd + sum b_j den 2^({r}-1-j) keeps qd == quot*den; "
+                  f"q*d + r == n, r < d is floor division", claims)
