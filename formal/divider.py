@@ -9,29 +9,35 @@ at no other time), and then
 
 with quot_o / rem_o held until the next start is accepted.
 
-Brute force does not close at 33/32 bits (a 33x32 product in the property).
-The proof is split as DESIGN.md describes:
+Brute force does not close at 33/32 bits (a 33x32 product in the property),
+and neither did a ghost register carrying quot*den linearly (the invariant
+ghost + rem == consumed dividend is a wide-adder identity that bit-blasting
+SAT handles badly: 12/8 bits with 4 steps a cycle ran out of 2 minutes).  The
+proof is split as DESIGN.md describes, into narrow bit-level facts and
+integer algebra:
 
-- SBY (k-induction) proves bit-level facts with *linear* invariants over
-  formal-only ghost registers, injected into the module (so it may name
-  ``num_q``, ``rem_q``, ``den_q``, ``cnt_q``, ``busy_q``, ``take{j}``):
-  ``g_quot`` collects the quotient bits the divider retires,
-  ``g_qd`` is updated linearly, ``g_qd' = 2^r * g_qd + sum_j take_j * den * 2^(r-1-j)``
-  (a mux and shifts of den, no multiplier); after k steps, with prefix_k the
-  top k*r bits of the zero-padded dividend,
-  ``g_qd + rem_q == prefix_k``, ``rem_q < den`` and the untouched dividend bits
-  still sit on top of ``num_q``; at done ``g_qd + rem_o == num`` and
-  ``quot_o == g_quot``.  Ghosts are wide enough that no sum wraps.
-- z3 (:func:`formal.lemmas.divider_recurrence`) proves over unbounded integers
-  that the recurrence keeps ``g_qd == g_quot * den``: together, quot * den +
-  rem == num.
+- SBY (k-induction, injected into the module so it may name ``num_q``,
+  ``rem_q``, ``den_q``, ``cnt_q``, ``busy_q``, ``take{j}``, ``rem{j}``) proves
+  for every busy cycle each restoring step exactly, at den_bits + 2 bits where
+  nothing wraps: 2*rem_j + bit_j == rem_{j+1} + take_j*den and rem_{j+1} < den
+  (D7, D8); that the bits consumed are the dividend's, top first (D5,
+  against the ghost copy ``g_num``); that the quotient register collects the
+  takes in order (D6, ghost ``g_quot``); that rem starts at 0; the timing
+  (D1, D2: done exactly ``latency`` cycles after start and never otherwise,
+  ready exactly when idle), the operands and results held (D3, D4); division
+  by zero (D9) and at done rem < den and quot_o == the collected takes (D10).
+- z3 (:func:`formal.lemmas.divider_composition`) proves over unbounded
+  integers that exact steps compose: quot*den + rem == consumed dividend after
+  every cycle, hence quot*den + rem == num at done, which with rem < den is
+  floor division.
 """
 from __future__ import annotations
 
 from rtl_gen.divider import DividerConfig, verilog
 
 from .matmul import inject
-from .sby import SbyJob
+from .lemmas import divider_composition
+from .sby import SbyJob, SbyResult
 
 #: the widths the units use: softmax factor = floor(2^32 / sum) (a 33-bit
 #: dividend, sum < 2^31 in a 32-bit divisor port), layernorm floor(2^31 / std)
@@ -43,9 +49,6 @@ def formal_block(cfg: DividerConfig) -> str:
     """The properties of the divider of ``cfg`` (a ```ifdef FORMAL`` block)."""
     N, D, R = cfg.num_bits, cfg.den_bits, cfg.bits_per_cycle
     P, S, LAT = cfg.padded_bits, cfg.steps, cfg.latency
-    # g_qd <= prefix < 2^P, rem < 2^D and every term of a step is >= 0 and the
-    # step's result <= the next prefix: no sum below wraps in G bits
-    G = max(P, D) + 1
     CW = max(1, (S - 1).bit_length())
     AW = max(CW + 1, LAT.bit_length())
     pad = f"{{{P - N}'d0, g_num}}" if P > N else "g_num"
@@ -56,30 +59,24 @@ def formal_block(cfg: DividerConfig) -> str:
     a("    always @(posedge clk) f_first <= 1'b0;")
     a("    always @(*) if (f_first) assume (rst);")
     a("    wire f_chk = !rst && !f_first;")
-    a("    // ---- ghosts: the operands of the current division, its age, the linear q*d ----")
+    a("    // ---- ghosts: the operands of the current division, its age, its quotient bits ----")
     a(f"    reg [{N - 1}:0] g_num; reg [{D - 1}:0] g_den;")
     a(f"    reg g_active = 1'b0; reg [{AW - 1}:0] g_age = {AW}'d0;")
-    a(f"    reg [{G - 1}:0] g_qd; reg [{P - 1}:0] g_quot;")
+    a(f"    reg [{P - 1}:0] g_quot;")
     a(f"    reg g_held = 1'b0; reg [{N - 1}:0] g_hq; reg [{D - 1}:0] g_hr;")
     a(f"    wire [{P - 1}:0] g_nump = {pad};")
-    a(f"    wire [{G - 1}:0] g_den_w = {{{G - D}'d0, g_den}};")
-    step = " + ".join(f"(take{j} ? (g_den_w << {R - 1 - j}) : {G}'d0)" for j in range(R))
     bits = ", ".join(f"take{j}" for j in range(R))
     a("    always @(posedge clk) begin")
     a("        if (rst) begin")
     a("            g_active <= 1'b0; g_held <= 1'b0;")
     a("        end else begin")
     a("            if (start_i && ready_o) begin")
-    a(f"                g_active <= 1'b1; g_age <= {AW}'d1; g_num <= num_i; g_den <= den_i;")
-    a(f"                g_qd <= {G}'d0; g_quot <= {P}'d0;")
+    a(f"                g_active <= 1'b1; g_age <= {AW}'d1; g_num <= num_i; g_den <= den_i; g_quot <= {P}'d0;")
     a("            end else if (g_active) begin")
     a(f"                g_age <= g_age + {AW}'d1;")
     a(f"                if (g_age == {AW}'d{LAT}) g_active <= 1'b0;")
     a("            end")
-    a("            if (busy_q) begin")
-    a(f"                g_qd <= (g_qd << {R}) + {step};")
-    a(f"                g_quot <= " + (f"{{g_quot[{P - R - 1}:0], {bits}}};" if P > R else f"{{{bits}}};"))
-    a("            end")
+    a("            if (busy_q) g_quot <= " + (f"{{g_quot[{P - R - 1}:0], {bits}}};" if P > R else f"{{{bits}}};"))
     a("            g_held <= (done_o || g_held) && !(start_i && ready_o);")
     a("            if (done_o) begin g_hq <= quot_o; g_hr <= rem_o; end")
     a("        end")
@@ -94,10 +91,18 @@ def formal_block(cfg: DividerConfig) -> str:
     a("        assert (!(g_held && !done_o) || (quot_o == g_hq && rem_o == g_hr));  // D4 result_held")
     a("        assert (!g_held || !busy_q);                                      // D4 result_held: idle")
     a("    end")
+    a("    // one restoring step j of a busy cycle, exactly (D+2 bits: nothing wraps):")
+    a("    // 2*rem_j + bit_j == rem_{j+1} + take_j*den and rem_{j+1} < den")
+    for j in range(R):
+        rin = "rem_q" if j == 0 else f"rem{j - 1}"
+        a(f"    wire [{D + 1}:0] f_lhs{j} = {{1'b0, {rin}, num_q[{P - 1 - j}]}};")
+        a(f"    wire [{D + 1}:0] f_rhs{j} = {{2'b0, rem{j}}} + (take{j} ? {{2'b0, den_q}} : {D + 2}'d0);")
+        a(f"    always @(*) if (f_chk && busy_q && den_q != {D}'d0) begin")
+        a(f"        assert (f_lhs{j} == f_rhs{j});                                  // D7 step_exact")
+        a(f"        assert (rem{j} < den_q);                                        // D8 rem_lt_den")
+        a("    end")
     for k in range(S + 1):
         kr = k * R
-        prefix = f"{{{G - kr}'d0, g_nump[{P - 1}:{P - kr}]}}" if kr else f"{G}'d0"
-        rem = f"{{{G - D}'d0, rem_q}}"
         cond = f"busy_q && cnt_q == {CW}'d{k}" if k < S else "done_o"
         a(f"    // after {k} step(s)")
         a(f"    always @(*) if (f_chk && {cond}) begin")
@@ -107,22 +112,22 @@ def formal_block(cfg: DividerConfig) -> str:
             a(f"        assert (num_q[{kr - 1}:0] == g_quot[{kr - 1}:0]);                 // D6 quotient_bits")
         if kr < P:
             a(f"        assert (g_quot[{P - 1}:{kr}] == {P - kr}'d0);                     // D6 quotient_bits: fresh")
-        a(f"        assert (g_qd <= {prefix});                                          // D7 partial_sum: bound")
-        a(f"        assert (g_den == {D}'d0 || g_qd + {rem} == {prefix});              // D7 partial_sum")
         a(f"        assert (g_den == {D}'d0 || rem_q < g_den);                          // D8 rem_lt_den")
         if kr:
-            low = f"g_nump[{P - 1}:{P - kr}]"
+            if kr >= D:
+                low = f"g_nump[{P - kr + D - 1}:{P - kr}]"
+            else:
+                low = f"{{{D - kr}'d0, g_nump[{P - 1}:{P - kr}]}}"
             a(f"        assert (g_den != {D}'d0 || g_quot[{kr - 1}:0] == {{{kr}{{1'b1}}}});  // D9 div_by_zero: quot")
-            a(f"        assert (g_den != {D}'d0 || {rem} == ({prefix} & {{{{{G - D}{{1'b0}}}}, {{{D}{{1'b1}}}}}}));  // D9 div_by_zero: rem")
+            a(f"        assert (g_den != {D}'d0 || rem_q == {low});                     // D9 div_by_zero: rem")
         else:
-            a(f"        assert (rem_q == {D}'d0);                                           // D7 partial_sum: start")
+            a(f"        assert (rem_q == {D}'d0);                                       // D7 step_exact: start")
         a("    end")
-    a("    // at done: the result in terms of the ports (g_qd == quot * den: lemmas.divider_recurrence)")
+    a("    // at done, in terms of the ports (quot*den + rem == num: lemmas.divider_composition)")
     a("    always @(*) if (f_chk && done_o) begin")
-    a(f"        assert (g_quot[{N - 1}:0] == quot_o);                                   // D10 result: quot")
-    a(f"        assert (g_den == {D}'d0 || g_qd + {{{G - D}'d0, rem_o}} == {{{G - N}'d0, g_num}});  // D10 result: q*d + r == n")
-    a(f"        assert (g_den == {D}'d0 || rem_o < g_den);                              // D10 result: r < d")
-    a(f"        assert (g_den != {D}'d0 || quot_o == {{{N}{{1'b1}}}});                  // D9 div_by_zero: quot")
+    a(f"        assert (g_quot[{N - 1}:0] == quot_o);                                  // D10 result: quot")
+    a(f"        assert (g_den == {D}'d0 || rem_o < g_den);                             // D10 result: r < d")
+    a(f"        assert (g_den != {D}'d0 || quot_o == {{{N}{{1'b1}}}});                 // D9 div_by_zero: quot")
     a("    end")
     a("    // non-vacuity (mode cover): a division by nonzero completes, and back to back")
     a("    always @(*) if (f_chk) cover (done_o && g_den != 0 && quot_o != 0);    // C1 done")
@@ -150,3 +155,9 @@ def divider_job(cfg: DividerConfig, rtl_text: str | None = None, *, engine: str 
 def unit_configs(bits=(1, 2, 4)) -> list[DividerConfig]:
     """The divider configurations the units instantiate, for every bits_per_cycle."""
     return [DividerConfig(n, d, r) for n, d in UNIT_WIDTHS.values() for r in bits]
+
+
+def divider_proof(cfg: DividerConfig, **kw) -> tuple[SbyJob, SbyResult]:
+    """The whole proof of one divider: its SBY job (to run) and the z3 lemma's
+    result (already run, it takes well under a second)."""
+    return divider_job(cfg, **kw), divider_composition(cfg.bits_per_cycle)
