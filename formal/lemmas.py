@@ -203,3 +203,30 @@ def divider_composition(bits_per_cycle: int, *, weight=lambda r, j: 2 ** (r - 1 
     return _check(f"lemma_divider_composition_r{r}",
                   f"{r} exact restoring step(s) a cycle keep quot*den + rem == consumed dividend; "
                   f"q*d + r == n, 0 <= r < d is floor division", claims)
+
+
+def exp_poly_width(spec, bits: int | None = None) -> SbyResult:
+    """The exp reference (formal.equiv.exp_ref_sv) computes exactly: for every
+    d in [-2^(diff_bits-1), 0], with dc = max(d, 30*x0), q = floor(dc/x0) and
+    r = dc - x0*q: q in [0, 30], r in (x0, 0], and r, r + b, (r + b)*r and
+    z = (r + b)*r + c fit ``bits`` signed bits (default exp_ref_width(spec)),
+    z in [z_min, z_max] (so e = z >> q fits exp_bits)."""
+    from golden_model.softmax import N_CLAMP
+    z3 = _z3()
+    from .equiv import exp_ref_width
+    w = bits if bits is not None else exp_ref_width(spec)
+    lo, hi = int_range(w)
+    d, q, r = z3.Ints("d q r")
+    dc = z3.If(d < N_CLAMP * spec.x0, N_CLAMP * spec.x0, d)
+    # z3's Int division is Euclidean; with -dc >= 0 and -x0 > 0 it is the floor
+    hyps = [d >= -2 ** (spec.diff_bits - 1), d <= 0, q == (-dc) / (-spec.x0), r == dc - spec.x0 * q]
+    z = (r + spec.b) * r + spec.c
+    claims = [
+        ("q in [0, 30], r in (x0, 0]", hyps, z3.And(q >= 0, q <= N_CLAMP, r > spec.x0, r <= 0)),
+        (f"r, r + b, (r + b)*r, z fit {w} bits", hyps,
+         z3.And(*[_in(z3, v, lo, hi) for v in (dc, r, r + spec.b, (r + spec.b) * r, z)])),
+        ("z in [z_min, z_max]", hyps, _in(z3, z, spec.z_min, spec.z_max)),
+    ]
+    return _check(f"lemma_exp_poly_width_i{spec.in_bits}f{spec.frac_bits}_w{w}",
+                  f"exp reference arithmetic fits {w} signed bits (no wrap), z in [z_min, z_max]",
+                  claims)
