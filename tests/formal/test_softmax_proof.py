@@ -79,3 +79,68 @@ def test_exp_mutant_fails(run, name):
     r = run(exp_job(ONE_LANE, mutate=EXP_MUTANTS[name], name=f"softmax_exp_mut_{name}"))
     assert r.status == "FAIL", r.summary()
     assert "X0 exp_equal" in r.properties, r.summary()
+
+
+# ---- top level ------------------------------------------------------------
+
+from formal.softmax import latency_bound, top_job  # noqa: E402
+
+TINY = SoftmaxConfig(lanes=1, max_len=4, in_bits=4, frac_bits=2, out_bits=2, div_bits_per_cycle=4)
+
+
+def test_latency_bound_is_the_config_formula():
+    assert latency_bound(TINY) == TINY.latency(TINY.max_len) == 2 * 4 + 8 + 6
+    cfg = SoftmaxConfig()
+    assert latency_bound(cfg) == 2 * cfg.depth + cfg.div_cycles + 6
+
+
+@pytest.mark.parametrize("cfg", [TINY, SoftmaxConfig(lanes=2, max_len=16, div_bits_per_cycle=1),
+                                 SoftmaxConfig()], ids=["tiny", "l2_n16_r1", "default"])
+def test_top_control_proven(run, cfg):
+    # P1/P2, U1/U2, R1 row_length and the invariants: unbounded (k-induction)
+    r = run(top_job(cfg, depth=3, latency=0))
+    assert r.status == "PASS", r.summary()
+
+
+def test_top_latency_bounded(run):
+    # U3 with the Config's formula: bounded, two max-length rows and stalls deep
+    r = run(top_job(TINY, mode="bmc", depth=2 * latency_bound(TINY) + 6))
+    assert r.status == "PASS", r.summary()
+
+
+def test_top_latency_bound_is_tight(run):
+    # one cycle less than the formula is violated by a max-length row
+    r = run(top_job(TINY, mode="bmc", depth=latency_bound(TINY) + 8, latency=latency_bound(TINY)))
+    assert r.status == "FAIL" and "U3 latency" in r.properties, r.summary()
+
+
+def test_top_covers(run):
+    r = run(top_job(TINY, mode="cover", depth=2 * latency_bound(TINY)))
+    assert r.status == "PASS", r.summary()
+
+
+TOP_MUTANTS = {
+    # name: (mutation of the generated top, properties of which one must fail)
+    "last_beat_early": (_sub(r"assign or_at_last = or_ptr_q == or_last_q;",
+                             "assign or_at_last = or_ptr_q + 2'h1 == or_last_q;"),
+                        {"R1 row_length", "I5 out_pipe"}),
+    "ignores_backpressure": (_sub(r"assign out_en = !m_axis_tvalid \|\| m_axis_tready;",
+                                  "assign out_en = 1'b1;"), {"P2 hold"}),
+    "bank_never_freed": (_sub(r"if\(out_valid_q && m_axis_tready && out_last_q && \(out_bank_q == 2'h0\)\)",
+                              "if(out_valid_q && m_axis_tready && out_last_q && (out_bank_q == 2'h1))"),
+                         {"I2 pending_banks", "U3 latency", "U1 no_spurious"}),
+    "forced_end_early": (_sub(r"assign in_end = s_axis_tlast \|\| \(wr_ptr_q == 2'h3\);",
+                              "assign in_end = s_axis_tlast || (wr_ptr_q == 2'h2);"),
+                         {"R1 row_length", "I1 load_bank", "I3 bank_length"}),
+    "accepts_into_busy_bank": (_sub(r"(bank3_state_q\) == 2'h0;\n  assign in_fire)", "bank3_state_q) != 2'h3;\n  assign in_fire"),
+                               {"I2 pending_banks", "U2 bounded", "I3 bank_length", "U1 no_spurious"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TOP_MUTANTS))
+def test_top_mutant_fails(run, name):
+    mutate, props = TOP_MUTANTS[name]
+    r = run(top_job(TINY, mode="bmc", depth=2 * latency_bound(TINY), mutate=mutate,
+                    name=f"softmax_top_mut_{name}"))
+    assert r.status == "FAIL", r.summary()
+    assert set(r.properties) & props, r.summary()
