@@ -187,8 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("prove", help="run the SymbiYosys proofs of a unit")
     _unit_args(pr)
     pr.add_argument("--rtl", type=Path)
-    pr.add_argument("--solver", choices=("z3", "yices"), default="z3",
-                    help="SMT solver of the k-induction engine (z3 closes the 4x4 matmul fastest)")
+    pr.add_argument("--solver", choices=("z3", "yices", "boolector"), default=None,
+                    help="SMT solver of the SBY engines (default per unit: z3 for matmul, which "
+                         "closes the 4x4 fastest; yices for softmax)")
     pr.set_defaults(func=cmd_unit)
 
     li = sub.add_parser("lint", help="verilator --lint-only -Wall on a unit's RTL")

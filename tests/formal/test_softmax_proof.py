@@ -144,3 +144,23 @@ def test_top_mutant_fails(run, name):
                     name=f"softmax_top_mut_{name}"))
     assert r.status == "FAIL", r.summary()
     assert set(r.properties) & props, r.summary()
+
+
+# ---- qbert prove softmax: the job list ------------------------------------
+
+def test_softmax_jobs_cover_every_part(tmp_path):
+    from formal.run import softmax_jobs
+    from rtl_gen.softmax import generate
+    cfg = SoftmaxConfig(lanes=2, max_len=8)
+    jobs, lem = softmax_jobs(cfg)
+    names = [j.name for j in jobs]
+    assert names[:3] == ["softmax_top_control", "softmax_top_latency_short_rows", "softmax_top_cover"]
+    assert {"softmax_exp_lane0", "softmax_exp_lane1", f"softmax_exp_ref_vectors_i{cfg.in_bits}f{cfg.frac_bits}"} <= set(names)
+    assert f"divider_n33_d{cfg.spec.sum_bits}_r{cfg.div_bits_per_cycle}" in names
+    assert len(lem) == 2
+    # --rtl: the Config comes from params.json; a different -P is refused
+    generate(cfg, tmp_path / "rtl")
+    jobs2, _ = softmax_jobs(None, tmp_path / "rtl")
+    assert [j.name for j in jobs2] == names
+    with pytest.raises(ValueError, match="was generated for"):
+        softmax_jobs(SoftmaxConfig(), tmp_path / "rtl")
