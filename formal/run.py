@@ -15,6 +15,12 @@ Units
 vectors at the unit's accumulator width and the z3 lemmas (requant widths,
 round half up, MAC bound for its k_max).
 
+``softmax``: the generated ``qbert_softmax`` and ``qbert_softmax_exp``
+(:mod:`formal.softmax`, :mod:`formal.divider`): the top's control proof
+(k-induction), its latency (BMC), covers, the exp stage per lane, the exp
+reference vectors, the divider at the unit's widths, and the z3 lemmas.
+``--rtl``/``cfg`` as for matmul.
+
 ``kit``: the formal kit's own stand-in datapaths at the golden model's full
 widths (requantizer 32-bit acc x 31-bit M, s in [0, 62], direct and
 DSP-split; MAC PE for k_max = cfg["k_max"] or 1536).  Not a CLI unit; run by
@@ -35,7 +41,10 @@ from typing import Callable
 from . import axis, equiv, lemmas
 from .sby import SbyJob, SbyResult, engine_for, run_job
 
-UNITS_WITH_PROOFS = ("matmul", "kit")
+UNITS_WITH_PROOFS = ("matmul", "softmax", "kit")
+
+#: the engine each unit closes fastest with (``--solver`` overrides)
+DEFAULT_SOLVER = {"matmul": "z3", "softmax": "yices", "kit": "yices"}
 
 #: defaults of the matmul fields the proofs read (MiniLM: FFN K = 1536)
 MATMUL_DEFAULTS = {"act_bits": 8, "weight_bits": 8, "bias_bits": 32, "out_bits": 8, "k_max": 1536}
@@ -209,6 +218,70 @@ def matmul_jobs(cfg=None, rtl_dir: Path | str | None = None,
     return jobs, lem
 
 
+def softmax_jobs(cfg=None, rtl_dir: Path | str | None = None,
+                 engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
+    """The softmax unit (:mod:`formal.softmax`): the top's control proof, its
+    latency (bounded), covers; the exp stage per lane and its reference vectors;
+    the divider at the unit's widths (the module on disk if the top instantiates
+    a ``qbert_div_*``, else the one generated for its widths); the z3 lemmas."""
+    import dataclasses
+    from rtl_gen.divider import DividerConfig, verilog as div_verilog
+    from rtl_gen.softmax import EXP_TOP, TOP, SoftmaxConfig, exp_verilog, verilog
+    from golden_model.softmax import DIV_BITS
+    from . import divider as fdiv, softmax as fsm
+    if rtl_dir is not None:
+        disk = SoftmaxConfig.load(rtl_dir)
+        if cfg is not None and cfg != disk:
+            raise ValueError(f"--rtl {rtl_dir} was generated for {disk}, not for the given Config")
+        cfg = disk
+        srcs = _rtl_sources(Path(rtl_dir))
+        texts = {n: p.read_text() for n, p in srcs.items()}
+        _need(TOP, srcs, "softmax proof")
+        _need(EXP_TOP, srcs, "softmax exp proof")
+        top_text = next(t for t in texts.values() if re.search(rf"^\s*module\s+{TOP}\b", t, re.M))
+        exp_text = next(t for t in texts.values() if re.search(rf"^\s*module\s+{EXP_TOP}\b", t, re.M))
+        where = f"RTL in {rtl_dir}"
+    else:
+        cfg = cfg if cfg is not None else SoftmaxConfig()
+        top_text, exp_text = verilog(cfg), exp_verilog(cfg)
+        texts = {f"{TOP}.v": top_text, f"{EXP_TOP}.v": exp_text}
+        where = "RTL generated from the Config"
+    lat = fsm.latency_bound(cfg)
+    jobs = [_describe(fsm.top_job(cfg, top_text, exp_text, engine=engine, depth=3, latency=0,
+                                  name=f"softmax_top_control"), where)]
+    # U3 by BMC only (not k-inductive without timing invariants), and BMC is
+    # affordable only for short rows: the generator's RTL for the same Config
+    # with max_len = 2 beats, one max-length row and stalls deep
+    small = dataclasses.replace(cfg, max_len=2 * cfg.lanes)
+    sl = fsm.latency_bound(small)
+    jobs.append(_describe(fsm.top_job(small, engine=engine, mode="bmc", depth=sl + 10,
+                                      name="softmax_top_latency_short_rows"),
+                          f"generated for the same Config with max_len={small.max_len}; bounded: "
+                          f"{sl + 10} cycles from reset"))
+    jobs.append(_describe(fsm.top_job(cfg, top_text, exp_text, engine=engine, mode="cover",
+                                      depth=min(2 * lat, 60), name="softmax_top_cover"),
+                          where + "; non-vacuity"))
+    jobs += [_describe(fsm.exp_job(cfg, exp_text, engine=engine, lane=i, name=f"softmax_exp_lane{i}"), where)
+             for i in range(cfg.lanes)]
+    jobs.append(equiv.exp_vectors_job(cfg.spec, engine=engine))
+    divs = {}
+    for t in texts.values():
+        for m in re.finditer(r"^\s*module\s+qbert_div_n(\d+)_d(\d+)_r(\d)\b", t, re.M):
+            dc = DividerConfig(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            divs[dc] = (t, where)
+    if not divs:
+        dc = DividerConfig(DIV_BITS + 1, cfg.spec.sum_bits, _field(cfg, "div_bits_per_cycle", 2))
+        divs[dc] = (div_verilog(dc), "divider generated for the unit's widths (the top does not "
+                                     "instantiate qbert_div_* yet)")
+    for dc, (t, w) in divs.items():
+        jobs.append(_describe(fdiv.divider_job(dc, t, engine=engine), w))
+    lem: list[Callable[[], SbyResult]] = [
+        lambda: lemmas.exp_poly_width(cfg.spec),
+        *[(lambda r=r: lemmas.divider_composition(r)) for r in sorted({d.bits_per_cycle for d in divs})],
+    ]
+    return jobs, lem
+
+
 def _describe(job: SbyJob, where: str) -> SbyJob:
     import dataclasses
     return dataclasses.replace(job, description=f"{job.description} [{where}]")
@@ -235,6 +308,8 @@ def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = 
         if rtl_dir is not None:
             raise ValueError("the kit proofs take no --rtl folder (use contract_jobs)")
         jobs, lem = kit_jobs(cfg, engine)
+    elif unit == "softmax":
+        jobs, lem = softmax_jobs(cfg, rtl_dir, engine)
     else:
         jobs, lem = matmul_jobs(cfg, rtl_dir, engine)
     return run_all(jobs, lem, timeout=timeout, workdir=workdir, progress=progress, workers=workers)
@@ -342,27 +417,29 @@ def main(argv: list[str] | None = None) -> int:
                    help="matmul Config override (repeatable)")
     p.add_argument("--rtl", type=Path, help="matmul: prove the RTL in DIR (files.f, params.json)")
     p.add_argument("--contract", type=Path, help="prove the port-contract modules named in DIR/params.json")
-    p.add_argument("--solver", default="yices")
+    p.add_argument("--solver", default=None, help="default: the unit's (DEFAULT_SOLVER)")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per SBY job")
     a = p.parse_args(argv)
     ok = True
     try:
         runs = []
         if a.contract:
-            runs.append(("contract", lambda: prove_contract(a.contract, None, a.solver, timeout=a.timeout)))
+            runs.append(("contract", lambda: prove_contract(a.contract, None, a.solver or "yices",
+                                                            timeout=a.timeout)))
         for u in (a.units if not a.contract or argv and any(x in UNITS_WITH_PROOFS for x in argv) else []):
             cfg = None
-            if u == "matmul" and a.params:
+            if u in ("matmul", "softmax") and a.params:
                 from rtl_gen.matmul import MatmulConfig
+                from rtl_gen.softmax import SoftmaxConfig
                 pairs = []
                 for t in a.params:
                     name, sep, value = t.partition("=")
                     if not sep:
                         raise ValueError(f"-P expects NAME=VALUE, got {t!r}")
                     pairs.append((name.strip(), value.strip()))
-                cfg = MatmulConfig().with_overrides(pairs)
-            runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u == "matmul" else None,
-                                                       a.solver, timeout=a.timeout)))
+                cfg = (MatmulConfig if u == "matmul" else SoftmaxConfig)().with_overrides(pairs)
+            runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u in ("matmul", "softmax") else None,
+                                                       a.solver or DEFAULT_SOLVER[u], timeout=a.timeout)))
         for name, fn in runs:
             res = fn()
             print(f"== {name} ==")

@@ -103,8 +103,24 @@ def cmd_fidelity(args) -> int:
     return EXIT_OK
 
 
+def cmd_softmax_fidelity(args) -> int:
+    from golden_model.calibrate import EVALUATION_FILE, default_model, read_sentences
+    from golden_model.fidelity import format_softmax_table, softmax_fidelity
+
+    sentences = read_sentences(args.input) if args.input else read_sentences(name=EVALUATION_FILE)
+    model = default_model(args.weight_bits)
+    progress = lambda i, n, s: print(f"[{i}/{n}] {s[:60]}", file=sys.stderr)
+    table = softmax_fidelity(model, sentences, progress)
+    sm = model.numerics.softmax
+    print(f"Integer softmax (in {sm.in_bits} bits, {sm.frac_bits} fractional; out {sm.out_bits} bits) "
+          f"vs float softmax of the same scores, every attention row of W{args.weight_bits}A8 "
+          f"all-MiniLM-L6-v2 on {len(sentences)} sentences:\n")
+    print(format_softmax_table(table))
+    return EXIT_OK
+
+
 def cmd_bench(args) -> int:
-    benched = ("model", "matmul")   # the targets with a benchmark below
+    benched = ("model", "matmul", "softmax")   # the targets with a benchmark below
     targets = args.targets or [t for t in ("model",) + UNITS if t in benched]
     for t in targets:
         if t in PENDING:
@@ -113,9 +129,13 @@ def cmd_bench(args) -> int:
             raise UsageError(f"qbert bench {t}: no benchmark for {t} yet (its latency and "
                              f"throughput are measured by `qbert sim {t}`); benchmarks: "
                              f"{', '.join(benched)}")
-    if (args.params or args.config) and targets != ["matmul"]:
+    if (args.params or args.config) and targets not in (["matmul"], ["softmax"]):
         raise UsageError("-P/--config in qbert bench apply to one unit: give exactly one, e.g. "
                          "`qbert bench matmul -P rows=8`")
+    if args.shapes and "matmul" not in targets:
+        raise UsageError("--shapes belongs to `qbert bench matmul`")
+    if args.lengths and "softmax" not in targets:
+        raise UsageError("--lengths belongs to `qbert bench softmax`")
     if "model" in targets:
         from .bench_model import main as bench_model
         bench_model(tokens=args.tokens, repeats=args.repeats)
@@ -127,6 +147,15 @@ def cmd_bench(args) -> int:
         args.rtl = None
         cfg, rtl, _ = flows._rtl_config(flow, args)
         bench_matmul(flow, cfg, rtl, shapes, do_synth=not args.no_synth)
+    if "softmax" in targets:
+        from . import flows
+        from .bench_softmax import DEFAULT_LENGTHS, main as bench_softmax, parse_lengths
+        flow = flows.FLOWS["softmax"]
+        args.rtl = None
+        cfg, rtl, _ = flows._rtl_config(flow, args)
+        lengths = (parse_lengths(args.lengths, cfg.max_len) if args.lengths
+                   else list(DEFAULT_LENGTHS))
+        bench_softmax(flow, cfg, rtl, lengths, do_synth=not args.no_synth)
     return EXIT_OK
 
 
@@ -159,8 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("prove", help="run the SymbiYosys proofs of a unit")
     _unit_args(pr)
     pr.add_argument("--rtl", type=Path)
-    pr.add_argument("--solver", choices=("z3", "yices"), default="z3",
-                    help="SMT solver of the k-induction engine (z3 closes the 4x4 matmul fastest)")
+    pr.add_argument("--solver", choices=("z3", "yices", "boolector"), default=None,
+                    help="SMT solver of the SBY engines (default per unit: z3 for matmul, which "
+                         "closes the 4x4 fastest; yices for softmax)")
     pr.set_defaults(func=cmd_unit)
 
     li = sub.add_parser("lint", help="verilator --lint-only -Wall on a unit's RTL")
@@ -172,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     msub = mo.add_subparsers(dest="model_command", required=True, metavar="MODEL_COMMAND")
     for name, func, hlp in (
             ("minilm-embed", cmd_embed, "integer sentence embeddings of all-MiniLM-L6-v2"),
-            ("fidelity", cmd_fidelity, "cosine and per-layer error of the integer model vs float")):
+            ("fidelity", cmd_fidelity, "cosine and per-layer error of the integer model vs float"),
+            ("softmax-fidelity", cmd_softmax_fidelity,
+             "per-layer error of the integer softmax vs float softmax on real attention scores")):
         e = msub.add_parser(name, help=hlp)
         e.add_argument("--input", type=Path, help="file of sentences, one per line")
         e.add_argument("--weight-bits", type=int, choices=(8, 4), default=8)
@@ -190,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="NAME=VALUE", help="override one Config field of the benched unit")
     b.add_argument("--config", type=Path, help="TOML file of Config fields")
     b.add_argument("--shapes", help="matmul: M,K,N[;M,K,N..] (default 128,384,384;128,768,768)")
-    b.add_argument("--no-synth", action="store_true", help="matmul: skip the Yosys resource count")
+    b.add_argument("--lengths", help="softmax: row lengths N[,N..] (default 1,16,64,128,384,512)")
+    b.add_argument("--no-synth", action="store_true",
+                   help="matmul, softmax: skip the Yosys resource count")
     b.set_defaults(func=cmd_bench)
 
     x = sub.add_parser("export", help="write a signed-off RTL bundle for Vivado (docs/export.md)")

@@ -144,10 +144,10 @@ def simulate(flow: Flow, cfg: UnitConfig, rtl: Path, *, examples: int, seed: int
 
 def cmd_prove(flow: Flow, args) -> int:
     """SymbiYosys proofs of the unit's RTL (fresh, or --rtl DIR) and the z3 lemmas."""
-    from formal.run import all_passed, format_table, prove
+    from formal.run import DEFAULT_SOLVER, all_passed, format_table, prove
 
     _, rtl, _ = _rtl_config(flow, args)
-    results = prove(flow.unit, None, rtl, args.solver)
+    results = prove(flow.unit, None, rtl, args.solver or DEFAULT_SOLVER.get(flow.unit, "yices"))
     print(format_table(results))
     passed = all_passed(results)
     print(f"prove {flow.unit}: {'PASS' if passed else 'FAILED'} on {rtl}")
