@@ -275,6 +275,41 @@ def _divider_steps(m, cfg: SoftmaxConfig, rem, den, quo):
     return r, q
 
 
+class _BankWalker:
+    """The read side of a stage (EXP, OUT): walks the banks in order, one
+    address a cycle from 0 to the row's last word, and starts the next bank
+    (``ready(bank)``) in the cycle after the current row's last address, so
+    rows follow without a bubble.  Registers <pfx>_act_q, <pfx>_bank_q,
+    <pfx>_ptr_q, <pfx>_last_q (ptr and last: clog2(depth) bits, unsigned)."""
+
+    def __init__(self, m, pfx: str, aw: int, ready):
+        vg = _veri()
+        self.aw = aw
+        self.act, self.bank = m.Reg(f"{pfx}_act_q"), m.Reg(f"{pfx}_bank_q", BANK_BITS)
+        self.ptr, self.last = m.Reg(f"{pfx}_ptr_q", aw), m.Reg(f"{pfx}_last_q", aw)
+        self.at_last = m.Wire(f"{pfx}_at_last")
+        self.cand = m.Wire(f"{pfx}_cand", BANK_BITS)     # the bank a start would take
+        self.start = m.Wire(f"{pfx}_start")
+        m.Assign(self.at_last(self.ptr == self.last))
+        m.Assign(self.cand(vg.Mux(self.act, self.bank + _k(1, BANK_BITS), self.bank)))
+        m.Assign(self.start(vg.AndList(vg.OrList(vg.Not(self.act), self.at_last),
+                                       ready(self.cand))))
+
+    def reset(self) -> list:
+        return [self.act(_k(0, 1)), self.bank(_k(0, BANK_BITS))]
+
+    def step(self, blast, *loads):
+        """One cycle: start (loading the bank's last word and ``loads``) or
+        advance; the bank pointer moves on after the last address."""
+        vg = _veri()
+        return vg.If(self.start)(
+            self.act(_k(1, 1)), self.bank(self.cand), self.ptr(_k(0, self.aw)),
+            self.last(_pick(self.cand, blast)), *loads,
+        ).Elif(self.act)(
+            vg.If(self.at_last)(self.act(_k(0, 1)), self.bank(self.bank + _k(1, BANK_BITS)))
+            .Else(self.ptr(self.ptr + _k(1, self.aw))))
+
+
 def build(cfg: SoftmaxConfig):
     """The Veriloggen Module of ``cfg`` (instantiates ``qbert_softmax_exp``)."""
     vg = _veri()
@@ -353,13 +388,8 @@ def build(cfg: SoftmaxConfig):
     x_word = Cat(in_tkeep, *[emit.sext(xs[i], IB, MEMW) for i in reversed(range(L))])
 
     # ---- EXP: read stage (er_*) issues addresses, write stage (ew_*) computes --
-    er_act, er_bank = m.Reg("er_act_q"), m.Reg("er_bank_q", BANK_BITS)
-    er_ptr, er_last = m.Reg("er_ptr_q", AW), m.Reg("er_last_q", AW)
+    exp_rd = _BankWalker(m, "er", AW, lambda b: is_state(b, S_LOADED))
     er_max = m.Reg("er_max_q", IB)
-    er_at_last, er_cand, er_start = m.Wire("er_at_last"), m.Wire("er_cand", BANK_BITS), m.Wire("er_start")
-    m.Assign(er_at_last(er_ptr == er_last))
-    m.Assign(er_cand(Mux(er_act, er_bank + _k(1, BANK_BITS), er_bank)))
-    m.Assign(er_start(AndList(OrList(Not(er_act), er_at_last), is_state(er_cand, S_LOADED))))
     ew_valid, ew_bank = m.Reg("ew_valid_q"), m.Reg("ew_bank_q", BANK_BITS)
     ew_addr, ew_last, ew_max = m.Reg("ew_addr_q", AW), m.Reg("ew_last_q"), m.Reg("ew_max_q", IB)
     sum_q = m.Reg("sum_q", SB)
@@ -407,13 +437,8 @@ def build(cfg: SoftmaxConfig):
     # while an offered beat is not taken -------------------------------------
     en = m.Wire("out_en")
     m.Assign(en(OrList(Not(out_tvalid), out_tready)))
-    or_act, or_bank = m.Reg("or_act_q"), m.Reg("or_bank_q", BANK_BITS)
-    or_ptr, or_last = m.Reg("or_ptr_q", AW), m.Reg("or_last_q", AW)
+    out_rd = _BankWalker(m, "or", AW, lambda b: is_state(b, S_READY))
     or_factor = m.Reg("or_factor_q", FB)
-    or_at_last, or_cand, or_start = m.Wire("or_at_last"), m.Wire("or_cand", BANK_BITS), m.Wire("or_start")
-    m.Assign(or_at_last(or_ptr == or_last))
-    m.Assign(or_cand(Mux(or_act, or_bank + _k(1, BANK_BITS), or_bank)))
-    m.Assign(or_start(AndList(OrList(Not(or_act), or_at_last), is_state(or_cand, S_READY))))
     od_valid, od_bank, od_last = m.Reg("od_valid_q"), m.Reg("od_bank_q", BANK_BITS), m.Reg("od_last_q")
     od_factor = m.Reg("od_factor_q", FB)
     out_valid, out_last, out_bank = m.Reg("out_valid_q"), m.Reg("out_last_q"), m.Reg("out_bank_q", BANK_BITS)
@@ -442,10 +467,10 @@ def build(cfg: SoftmaxConfig):
     for b in range(NB):
         kb = _k(b, BANK_BITS)
         ld_w, ex_w = AndList(in_fire, ld_bank == kb), AndList(ew_valid, ew_bank == kb)
-        ex_r, out_r = AndList(er_act, er_bank == kb), AndList(or_act, en, or_bank == kb)
+        ex_r, out_r = AndList(exp_rd.act, exp_rd.bank == kb), AndList(out_rd.act, en, out_rd.bank == kb)
         m.Always(Posedge(clk))(
             If(ld_w)(bufs[b][wr_ptr](x_word)).Elif(ex_w)(bufs[b][ew_addr](e_word)),
-            If(ex_r)(rdatas[b](bufs[b][er_ptr])).Elif(out_r)(rdatas[b](bufs[b][or_ptr])),
+            If(ex_r)(rdatas[b](bufs[b][exp_rd.ptr])).Elif(out_r)(rdatas[b](bufs[b][out_rd.ptr])),
         )
 
     bank_updates = []
@@ -465,9 +490,9 @@ def build(cfg: SoftmaxConfig):
     m.Always(Posedge(clk))(
         If(rst)(
             ld_bank(_k(0, BANK_BITS)), wr_ptr(_k(0, AW)), err_len(_k(0, 1)), err_keep(_k(0, 1)),
-            er_act(_k(0, 1)), er_bank(_k(0, BANK_BITS)), ew_valid(_k(0, 1)), sum_q(_k(0, SB)),
+            *exp_rd.reset(), ew_valid(_k(0, 1)), sum_q(_k(0, SB)),
             dv_act(_k(0, 1)), dv_bank(_k(0, BANK_BITS)),
-            or_act(_k(0, 1)), or_bank(_k(0, BANK_BITS)), od_valid(_k(0, 1)), out_valid(_k(0, 1)),
+            *out_rd.reset(), od_valid(_k(0, 1)), out_valid(_k(0, 1)),
         ).Else(
             # LOAD
             If(in_fire)(
@@ -478,14 +503,9 @@ def build(cfg: SoftmaxConfig):
                 .Else(wr_ptr(wr_ptr + _k(1, AW)))),
             # EXP read stage: start the next loaded bank right after the last
             # address of the current one (no bubble between rows)
-            If(er_start)(
-                er_act(_k(1, 1)), er_bank(er_cand), er_ptr(_k(0, AW)),
-                er_last(_pick(er_cand, blast)), er_max(_pick(er_cand, bmax)),
-            ).Elif(er_act)(
-                If(er_at_last)(er_act(_k(0, 1)), er_bank(er_bank + _k(1, BANK_BITS)))
-                .Else(er_ptr(er_ptr + _k(1, AW)))),
-            ew_valid(er_act), ew_bank(er_bank), ew_addr(er_ptr),
-            ew_last(AndList(er_act, er_at_last)), ew_max(er_max),
+            exp_rd.step(blast, er_max(_pick(exp_rd.cand, bmax))),
+            ew_valid(exp_rd.act), ew_bank(exp_rd.bank), ew_addr(exp_rd.ptr),
+            ew_last(AndList(exp_rd.act, exp_rd.at_last)), ew_max(er_max),
             If(ew_valid)(sum_q(Mux(ew_last, _k(0, SB), row_sum))),
             # DIV
             If(AndList(Not(dv_act), is_state(dv_bank, S_EXPED)))(
@@ -498,13 +518,8 @@ def build(cfg: SoftmaxConfig):
                 If(dv_done)(dv_act(_k(0, 1)), dv_bank(dv_bank + _k(1, BANK_BITS)))),
             # OUT
             If(en)(
-                If(or_start)(
-                    or_act(_k(1, 1)), or_bank(or_cand), or_ptr(_k(0, AW)),
-                    or_last(_pick(or_cand, blast)), or_factor(_pick(or_cand, bfactor)),
-                ).Elif(or_act)(
-                    If(or_at_last)(or_act(_k(0, 1)), or_bank(or_bank + _k(1, BANK_BITS)))
-                    .Else(or_ptr(or_ptr + _k(1, AW)))),
-                od_valid(or_act), od_bank(or_bank), od_last(AndList(or_act, or_at_last)),
+                out_rd.step(blast, or_factor(_pick(out_rd.cand, bfactor))),
+                od_valid(out_rd.act), od_bank(out_rd.bank), od_last(AndList(out_rd.act, out_rd.at_last)),
                 od_factor(or_factor),
                 out_valid(od_valid), out_last(od_last), out_bank(od_bank)),
         ))
