@@ -459,3 +459,138 @@ def mac_equiv_job(spec: MacSpec, dut_sources: dict, dut_top: str = "qbert_mac_pe
                   depth=depth, engine=engine,
                   description=f"MAC PE == acc+a*w, no overflow for K <= {spec.k_max} "
                               f"(acc {spec.acc_bits} bits, {spec.label()})")
+
+
+# --------------------------------------------------------------------------
+# Softmax exp stage
+# --------------------------------------------------------------------------
+#
+# Port contract (``rtl_gen.softmax.build_exp``, module qbert_softmax_exp):
+#
+#     module <top> (input  [LANES*DIFF_BITS-1:0] d_i,   // lane i: signed d = x - max <= 0
+#                   output [LANES*EXP_BITS-1:0]  e_o);  // lane i: int_exp(d), unsigned
+#
+# combinational.  The reference is golden_model.softmax.int_exp line for line,
+# with the quotient by a divide (the DUT counts comparator hits instead).
+
+def exp_ref_width(spec) -> int:
+    """Signed width of the reference's arithmetic: holds d (diff_bits) and every
+    value r, r + b, (r + b) * r, z takes for r in (x0, 0]
+    (:func:`formal.lemmas.exp_poly_width` proves it over the integers), so the
+    reference computes the numpy model's int64 integers exactly."""
+    from golden_model.widths import bits_for
+    from golden_model.softmax import N_CLAMP
+    bound = (abs(spec.x0) + abs(spec.b)) * abs(spec.x0) + abs(spec.c)
+    return max(spec.diff_bits, bits_for(N_CLAMP * spec.x0, 0), bits_for(-bound, bound))
+
+
+def _sconst(v: int, w: int) -> str:
+    return f"-{w}'sd{-v}" if v < 0 else f"{w}'sd{v}"
+
+
+def exp_ref_sv(spec, name: str = "qbert_softmax_exp_ref", lane_bits: int | None = None) -> str:
+    """Combinational ``int_exp`` of one value (golden_model.softmax), in W-bit signed
+    integers; ``d`` is ``lane_bits`` wide (default diff_bits), its value in the
+    golden model's domain [-2^(diff_bits-1), 0]."""
+    from golden_model.softmax import N_CLAMP
+    from golden_model.widths import bits_for
+    DW, EB, W = lane_bits or spec.diff_bits, spec.exp_bits, exp_ref_width(spec)
+    CW = max(DW, bits_for(N_CLAMP * spec.x0, 0))    # d and the clamp bound 30*x0
+    k = lambda v: _sconst(v, W)  # noqa: E731
+    kd = lambda v: _sconst(v, CW)  # noqa: E731
+    return f"""`default_nettype none
+module {name} (
+    input  wire signed [{DW - 1}:0] d,
+    output wire        [{EB - 1}:0] e
+);
+    // golden_model.softmax.int_exp: clamp, q = d // x0, r = d - x0*q, z = (r + b)*r + c, z >> q
+    wire signed [{CW - 1}:0] dx = d;
+    wire signed [{CW - 1}:0] dc = (dx < {kd(N_CLAMP * spec.x0)}) ? {kd(N_CLAMP * spec.x0)} : dx;
+    // dc <= 0 and x0 < 0: the quotient is >= 0, so Verilog's truncating / is floor
+    wire signed [{CW - 1}:0] q = dc / {kd(spec.x0)};
+    wire signed [{CW - 1}:0] rd = dc - {kd(spec.x0)} * q;   // in (x0, 0]
+    wire signed [{W - 1}:0] r = rd;
+    wire signed [{W - 1}:0] z = (r + {k(spec.b)}) * r + {k(spec.c)};
+    wire signed [{W - 1}:0] ez = z >>> q;
+    assign e = ez[{EB - 1}:0];
+endmodule
+`default_nettype wire
+"""
+
+
+def exp_harness_sv(spec, lanes: int, dut_top: str, ref_top: str = "qbert_softmax_exp_ref",
+                   check_lanes=None, lane_bits: int | None = None) -> str:
+    """Top ``qbert_softmax_exp_equiv``: lanes ``check_lanes`` (default all) of the
+    DUT (``lane_bits`` per lane of d_i, default diff_bits) == the reference, for
+    every d in [-2^(diff_bits-1), 0] (the only assumption: d is x - row max)."""
+    DW, EB, L = lane_bits or spec.diff_bits, spec.exp_bits, lanes
+    dlo = 1 << (spec.diff_bits - 1)
+    lines = []
+    for i in (range(L) if check_lanes is None else check_lanes):
+        lines.append(f"    wire [{EB - 1}:0] e_ref{i};\n"
+                     f"    {ref_top} ref{i} (.d(d_i[{i * DW + DW - 1}:{i * DW}]), .e(e_ref{i}));\n"
+                     f"    always @(*) begin\n"
+                     f"        assume ($signed(d_i[{i * DW + DW - 1}:{i * DW}]) <= 0);\n"
+                     f"        assume ($signed(d_i[{i * DW + DW - 1}:{i * DW}]) >= -{DW}'sd{dlo});\n"
+                     f"        assert (e_o[{i * EB + EB - 1}:{i * EB}] == e_ref{i});   // X{i} exp_equal\n"
+                     f"        assert (e_ref{i} <= {EB}'d{spec.z_max});   // X{i} exp_equal: range\n"
+                     f"    end\n")
+    return f"""`default_nettype none
+module qbert_softmax_exp_equiv (
+    input wire clk,
+    input wire [{L * DW - 1}:0] d_i
+);
+    wire [{L * EB - 1}:0] e_o;
+    {dut_top} dut (.d_i(d_i), .e_o(e_o));
+`ifdef FORMAL
+{"".join(lines)}`endif
+endmodule
+`default_nettype wire
+"""
+
+
+def exp_equiv_job(spec, lanes: int, dut_sources: dict, dut_top: str = "qbert_softmax_exp", *,
+                  engine: str = "smtbmc yices", mode: str = "bmc", lane: int | None = None,
+                  lane_bits: int | None = None, name: str | None = None) -> SbyJob:
+    """SBY job: the exp stage == int_exp on lane ``lane`` (default every lane), every
+    d <= 0.  The circuit is combinational (no state), so one BMC step covers
+    every input: it is the whole, unbounded proof."""
+    sources = dict(dut_sources)
+    sources["qbert_softmax_exp_ref.sv"] = exp_ref_sv(spec, lane_bits=lane_bits)
+    sources["qbert_softmax_exp_equiv.sv"] = exp_harness_sv(
+        spec, lanes, dut_top, check_lanes=None if lane is None else [lane], lane_bits=lane_bits)
+    label = f"i{spec.in_bits}f{spec.frac_bits}_l{lanes}" + ("" if lane is None else f"_lane{lane}")
+    return SbyJob(name or f"softmax_exp_equiv_{label}", "qbert_softmax_exp_equiv", sources,
+                  mode=mode, depth=1, engine=engine,
+                  description=f"softmax exp stage == golden int_exp, all d <= 0 ({label})")
+
+
+def exp_vectors(spec, n_random: int = 24, seed: int = 5) -> list[tuple[int, int]]:
+    """(d, int_exp(d)): the segment edges j*x0 +- 1, the clamp, the range ends, random draws."""
+    import numpy as np
+    from golden_model.softmax import N_CLAMP, int_exp
+    lo = -(1 << (spec.diff_bits - 1))
+    ds = {0, -1, lo, lo + 1}
+    for j in range(1, N_CLAMP + 2):
+        ds.update({j * spec.x0 - 1, j * spec.x0, j * spec.x0 + 1})
+    rng = np.random.default_rng(seed)
+    ds.update(int(v) for v in rng.integers(lo, 1, n_random))
+    ds = sorted(d for d in ds if lo <= d <= 0)
+    es = int_exp(np.array(ds, dtype=np.int64), spec)
+    return [(d, int(e)) for d, e in zip(ds, es)]
+
+
+def exp_vectors_job(spec, *, engine: str = "smtbmc yices", vectors: list | None = None) -> SbyJob:
+    """Ties the Verilog exp reference to the numpy golden model on concrete vectors."""
+    vecs = vectors if vectors is not None else exp_vectors(spec)
+    DW, EB = spec.diff_bits, spec.exp_bits
+    body = "".join(f"    wire [{EB - 1}:0] e{i};\n"
+                   f"    qbert_softmax_exp_ref r{i} (.d({_sconst(d, DW)}), .e(e{i}));\n"
+                   f"    always @(*) assert (e{i} == {EB}'d{e});  // V{i} golden: d={d}\n"
+                   for i, (d, e) in enumerate(vecs))
+    top = ("`default_nettype none\nmodule qbert_softmax_exp_vectors (input wire clk);\n`ifdef FORMAL\n"
+           + body + "`endif\nendmodule\n`default_nettype wire\n")
+    return SbyJob(f"softmax_exp_ref_vectors_i{spec.in_bits}f{spec.frac_bits}", "qbert_softmax_exp_vectors",
+                  {"qbert_softmax_exp_ref.sv": exp_ref_sv(spec), "qbert_softmax_exp_vectors.sv": top},
+                  mode="bmc", depth=1, engine=engine,
+                  description=f"exp reference == golden_model.int_exp on {len(vecs)} vectors")

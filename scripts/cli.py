@@ -103,6 +103,22 @@ def cmd_fidelity(args) -> int:
     return EXIT_OK
 
 
+def cmd_softmax_fidelity(args) -> int:
+    from golden_model.calibrate import EVALUATION_FILE, default_model, read_sentences
+    from golden_model.fidelity import format_softmax_table, softmax_fidelity
+
+    sentences = read_sentences(args.input) if args.input else read_sentences(name=EVALUATION_FILE)
+    model = default_model(args.weight_bits)
+    progress = lambda i, n, s: print(f"[{i}/{n}] {s[:60]}", file=sys.stderr)
+    table = softmax_fidelity(model, sentences, progress)
+    sm = model.numerics.softmax
+    print(f"Integer softmax (in {sm.in_bits} bits, {sm.frac_bits} fractional; out {sm.out_bits} bits) "
+          f"vs float softmax of the same scores, every attention row of W{args.weight_bits}A8 "
+          f"all-MiniLM-L6-v2 on {len(sentences)} sentences:\n")
+    print(format_softmax_table(table))
+    return EXIT_OK
+
+
 def cmd_bench(args) -> int:
     benched = ("model", "matmul", "softmax")   # the targets with a benchmark below
     targets = args.targets or [t for t in ("model",) + UNITS if t in benched]
@@ -184,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     msub = mo.add_subparsers(dest="model_command", required=True, metavar="MODEL_COMMAND")
     for name, func, hlp in (
             ("minilm-embed", cmd_embed, "integer sentence embeddings of all-MiniLM-L6-v2"),
-            ("fidelity", cmd_fidelity, "cosine and per-layer error of the integer model vs float")):
+            ("fidelity", cmd_fidelity, "cosine and per-layer error of the integer model vs float"),
+            ("softmax-fidelity", cmd_softmax_fidelity,
+             "per-layer error of the integer softmax vs float softmax on real attention scores")):
         e = msub.add_parser(name, help=hlp)
         e.add_argument("--input", type=Path, help="file of sentences, one per line")
         e.add_argument("--weight-bits", type=int, choices=(8, 4), default=8)
