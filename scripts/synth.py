@@ -28,7 +28,8 @@ def script(top: str, names: list[str]) -> str:
             + f"hierarchy -check -top {top}\n"
             + "proc\n"
             + "select -assert-none t:$dlatch t:$adlatch t:$dlatchsr t:$sr\n"
-            + f"synth_xilinx -top {top} -family {FAMILY}\n"
+            # -flatten: one cell count for a top with submodules (softmax, attention)
+            + f"synth_xilinx -flatten -top {top} -family {FAMILY}\n"
             + "select -assert-none t:LDCE t:LDPE\n"
             + "tee -q -o stat.txt stat\n")
 
@@ -59,7 +60,7 @@ def synth(top: str, sources: list[Path]) -> dict:
             "CARRY": sum(v for k, v in cells.items() if k.startswith("CARRY")),
             "SRL": sum(v for k, v in cells.items() if k.startswith("SRL")),
             "BRAM": sum(v for k, v in cells.items() if k.startswith("RAMB")),
-            "LUTRAM": sum(v for k, v in cells.items() if k.startswith("RAM") and not k.startswith("RAMB")),
+            "LUTRAM": sum(v for k, v in cells.items() if re.fullmatch(r"RAM\d+[MSXD]\d*", k)),
             "seconds": round(time.time() - t0, 1)}
 
 
