@@ -194,7 +194,7 @@ def matmul_jobs(cfg=None, rtl_dir: Path | str | None = None,
     jobs.append(_describe(fmatmul.matmul_job(cfg, text, engine=engine, mode="cover", depth=14,
                                              name=f"matmul_cover_r{cfg.rows}c{cfg.cols}"),
                           where + "; non-vacuity"))
-    from rtl_gen.matmul import REQ_BITS
+    from rtl_gen.requant import REQ_BITS
     rq = equiv.RequantSpec(acc_bits=cfg.acc_bits, out_bits=cfg.out_bits)
     jobs.append(equiv.requant_vectors_job(rq, engine=engine))
     lem: list[Callable[[], SbyResult]] = [
