@@ -68,7 +68,7 @@ def build_isqrt(x_bits: int):
     trial = m.Wire("trial", RW)
     take = m.Wire("take")
     rem_n = m.Wire("rem_n", RW)
-    m.Assign(rem_d(Cat(_k(0, 2), rem_q, Slice(x_q, XB - 1, XB - 2))))
+    m.Assign(rem_d(Cat(rem_q, Slice(x_q, XB - 1, XB - 2))))
     m.Assign(trial(Cat(_k(0, 1), root_q, _k(1, 2))))
     m.Assign(take(rem_d >= trial))
     m.Assign(rem_n(Mux(take, rem_d - trial, rem_d)))
