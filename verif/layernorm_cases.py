@@ -74,23 +74,32 @@ def vectors(draw, cfg: LayerNormConfig, kind: str | None = None) -> np.ndarray:
 
 
 def _at_shift_threshold(draw, cfg: LayerNormConfig, base: int) -> np.ndarray:
-    """A vector whose variance sum V lands next to T * 2^var_shift for a small or
-    perfect-square T: pairs mean +- d keep the mean and add 2*d^2 to V, so the
-    shifted variance sits at the isqrt's and the shift's boundaries."""
+    """A vector whose variance sum V is T * 2^var_shift + e, with T small or next
+    to a perfect square and e at the ends of the shifted-out bits, so the shifted
+    variance sits at the shift's and the isqrt's boundaries.
+
+    V is built greedily from pairs mean +- d (each adds 2*d^2 and keeps the sum);
+    an odd rest of 1 is one element + 1 (the rounded mean stays put for H >= 3).
+    """
     H, vs = cfg.hidden, cfg.spec.var_shift
     lo, hi = int_range(cfg.in_bits)
-    r = draw(st.integers(1, 64))
+    r = draw(st.integers(2, 64))
     target = draw(st.sampled_from([1, 2, 3, 4, r * r - 1, r * r, r * r + 1]))
-    pairs = draw(st.integers(1, max(1, H // 2)))
-    d = max(1, math.isqrt(max(1, (target << vs) // (2 * pairs))))
-    d += draw(st.integers(-1, 1))
-    mid = int(np.clip(base, lo + abs(d) + 1, hi - abs(d) - 1)) if hi - lo > 2 * abs(d) + 2 else 0
+    rest = draw(st.sampled_from([0, (1 << vs) - 1, draw(st.integers(0, (1 << vs) - 1))]))
+    v = (target << vs) + rest
+    devs = []
+    while v > 0 and len(devs) + 2 <= H:
+        d = math.isqrt(v // 2)
+        if d == 0:
+            devs.append(1)
+            v -= 1
+        else:
+            devs += [d, -d]
+            v -= 2 * d * d
+    span = max([abs(d) for d in devs] + [0])
+    mid = int(np.clip(base, lo + span, hi - span)) if hi - lo >= 2 * span else 0
     x = np.full(H, mid, dtype=np.int64)
-    for p in range(pairs):
-        x[2 * p] += d
-        x[2 * p + 1] -= d
-    if draw(st.booleans()) and H > 2 * pairs:
-        x[-1] += draw(st.sampled_from([-1, 1]))     # one unit off: mean rounds, V +- 1ish
+    x[:len(devs)] += np.asarray(devs, dtype=np.int64)
     perm = draw(st.permutations(range(H)))
     return np.clip(x[list(perm)], lo, hi)
 
