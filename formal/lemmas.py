@@ -11,6 +11,8 @@ what turns those into statements about the golden model's formulas:
 - :func:`round_half_up`: for every s in [1, shift_max], (P + 2^(s-1)) >> s is
   P / 2^s rounded to nearest with ties up (error in [-1/2, 1/2)), for every
   integer P: the rounding the golden model states.
+- :func:`divider_composition`: exact restoring steps (SBY) compose into
+  quot*den + rem == num, floor division (the divider proof's algebra).
 - :func:`mac_bound`: products lie in [pmin, pmax]; the invariant
   k*pmin <= acc - bias <= k*pmax is inductive for symbolic k; for every
   K <= k_max the sum fits acc_bits_for(k_max) bits, and one bit fewer does not
@@ -159,3 +161,45 @@ def mac_bound(k_max: int, act_bits: int = 8, weight_bits: int = 8, bias_bits: in
     return _check(f"lemma_mac_bound_a{act_bits}w{weight_bits}b{bias_bits}_k{k_max}_acc{bits}",
                   f"|acc - bias| <= k*{pmax} inductive; K <= {k_max} fits acc {bits} bits, tight",
                   claims)
+
+
+def divider_composition(bits_per_cycle: int, *, weight=lambda r, j: 2 ** (r - 1 - j)) -> SbyResult:
+    """The algebra of the divider proof (formal.divider), over unbounded integers.
+
+    SBY proves, for every busy cycle, each restoring step j exactly:
+    2*rem_j + bit_j == rem_{j+1} + take_j*den with 0 <= rem_{j+1} < den
+    (D7/D8, at widths where nothing wraps), that the bits consumed are the
+    dividend's from the top (D5), that the quotient register collects the
+    takes in order (D6) and that rem starts at 0.  By induction over the
+    cycles, with prefix' = 2^r*prefix + sum_j bit_j*w_j and
+    Q' = 2^r*Q + sum_j take_j*w_j (w_j = 2^(r-1-j), ``weight``), the claims
+    below give Q*den + rem == prefix after every cycle, so at done (prefix ==
+    num) quot*den + rem == num; with 0 <= rem < den that is floor division,
+    and quot <= num, so the quotient fits num_bits.  Any other ``weight``
+    (the order the bits are combined) must FAIL (the negative test)."""
+    z3 = _z3()
+    r = bits_per_cycle
+    q, pre, den, num, rem = z3.Ints("Q prefix den num rem")
+    bs = z3.Ints(" ".join(f"bit{j}" for j in range(r)))
+    ts = z3.Ints(" ".join(f"take{j}" for j in range(r)))
+    rs = z3.Ints(" ".join(f"rem{j}" for j in range(r + 1)))
+    step_hyps = [den >= 1, q >= 0, rs[0] >= 0, rs[0] < den, q * den + rs[0] == pre]
+    for j in range(r):
+        step_hyps += [z3.Or(bs[j] == 0, bs[j] == 1), z3.Or(ts[j] == 0, ts[j] == 1),
+                      2 * rs[j] + bs[j] == rs[j + 1] + ts[j] * den, rs[j + 1] >= 0, rs[j + 1] < den]
+    q2 = 2 ** r * q + sum(ts[j] * 2 ** (r - 1 - j) for j in range(r))
+    pre2 = 2 ** r * pre + sum(bs[j] * weight(r, j) for j in range(r))
+    nb = z3.Int("num_bits")
+    claims = [
+        ("Q*den + rem == prefix at start", [q == 0, rem == 0, pre == 0], q * den + rem == pre),
+        ("Q*den + rem == prefix is kept by one cycle", step_hyps, q2 * den + rs[r] == pre2),
+        ("q*den + rem == num, 0 <= rem < den is floor division",
+         [den >= 1, num >= 0, q >= 0, rem >= 0, rem < den, q * den + rem == num],
+         z3.And(q == num / den, rem == num % den)),
+        ("the quotient is at most the dividend (fits num_bits)",
+         [den >= 1, num >= 0, q >= 0, rem >= 0, q * den + rem == num, nb >= 1, num < 2 ** nb],
+         q <= num),
+    ]
+    return _check(f"lemma_divider_composition_r{r}",
+                  f"{r} exact restoring step(s) a cycle keep quot*den + rem == consumed dividend; "
+                  f"q*d + r == n, 0 <= r < d is floor division", claims)
