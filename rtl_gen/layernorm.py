@@ -27,11 +27,12 @@ Architecture (four banks: load, scalar, read out in parallel)
 1. LOAD (one beat a cycle): store the beat into the load bank and accumulate
    S = sum(x) and Q = sum(x^2) (the lanes' squares in parallel).
 2. SCALAR (one vector at a time, overlapped with the others): rounded mean =
-   floor((S + H/2 + H*2^(in-1)) / H) - 2^(in-1) by a sequential divider;
+   floor((S + H/2 + H*2^(in-1)) / H) - 2^(in-1) by the shared divider
+   (rtl_gen/divider.py, div_bits_per_cycle quotient bits a cycle);
    V = sum((x - mean)^2) = Q - 2*mean*S + H*mean^2 (exact integer identity,
    computed modulo 2^var_sum_bits, which holds V); var = V >> var_shift;
    std = max(1, isqrt(var)) by the digit-by-digit isqrt; factor = floor(2^31 /
-   std) by the sequential divider.
+   std) by a second instance of the shared divider.
 3. OUT (one beat a cycle, 5-stage pipeline that holds on ``m_axis_tready``
    low): y = x - mean, n = (y * factor + 2^(ns-1)) >>> ns, a = n * gamma +
    beta, requantize(a, M, s).
@@ -50,7 +51,8 @@ from golden_model.numerics import Numerics
 from golden_model.quant import MULT_BITS
 
 from . import emit, seqarith
-from .config import ConfigError, UnitConfig, rng
+from .config import ConfigError, UnitConfig, choice, rng
+from .divider import DividerConfig, build as build_divider
 from .requant import SHIFT_BITS, requant_stages
 
 TOP = "qbert_layernorm"
@@ -60,7 +62,7 @@ BANKS = 4
 #: pipeline registers from the read issue to m_axis: read, n, affine, product, output
 OUT_STAGES = 5
 #: FSM cycles of the scalar stage outside the two divisions and the isqrt
-SCALAR_OVERHEAD = 10
+SCALAR_OVERHEAD = 8
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class LayerNormConfig(UnitConfig):
                            metadata=rng(4, 24, "normalized value width (signed)"))
     gamma_bits: int = field(default=_NUM.ln_gamma_bits, metadata=rng(2, 24, "gamma width (signed)"))
     out_bits: int = field(default=_NUM.act_bits, metadata=rng(2, 24, "output width (signed)"))
+    div_bits_per_cycle: int = field(default=4, metadata=choice(
+        1, 2, 4, doc="quotient bits the mean and factor dividers retire per cycle"))
 
     def _check(self) -> None:
         if self.hidden % self.lanes:
@@ -121,11 +125,21 @@ class LayerNormConfig(UnitConfig):
         return (self.hidden * (1 << self.in_bits) - 1).bit_length()
 
     @property
+    def mean_divider(self) -> DividerConfig:
+        """floor(dividend / H): the rounded mean, offset by 2^(in-1)."""
+        return DividerConfig(self.mean_num_bits, self.hidden.bit_length(), self.div_bits_per_cycle)
+
+    @property
+    def factor_divider(self) -> DividerConfig:
+        """floor(2^31 / std), std < 2^16."""
+        return DividerConfig(FACTOR_NUM_BITS + 1, seqarith.isqrt_root_bits(VAR_BITS),
+                             self.div_bits_per_cycle)
+
+    @property
     def scalar_cycles(self) -> int:
         """Cycles the scalar stage spends on one vector."""
-        return (seqarith.divider_latency(self.mean_num_bits)
-                + seqarith.isqrt_latency(VAR_BITS)
-                + seqarith.divider_latency(FACTOR_NUM_BITS + 1) + SCALAR_OVERHEAD)
+        return (self.mean_divider.latency + seqarith.isqrt_latency(VAR_BITS)
+                + self.factor_divider.latency + SCALAR_OVERHEAD)
 
     def latency(self) -> int:
         """Cycles from the first input beat accepted to the first output beat valid
@@ -161,7 +175,7 @@ def _lane_sum(m, name: str, terms, width: int):
 
 
 def build(cfg: LayerNormConfig):
-    """The Veriloggen Module of ``cfg`` (with its isqrt and divider submodules)."""
+    """The Veriloggen Module of ``cfg`` (with its isqrt and two divider submodules)."""
     from veriloggen import AndList, Cat, If, Module, Mux, Not, OrList, Posedge, Signed, Slice, Uxor
 
     s = cfg.spec
@@ -281,7 +295,7 @@ def build(cfg: LayerNormConfig):
     m.Assign(mean_num(Slice(mean_full, MB - 1, 0)))
     unused_mf = m.Wire("unused_mean_full")
     m.Assign(unused_mf(mean_full[MB]))
-    mdiv = seqarith.build_divider(MB, H.bit_length())
+    mdiv = build_divider(cfg.mean_divider)
     m.Instance(mdiv, "u_mean_div", ports=[
         ("clk", clk), ("rst", rst), ("start_i", at(S_MEAN_GO)), ("num_i", mean_num),
         ("den_i", _k(H, H.bit_length())), ("ready_o", mdiv_ready), ("done_o", mdiv_done),
@@ -322,7 +336,7 @@ def build(cfg: LayerNormConfig):
     fdiv_quot = m.Wire("fdiv_quot", FB)
     fdiv_rem = m.Wire("unused_fdiv_rem", RB)
     fdiv_ready = m.Wire("unused_fdiv_ready")
-    fdiv = seqarith.build_divider(FB, RB)
+    fdiv = build_divider(cfg.factor_divider)
     m.Instance(fdiv, "u_factor_div", ports=[
         ("clk", clk), ("rst", rst), ("start_i", at(S_DIV_GO)),
         ("num_i", _k(1 << FACTOR_NUM_BITS, FB)), ("den_i", sc_std), ("ready_o", fdiv_ready),
@@ -456,7 +470,7 @@ def verilog_files(cfg: LayerNormConfig) -> dict[str, str]:
         if name == TOP:
             continue
         files[f"{sub.name}.v"] = emit.verilog_text(
-            sub, cfg, "rtl_gen/seqarith.py", f"Submodule of {TOP}: docs/layernorm.md")
+            sub, cfg, "rtl_gen/layernorm.py", f"Submodule of {TOP}: docs/layernorm.md")
     files[f"{TOP}.v"] = emit.verilog_text(
         top, cfg, "rtl_gen/layernorm.py", "Stream protocol and numerics: docs/layernorm.md",
         var_shift=s.var_shift, norm_shift=s.norm_shift, affine_bits=s.affine_bits)
