@@ -186,4 +186,42 @@ def layernorm_bounds(cfg) -> SbyResult:
                   f"variance identity and centered value never wrap", claims)
 
 
-__all__ = ["isqrt_formal_block", "isqrt_job", "isqrt_lemma", "layernorm_bounds"]
+def layernorm_jobs(cfg=None, rtl_dir=None, engine: str = "smtbmc yices"):
+    """Every proof of the unit: (SBY jobs, z3 lemmas).  With ``rtl_dir`` the
+    submodules are read from the RTL on disk and the Config from its params.json
+    (``cfg`` must then be None or equal); else generated from ``cfg``."""
+    from rtl_gen.layernorm import LayerNormConfig, sources, verilog_files
+    from . import divider as fdivider
+    from .lemmas import divider_composition
+
+    if rtl_dir is not None:
+        disk = LayerNormConfig.load(rtl_dir)
+        if cfg is not None and cfg != disk:
+            raise ValueError(f"--rtl {rtl_dir} was generated for {disk}, not for the given Config")
+        cfg = disk
+        files = {p.name: p.read_text() for p in sources(rtl_dir)}
+        where = f"RTL in {rtl_dir}"
+    else:
+        cfg = cfg if cfg is not None else LayerNormConfig()
+        files = verilog_files(cfg)
+        where = "RTL generated from the Config"
+
+    def text_of(module: str) -> str:
+        name = f"{module}.v"
+        if name not in files:
+            raise ValueError(f"{where}: {name} (module {module}) is missing")
+        return files[name]
+
+    import dataclasses
+    jobs = [isqrt_job(VAR_BITS, text_of(seqarith.isqrt_name(VAR_BITS)), engine=engine)]
+    for dc in dict.fromkeys((cfg.mean_divider, cfg.factor_divider)):
+        jobs.append(fdivider.divider_job(dc, text_of(dc.module_name), engine=engine))
+    jobs = [dataclasses.replace(j, description=f"{j.description} [{where}]") for j in jobs]
+    # the divider lemma first: its last claim is nonlinear and z3 (one global
+    # context per process) timed out on it after the bounds lemma had run
+    lem = [lambda: divider_composition(cfg.div_bits_per_cycle), isqrt_lemma,
+           lambda: layernorm_bounds(cfg)]
+    return jobs, lem
+
+
+__all__ = ["isqrt_formal_block", "isqrt_job", "isqrt_lemma", "layernorm_bounds", "layernorm_jobs"]

@@ -15,6 +15,11 @@ Units
 vectors at the unit's accumulator width and the z3 lemmas (requant widths,
 round half up, MAC bound for its k_max).
 
+``layernorm``: the generated unit's submodules (:mod:`formal.layernorm`): the
+32-bit isqrt (ghost + linear invariants, z3 recurrence lemma) and its two
+shared dividers (:mod:`formal.divider`), plus the z3 no-overflow bounds for
+the Config's H and input width.  ``rtl_dir`` / ``cfg`` as for matmul.
+
 ``kit``: the formal kit's own stand-in datapaths at the golden model's full
 widths (requantizer 32-bit acc x 31-bit M, s in [0, 62], direct and
 DSP-split; MAC PE for k_max = cfg["k_max"] or 1536).  Not a CLI unit; run by
@@ -35,7 +40,7 @@ from typing import Callable
 from . import axis, equiv, lemmas
 from .sby import SbyJob, SbyResult, engine_for, run_job
 
-UNITS_WITH_PROOFS = ("matmul", "kit")
+UNITS_WITH_PROOFS = ("matmul", "layernorm", "kit")
 
 #: defaults of the matmul fields the proofs read (MiniLM: FFN K = 1536)
 MATMUL_DEFAULTS = {"act_bits": 8, "weight_bits": 8, "bias_bits": 32, "out_bits": 8, "k_max": 1536}
@@ -231,6 +236,9 @@ def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = 
         if rtl_dir is not None:
             raise ValueError("the kit proofs take no --rtl folder (use contract_jobs)")
         jobs, lem = kit_jobs(cfg, engine)
+    elif unit == "layernorm":
+        from .layernorm import layernorm_jobs
+        jobs, lem = layernorm_jobs(cfg, rtl_dir, engine)
     else:
         jobs, lem = matmul_jobs(cfg, rtl_dir, engine)
     return run_all(jobs, lem, timeout=timeout, workdir=workdir, progress=progress, workers=workers)
@@ -357,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                         raise ValueError(f"-P expects NAME=VALUE, got {t!r}")
                     pairs.append((name.strip(), value.strip()))
                 cfg = MatmulConfig().with_overrides(pairs)
-            runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u == "matmul" else None,
+            runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u in ("matmul", "layernorm") else None,
                                                        a.solver, timeout=a.timeout)))
         for name, fn in runs:
             res = fn()
