@@ -104,7 +104,7 @@ def cmd_fidelity(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    benched = ("model", "matmul")   # the targets with a benchmark below
+    benched = ("model", "matmul", "layernorm")   # the targets with a benchmark below
     targets = args.targets or [t for t in ("model",) + UNITS if t in benched]
     for t in targets:
         if t in PENDING:
@@ -113,7 +113,7 @@ def cmd_bench(args) -> int:
             raise UsageError(f"qbert bench {t}: no benchmark for {t} yet (its latency and "
                              f"throughput are measured by `qbert sim {t}`); benchmarks: "
                              f"{', '.join(benched)}")
-    if (args.params or args.config) and targets != ["matmul"]:
+    if (args.params or args.config) and targets not in (["matmul"], ["layernorm"]):
         raise UsageError("-P/--config in qbert bench apply to one unit: give exactly one, e.g. "
                          "`qbert bench matmul -P rows=8`")
     if "model" in targets:
@@ -127,6 +127,13 @@ def cmd_bench(args) -> int:
         args.rtl = None
         cfg, rtl, _ = flows._rtl_config(flow, args)
         bench_matmul(flow, cfg, rtl, shapes, do_synth=not args.no_synth)
+    if "layernorm" in targets:
+        from . import flows
+        from .bench_layernorm import main as bench_layernorm
+        flow = flows.FLOWS["layernorm"]
+        args.rtl = None
+        cfg, rtl, _ = flows._rtl_config(flow, args)
+        bench_layernorm(flow, cfg, rtl, do_synth=not args.no_synth)
     return EXIT_OK
 
 

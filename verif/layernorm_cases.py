@@ -22,7 +22,7 @@ from .strategies import int_arrays, ints, pause_patterns, requant_params
 #: the stream endpoints of the LayerNorm DUT
 IN, PRM, OUT = "s_axis", "s_axis_prm", "m_axis"
 
-KINDS = ("random", "constant", "outlier", "edges", "threshold", "narrow")
+KINDS = ("random", "constant", "near_constant", "outlier", "edges", "threshold", "narrow")
 
 
 @dataclass
@@ -54,6 +54,10 @@ def vectors(draw, cfg: LayerNormConfig, kind: str | None = None) -> np.ndarray:
     base = draw(ints(IB))
     if kind == "constant":                     # variance 0: std = max(1, 0)
         x = np.full(H, base)
+    elif kind == "near_constant":              # V tiny: var = 0 or 1 with y != 0
+        x = np.full(H, base)
+        for _ in range(draw(st.integers(1, 3))):
+            x[draw(st.integers(0, H - 1))] += draw(st.sampled_from([-3, -1, 1, 2]))
     elif kind == "outlier":
         spread = draw(st.sampled_from([0, 1, 3, 64]))
         x = np.clip(base + np.asarray(draw(st.lists(st.integers(-spread, spread), min_size=H,
@@ -84,7 +88,8 @@ def _at_shift_threshold(draw, cfg: LayerNormConfig, base: int) -> np.ndarray:
     H, vs = cfg.hidden, cfg.spec.var_shift
     lo, hi = int_range(cfg.in_bits)
     r = draw(st.integers(2, 64))
-    target = draw(st.sampled_from([1, 2, 3, 4, r * r - 1, r * r, r * r + 1]))
+    # T = 0 with a non-zero rest: V > 0 but var = 0 (std = max(1, 0))
+    target = draw(st.sampled_from([0, 1, 2, 3, 4, r * r - 1, r * r, r * r + 1]))
     rest = draw(st.sampled_from([0, (1 << vs) - 1, draw(st.integers(0, (1 << vs) - 1))]))
     v = (target << vs) + rest
     devs = []
@@ -106,8 +111,18 @@ def _at_shift_threshold(draw, cfg: LayerNormConfig, base: int) -> np.ndarray:
 
 @st.composite
 def params(draw, cfg: LayerNormConfig):
-    """(gamma [H], beta [H], mult, shift) with edges mixed in."""
+    """(gamma [H], beta [H], mult, shift) with edges mixed in.
+
+    "identity" makes out = round(n / 2^k) (gamma 1, beta 0, M = 2^30, s = 30 + k)
+    so a one-LSB error of n (rounding, mean, std) shows in the output instead
+    of vanishing in a coarse requantization."""
     H, s = cfg.hidden, cfg.spec
+    if draw(st.integers(0, 3)) == 0:
+        k = draw(st.sampled_from([0, 0, 1, 2]))
+        gamma = np.full(H, draw(st.sampled_from([1, 1, -1, 2])), dtype=np.int64)
+        beta = np.asarray(draw(st.lists(st.integers(-2, 2), min_size=H, max_size=H)),
+                          dtype=np.int64)
+        return gamma, beta, 1 << 30, 30 + k
     gamma = draw(int_arrays((H,), cfg.gamma_bits))
     beta = draw(int_arrays((H,), cfg.beta_bits))
     # a = n * gamma + beta is up to affine_bits; scale M, s so outputs use the range
@@ -117,9 +132,12 @@ def params(draw, cfg: LayerNormConfig):
 
 @st.composite
 def cases(draw, cfg: LayerNormConfig, max_vectors: int = 3) -> LayerNormCase:
-    """1..max_vectors vectors back to back after one parameter load, with random
-    input gaps and output stalls."""
-    vs = draw(st.lists(vectors(cfg), min_size=1, max_size=max_vectors))
+    """1..max_vectors vectors back to back after one parameter load (sometimes
+    BANKS + 2, so loading runs ahead of a stalled output and every bank is
+    reused), with random input gaps and output stalls."""
+    from rtl_gen.layernorm import BANKS
+    n = draw(st.one_of(st.integers(1, max_vectors), st.just(BANKS + 2)))
+    vs = draw(st.lists(vectors(cfg), min_size=n, max_size=n))
     gamma, beta, mult, shift = draw(params(cfg))
     pauses = {ep: draw(pause_patterns()) for ep in (IN, PRM, OUT)}
     return LayerNormCase(vs, gamma, beta, mult, shift, pauses)
