@@ -27,12 +27,16 @@
    accumulation (so computing it modulo 2^var_sum_bits is exact), and
    y = x - mean fits in_bits + 1.
 
-3. ``axis`` -- the top's m_axis obeys AXI4-Stream (reset, hold under stall),
-   one output vector per input vector, bounded latency: see :func:`axis_job`.
+3. ``top`` (:func:`top_job`, k-induction on the whole ``qbert_layernorm``
+   of the Config): m_axis obeys AXI4-Stream (reset, hold under stall), no
+   output vector without an input vector and at most BANKS + 5 in flight
+   (the shared ``qbert_axis_units`` counter), made inductive by the map
+   "pending == banks in use + vector ends in the output pipeline".  Not
+   proven: bounded latency (U3) -- it needs the divider/isqrt timing as
+   invariants of the scalar FSM; the testbench's hang timeout checks it.
 """
 from __future__ import annotations
 
-import time
 
 from golden_model.layernorm import VAR_BITS
 from rtl_gen import seqarith
@@ -186,6 +190,64 @@ def layernorm_bounds(cfg) -> SbyResult:
                   f"variance identity and centered value never wrap", claims)
 
 
+def top_formal_block(cfg) -> str:
+    """Properties of ``qbert_layernorm`` (injected: they name its registers).
+
+    Environment: reset first; s_axis and s_axis_prm obey AXI4-Stream
+    (assumed); every vector is well formed (tlast exactly on beat H/lanes).
+    Asserted: m_axis P1/P2 (reset, hold under stall), U1 no output vector
+    without an input vector, U2 at most BANKS + 5 vectors in the unit, with the
+    invariant that makes them inductive: the pending count equals the banks
+    in use plus the vector ends in the output pipeline.
+    """
+    from rtl_gen.layernorm import BANKS
+    from . import axis
+    B, PB = cfg.beats, max(1, (cfg.beats - 1).bit_length())
+    stages = [("r_valid_q", "r_last_q"), ("s1_valid_q", "s1_last_q"), ("s2_valid_q", "s2_last_q"),
+              ("s3_valid_q", "s3_last_q"), ("out_valid_q", "out_last_q")]
+    cw = axis.counter_width(BANKS + len(stages), 0)
+    in_use = " + ".join(f"{{{cw - 1}'d0, bank_state_q[{b}] != 2'd0}}" for b in range(BANKS))
+    in_pipe = " + ".join(f"{{{cw - 1}'d0, {v} && {l}}}" for v, l in stages)
+    lines = [
+        "`ifdef FORMAL",
+        "    reg f_first = 1'b1;",
+        "    always @(posedge clk) f_first <= 1'b0;",
+        "    always @(*) if (f_first) assume (rst);",
+        "    " + axis.check_instance("f_in", "s_axis", axis.ROLE_ENV, cfg.in_word_bits).replace("\n", "\n    "),
+        "    " + axis.check_instance("f_prm", "s_axis_prm", axis.ROLE_ENV, cfg.prm_word_bits).replace("\n", "\n    "),
+        "    " + axis.check_instance("f_out", "m_axis", axis.ROLE_DUT, cfg.out_word_bits).replace("\n", "\n    "),
+        f"    always @(*) if (!rst && s_axis_tvalid) assume (s_axis_tlast == (ld_ptr_q == {PB}'d{B - 1}));",
+        f"    always @(*) if (!rst && s_axis_prm_tvalid) assume (s_axis_prm_tlast == (prm_ptr_q == {PB}'d{B - 1}));",
+        "    " + axis.units_instance("f_units", "s_axis", "m_axis", max_pending=BANKS + len(stages),
+                                    pending="f_pending", timer="f_timer").replace("\n", "\n    "),
+        "    always @(*) if (!f_first && !rst) begin",
+        f"        assert (f_pending == {in_use} + {in_pipe});   // pending map",
+        "        assert (sc_state_q == 4'd0 || bank_state_q[sc_bank_q] == 2'd1);",
+        "        assert (sc_state_q <= 4'd9);",
+        "        assert (!err_len_o);                          // well-formed input: no error",
+        "    end",
+        "`endif",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def top_job(cfg, rtl_files: dict | None = None, *, engine: str = "smtbmc yices",
+            depth: int = 3, mode: str = "prove", mutate=None) -> SbyJob:
+    """SBY job of the top (small Configs: the banks are real memories)."""
+    from rtl_gen.layernorm import TOP, verilog_files
+    from . import axis
+    files = dict(rtl_files or verilog_files(cfg))
+    text = files.pop(f"{TOP}.v")
+    if mutate is not None:
+        text = mutate(text)
+    srcs = {f"{TOP}.sv": inject(text, TOP, top_formal_block(cfg)), axis.CHECKER_FILE: axis.CHECKER_SV}
+    srcs.update({k[:-2] + ".sv": v for k, v in files.items()})
+    label = f"h{cfg.hidden}_l{cfg.lanes}"
+    return SbyJob(f"layernorm_top_{label}", TOP, srcs, mode=mode, depth=depth, engine=engine,
+                  description=f"{TOP} {label}: m_axis AXI4-Stream rules, no output vector "
+                              f"without an input vector, at most BANKS + 5 in flight")
+
+
 def layernorm_jobs(cfg=None, rtl_dir=None, engine: str = "smtbmc yices"):
     """Every proof of the unit: (SBY jobs, z3 lemmas).  With ``rtl_dir`` the
     submodules are read from the RTL on disk and the Config from its params.json
@@ -213,7 +275,8 @@ def layernorm_jobs(cfg=None, rtl_dir=None, engine: str = "smtbmc yices"):
         return files[name]
 
     import dataclasses
-    jobs = [isqrt_job(VAR_BITS, text_of(seqarith.isqrt_name(VAR_BITS)), engine=engine)]
+    jobs = [isqrt_job(VAR_BITS, text_of(seqarith.isqrt_name(VAR_BITS)), engine=engine),
+            top_job(cfg, files, engine=engine)]
     for dc in dict.fromkeys((cfg.mean_divider, cfg.factor_divider)):
         jobs.append(fdivider.divider_job(dc, text_of(dc.module_name), engine=engine))
     jobs = [dataclasses.replace(j, description=f"{j.description} [{where}]") for j in jobs]
@@ -224,4 +287,5 @@ def layernorm_jobs(cfg=None, rtl_dir=None, engine: str = "smtbmc yices"):
     return jobs, lem
 
 
-__all__ = ["isqrt_formal_block", "isqrt_job", "isqrt_lemma", "layernorm_bounds", "layernorm_jobs"]
+__all__ = ["isqrt_formal_block", "isqrt_job", "isqrt_lemma", "layernorm_bounds", "layernorm_jobs",
+           "top_formal_block", "top_job"]
