@@ -21,6 +21,11 @@ round half up, MAC bound for its k_max).
 reference vectors, the divider at the unit's widths, and the z3 lemmas.
 ``--rtl``/``cfg`` as for matmul.
 
+``layernorm``: the generated unit's submodules (:mod:`formal.layernorm`): the
+32-bit isqrt (ghost + linear invariants, z3 recurrence lemma) and its two
+shared dividers (:mod:`formal.divider`), plus the z3 no-overflow bounds for
+the Config's H and input width.  ``rtl_dir`` / ``cfg`` as for matmul.
+
 ``kit``: the formal kit's own stand-in datapaths at the golden model's full
 widths (requantizer 32-bit acc x 31-bit M, s in [0, 62], direct and
 DSP-split; MAC PE for k_max = cfg["k_max"] or 1536).  Not a CLI unit; run by
@@ -41,10 +46,10 @@ from typing import Callable
 from . import axis, equiv, lemmas
 from .sby import SbyJob, SbyResult, engine_for, run_job
 
-UNITS_WITH_PROOFS = ("matmul", "softmax", "kit")
+UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", "kit")
 
 #: the engine each unit closes fastest with (``--solver`` overrides)
-DEFAULT_SOLVER = {"matmul": "z3", "softmax": "yices", "kit": "yices"}
+DEFAULT_SOLVER = {"matmul": "z3", "softmax": "yices", "layernorm": "yices", "kit": "yices"}
 
 #: defaults of the matmul fields the proofs read (MiniLM: FFN K = 1536)
 MATMUL_DEFAULTS = {"act_bits": 8, "weight_bits": 8, "bias_bits": 32, "out_bits": 8, "k_max": 1536}
@@ -207,7 +212,7 @@ def matmul_jobs(cfg=None, rtl_dir: Path | str | None = None,
     jobs.append(_describe(fmatmul.latency_job(cfg, text, engine=engine, mode="cover", depth=14,
                                               name=f"matmul_latency_cover_r{cfg.rows}c{cfg.cols}"),
                           where + "; non-vacuity of the latency environment"))
-    from rtl_gen.matmul import REQ_BITS
+    from rtl_gen.requant import REQ_BITS
     rq = equiv.RequantSpec(acc_bits=cfg.acc_bits, out_bits=cfg.out_bits)
     jobs.append(equiv.requant_vectors_job(rq, engine=engine))
     lem: list[Callable[[], SbyResult]] = [
@@ -310,6 +315,9 @@ def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = 
         jobs, lem = kit_jobs(cfg, engine)
     elif unit == "softmax":
         jobs, lem = softmax_jobs(cfg, rtl_dir, engine)
+    elif unit == "layernorm":
+        from .layernorm import layernorm_jobs
+        jobs, lem = layernorm_jobs(cfg, rtl_dir, engine)
     else:
         jobs, lem = matmul_jobs(cfg, rtl_dir, engine)
     return run_all(jobs, lem, timeout=timeout, workdir=workdir, progress=progress, workers=workers)
@@ -438,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
                         raise ValueError(f"-P expects NAME=VALUE, got {t!r}")
                     pairs.append((name.strip(), value.strip()))
                 cfg = (MatmulConfig if u == "matmul" else SoftmaxConfig)().with_overrides(pairs)
-            runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u in ("matmul", "softmax") else None,
+            runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u != "kit" else None,
                                                        a.solver or DEFAULT_SOLVER[u], timeout=a.timeout)))
         for name, fn in runs:
             res = fn()

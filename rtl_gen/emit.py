@@ -49,6 +49,17 @@ def verilog_text(module, cfg: UnitConfig, source: str, doc: str, **derived) -> s
     return HEADER.format(source=source, params=params, doc=doc) + text.lstrip("\n") + FOOTER
 
 
+def only_module(text: str, name: str) -> str:
+    """``text`` with every module definition but ``name`` removed (Veriloggen
+    emits a module's submodules after it; each goes into a file of its own)."""
+    blocks = re.split(r"(?m)^(?=module )", text)
+    kept = [b for b in blocks[1:] if re.match(rf"module {re.escape(name)}\b", b)]
+    if len(kept) != 1:
+        raise ValueError(f"module {name} occurs {len(kept)} times in the generated text")
+    body = re.sub(r"(?s)(endmodule\n).*\Z", r"\1\n", kept[0])
+    return blocks[0] + body + FOOTER
+
+
 def write_outputs(cfg: UnitConfig, out_dir: str | os.PathLike, files: dict[str, str]) -> Path:
     """Shared by every generator: write ``files`` (name -> text, in filelist
     order), ``files.f`` and ``params.json`` into ``out_dir``, all or nothing."""

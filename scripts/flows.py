@@ -43,6 +43,8 @@ FLOWS = {
     "matmul": Flow("matmul", "rtl_gen.matmul:MatmulConfig", "rtl_gen.matmul", "verif.matmul_tb"),
     "softmax": Flow("softmax", "rtl_gen.softmax:SoftmaxConfig", "rtl_gen.softmax",
                     "verif.softmax_tb"),
+    "layernorm": Flow("layernorm", "rtl_gen.layernorm:LayerNormConfig", "rtl_gen.layernorm",
+                      "verif.layernorm_tb"),
 }
 
 

@@ -1,0 +1,214 @@
+"""LayerNorm test cases: Hypothesis strategy, beat packing, golden expectation.
+
+Independent of cocotb.  The expected result always comes from
+:func:`golden_model.layernorm.int_layernorm` (and :func:`normalize` plus the
+intermediate scalars for the explanation of a mismatch).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+
+from golden_model.layernorm import FACTOR_NUM_BITS, isqrt, int_layernorm, normalize
+from golden_model.quant import MULT_BITS
+from golden_model.widths import int_range
+from rtl_gen.layernorm import LayerNormConfig
+
+from .strategies import int_arrays, ints, pause_patterns, requant_params
+
+#: the stream endpoints of the LayerNorm DUT
+IN, PRM, OUT = "s_axis", "s_axis_prm", "m_axis"
+
+KINDS = ("random", "constant", "near_constant", "outlier", "edges", "threshold", "narrow")
+
+
+@dataclass
+class LayerNormCase:
+    vectors: list       # int64 arrays of H elements
+    gamma: np.ndarray   # [H] gamma_bits signed
+    beta: np.ndarray    # [H] affine_bits - 1 signed
+    mult: int           # requantizer M, 31 bits unsigned
+    shift: int          # requantizer s, 0..62
+    pauses: dict        # endpoint -> pause pattern
+
+    def __repr__(self) -> str:
+        return ("LayerNormCase(\n"
+                + "".join(f"  x[{i}] = {v.tolist()},\n" for i, v in enumerate(self.vectors))
+                + f"  gamma = {self.gamma.tolist()},\n  beta = {self.beta.tolist()},\n"
+                + f"  mult = {self.mult}, shift = {self.shift},\n  pauses = {self.pauses})")
+
+
+def expected(cfg: LayerNormConfig, c: LayerNormCase) -> list[np.ndarray]:
+    return [int_layernorm(v, c.gamma, c.beta, c.mult, c.shift, cfg.spec) for v in c.vectors]
+
+
+@st.composite
+def vectors(draw, cfg: LayerNormConfig, kind: str | None = None) -> np.ndarray:
+    """One input vector of H elements mixing the domain's corners."""
+    H, IB = cfg.hidden, cfg.in_bits
+    lo, hi = int_range(IB)
+    kind = kind or draw(st.sampled_from(KINDS))
+    base = draw(ints(IB))
+    if kind == "constant":                     # variance 0: std = max(1, 0)
+        x = np.full(H, base)
+    elif kind == "near_constant":              # V tiny: var = 0 or 1 with y != 0
+        x = np.full(H, base)
+        for _ in range(draw(st.integers(1, 3))):
+            x[draw(st.integers(0, H - 1))] += draw(st.sampled_from([-3, -1, 1, 2]))
+    elif kind == "outlier":
+        spread = draw(st.sampled_from([0, 1, 3, 64]))
+        x = np.clip(base + np.asarray(draw(st.lists(st.integers(-spread, spread), min_size=H,
+                                                    max_size=H))), lo, hi)
+        x[draw(st.integers(0, H - 1))] = draw(st.sampled_from([lo, hi, -base, base ^ 0x5a]))
+    elif kind == "edges":                      # values at the input width's ends
+        x = np.asarray(draw(st.lists(st.sampled_from([lo, lo + 1, -1, 0, 1, hi - 1, hi]),
+                                     min_size=H, max_size=H)))
+    elif kind == "threshold":
+        x = _at_shift_threshold(draw, cfg, base)
+    elif kind == "narrow":                     # small variance, rounding of the mean
+        span = draw(st.sampled_from([1, 2, 5, 31]))
+        x = np.clip(base + np.asarray(draw(st.lists(st.integers(-span, span), min_size=H,
+                                                    max_size=H))), lo, hi)
+    else:
+        x = draw(int_arrays((H,), IB))
+    return np.clip(np.asarray(x, dtype=np.int64), lo, hi)
+
+
+def _at_shift_threshold(draw, cfg: LayerNormConfig, base: int) -> np.ndarray:
+    """A vector whose variance sum V is T * 2^var_shift + e, with T small or next
+    to a perfect square and e at the ends of the shifted-out bits, so the shifted
+    variance sits at the shift's and the isqrt's boundaries.
+
+    V is built greedily from pairs mean +- d (each adds 2*d^2 and keeps the sum);
+    an odd rest of 1 is one element + 1 (the rounded mean stays put for H >= 3).
+    """
+    H, vs = cfg.hidden, cfg.spec.var_shift
+    lo, hi = int_range(cfg.in_bits)
+    r = draw(st.integers(2, 64))
+    # T = 0 with a non-zero rest: V > 0 but var = 0 (std = max(1, 0))
+    target = draw(st.sampled_from([0, 1, 2, 3, 4, r * r - 1, r * r, r * r + 1]))
+    rest = draw(st.sampled_from([0, (1 << vs) - 1, draw(st.integers(0, (1 << vs) - 1))]))
+    v = (target << vs) + rest
+    devs = []
+    while v > 0 and len(devs) + 2 <= H:
+        d = math.isqrt(v // 2)
+        if d == 0:
+            devs.append(1)
+            v -= 1
+        else:
+            devs += [d, -d]
+            v -= 2 * d * d
+    span = max([abs(d) for d in devs] + [0])
+    mid = int(np.clip(base, lo + span, hi - span)) if hi - lo >= 2 * span else 0
+    x = np.full(H, mid, dtype=np.int64)
+    x[:len(devs)] += np.asarray(devs, dtype=np.int64)
+    perm = draw(st.permutations(range(H)))
+    return np.clip(x[list(perm)], lo, hi)
+
+
+@st.composite
+def params(draw, cfg: LayerNormConfig):
+    """(gamma [H], beta [H], mult, shift) with edges mixed in.
+
+    "identity" makes out = round(n / 2^k) (gamma 1, beta 0, M = 2^30, s = 30 + k)
+    so a one-LSB error of n (rounding, mean, std) shows in the output instead
+    of vanishing in a coarse requantization."""
+    H, s = cfg.hidden, cfg.spec
+    if draw(st.integers(0, 3)) == 0:
+        k = draw(st.sampled_from([0, 0, 1, 2]))
+        gamma = np.full(H, draw(st.sampled_from([1, 1, -1, 2])), dtype=np.int64)
+        beta = np.asarray(draw(st.lists(st.integers(-2, 2), min_size=H, max_size=H)),
+                          dtype=np.int64)
+        return gamma, beta, 1 << 30, 30 + k
+    gamma = draw(int_arrays((H,), cfg.gamma_bits))
+    beta = draw(int_arrays((H,), cfg.beta_bits))
+    # a = n * gamma + beta is up to affine_bits; scale M, s so outputs use the range
+    mult, shift = draw(requant_params(1, acc_log2=s.affine_bits - 3))
+    return gamma, beta, int(mult[0]), int(shift[0])
+
+
+@st.composite
+def cases(draw, cfg: LayerNormConfig, max_vectors: int = 3) -> LayerNormCase:
+    """1..max_vectors vectors back to back after one parameter load (sometimes
+    BANKS + 2, so loading runs ahead of a stalled output and every bank is
+    reused), with random input gaps and output stalls."""
+    from rtl_gen.layernorm import BANKS
+    n = draw(st.one_of(st.integers(1, max_vectors), st.just(BANKS + 2)))
+    vs = draw(st.lists(vectors(cfg), min_size=n, max_size=n))
+    gamma, beta, mult, shift = draw(params(cfg))
+    pauses = {ep: draw(pause_patterns()) for ep in (IN, PRM, OUT)}
+    return LayerNormCase(vs, gamma, beta, mult, shift, pauses)
+
+
+# -- packing: the stream protocol of rtl_gen/layernorm.py ---------------------
+
+def _word(values, bits: int) -> int:
+    w, mask = 0, (1 << bits) - 1
+    for i, v in enumerate(values):
+        w |= (int(v) & mask) << (i * bits)
+    return w
+
+
+def pack(cfg: LayerNormConfig, x: np.ndarray) -> list[int]:
+    """The s_axis beats of one vector (tlast on the last one)."""
+    L = cfg.lanes
+    return [_word(x[j:j + L], cfg.in_bits) for j in range(0, len(x), L)]
+
+
+def pack_params(cfg: LayerNormConfig, gamma, beta, mult: int, shift: int) -> list[int]:
+    """The s_axis_prm beats: lanes of {beta, gamma}, {shift, mult} above them."""
+    L, GB, PL = cfg.lanes, cfg.gamma_bits, cfg.prm_lane_bits
+    top = (int(shift) << MULT_BITS | int(mult)) << (L * PL)
+    lanes = [(int(b) & ((1 << cfg.beta_bits) - 1)) << GB | (int(g) & ((1 << GB) - 1))
+             for g, b in zip(gamma, beta)]
+    return [top | _word(lanes[j:j + L], PL) for j in range(0, cfg.hidden, L)]
+
+
+def unpack(cfg: LayerNormConfig, words: list[int]) -> np.ndarray:
+    """The outputs of one frame (lanes signed out_bits)."""
+    L, OB = cfg.lanes, cfg.out_bits
+    raw = np.asarray([(int(w) >> (i * OB)) & ((1 << OB) - 1) for w in words for i in range(L)],
+                     dtype=np.int64)
+    return np.where(raw >= 1 << (OB - 1), raw - (1 << OB), raw)
+
+
+def pad_bits(cfg: LayerNormConfig, words: list[int]) -> int:
+    """OR of the output words' pad bits above lanes*out_bits (must be 0)."""
+    return int(np.bitwise_or.reduce([int(w) >> (cfg.lanes * cfg.out_bits) for w in words]))
+
+
+def scalars(cfg: LayerNormConfig, x: np.ndarray) -> dict:
+    """The per-vector intermediates the RTL's scalar stage computes."""
+    s, H = cfg.spec, cfg.hidden
+    total = int(x.sum())
+    mean = (total + H // 2) // H
+    vsum = int(((x - mean) ** 2).sum())
+    var = vsum >> s.var_shift
+    std = max(1, int(isqrt(np.asarray([var]))[0]))
+    return {"sum": total, "mean": mean, "var_sum": vsum, "var": var, "std": std,
+            "factor": (1 << FACTOR_NUM_BITS) // std}
+
+
+def describe_mismatch(cfg: LayerNormConfig, c: LayerNormCase, exp: list[np.ndarray],
+                      got: list[np.ndarray]) -> str:
+    for vi, (e, g) in enumerate(zip(exp, got)):
+        if e.shape != g.shape:
+            return f"vector {vi}: expected {len(e)} outputs, got {len(g)}"
+        diff = np.flatnonzero(e != g)
+        if len(diff):
+            i = int(diff[0])
+            x = c.vectors[vi]
+            n = normalize(x, cfg.spec)
+            sc = ", ".join(f"{k} = {v}" for k, v in scalars(cfg, x).items())
+            return (f"{len(diff)} of {len(e)} outputs of vector {vi} differ; first at "
+                    f"out[{vi}][{i}] (beat {i // cfg.lanes}, lane {i % cfg.lanes}): expected "
+                    f"{int(e[i])}, got {int(g[i])}  (x = {int(x[i])}, n = {int(n[i])}, "
+                    f"gamma = {int(c.gamma[i])}, beta = {int(c.beta[i])}; {sc})")
+    return "outputs equal"
+
+
+__all__ = ["LayerNormCase", "cases", "vectors", "params", "pack", "pack_params", "unpack",
+           "pad_bits", "expected", "scalars", "describe_mismatch", "IN", "PRM", "OUT", "KINDS"]
