@@ -43,6 +43,7 @@ FLOWS = {
     "matmul": Flow("matmul", "rtl_gen.matmul:MatmulConfig", "rtl_gen.matmul", "verif.matmul_tb"),
     "softmax": Flow("softmax", "rtl_gen.softmax:SoftmaxConfig", "rtl_gen.softmax",
                     "verif.softmax_tb"),
+    "gelu": Flow("gelu", "rtl_gen.gelu:GeluConfig", "rtl_gen.gelu", "verif.gelu_tb"),
 }
 
 

@@ -1,0 +1,77 @@
+"""cocotb test module of the GELU unit (run through verif/runner.py).
+
+Environment (set by the runner): QBERT_RTL_DIR (the folder with params.json),
+QBERT_EXAMPLES, QBERT_SEED, QBERT_REPRO, QBERT_INFO_FILE (counts, latency and
+throughput go there).
+"""
+from __future__ import annotations
+
+import os
+
+import cocotb
+import numpy as np
+from cocotb.triggers import with_timeout
+
+from golden_model.gelu import int_gelu
+from rtl_gen.gelu import IN, GeluConfig
+from verif.elementwise import (StreamCase, elementwise_tb, first_mismatch, measure_stream, pack,
+                               unpack)
+from verif.gelu_cases import cases, describe, expected, words
+from verif.softmax_tb import _write_info
+from verif.tb import CLOCK_NS, env_int, run_property
+
+
+def _tb(dut):
+    cfg = GeluConfig.load(os.environ["QBERT_RTL_DIR"])
+    return cfg, elementwise_tb(dut)(dut, [IN], cfg.lanes, cfg.out_bits)
+
+
+@cocotb.test()
+async def gelu_matches_golden(dut):
+    """Every output element equals golden_model.gelu.int_gelu, under random stalls."""
+    cfg, tb = _tb(dut)
+    examples = env_int("QBERT_EXAMPLES", 60)
+    seed = env_int("QBERT_SEED", 0)
+    repro = os.environ.get("QBERT_REPRO", f"qbert sim gelu --seed {seed} --examples {examples}")
+    stats = {"examples": 0, "outputs": 0}
+
+    async def check(c: StreamCase) -> None:
+        got = await tb.run_case(c, words(cfg, c))
+        exp = expected(cfg, c)
+        stats["examples"] += 1
+        stats["outputs"] += sum(len(e) for e in exp)
+        bad = first_mismatch(exp, got, cfg.lanes)
+        if bad:
+            raise AssertionError(describe(cfg, c, bad))
+
+    await run_property(cases(cfg), check, examples=examples, seed=seed, log=dut._log, repro=repro)
+    dut._log.info("gelu: %d examples, %d output elements, all bit-exact",
+                  stats["examples"], stats["outputs"])
+    _write_info(stats)
+
+
+@cocotb.test()
+async def gelu_exhaustive(dut):
+    """Every value of the input width once, in one frame with no stalls; measures
+    the latency (first beat taken -> first result offered) and the throughput."""
+    cfg, tb = _tb(dut)
+    n = 1 << cfg.in_bits
+    xs = np.arange(-(n // 2), n // 2, dtype=np.int64)
+    xs = np.concatenate([xs, np.zeros((-n) % cfg.lanes, dtype=np.int64)])
+    frame = pack(xs, cfg.lanes, cfg.in_bits)
+    m = await measure_stream(tb, dut, {IN: [frame]}, 4 * len(frame) + 100)
+    f = await with_timeout(tb.out.recv(), 100 * CLOCK_NS, "ns")
+    got = unpack(list(f.tdata), cfg.lanes, cfg.out_bits)
+    exp = int_gelu(xs, cfg.spec)
+    bad = np.flatnonzero(got != exp)
+    if len(bad):
+        i = int(bad[0])
+        raise AssertionError(f"gelu exhaustive: {len(bad)} of {n} inputs differ; first at "
+                             f"x = {int(xs[i])}: expected int_gelu = {int(exp[i])}, got {int(got[i])}")
+    per_cycle = len(frame) * cfg.lanes / (m["cycles"] - m["latency"])
+    dut._log.info("gelu exhaustive: all %d inputs bit-exact; latency %d cycles, %d beats in "
+                  "%d cycles (%.3f elements/cycle after the first result)", n, m["latency"],
+                  len(frame), m["cycles"], per_cycle)
+    assert m["latency"] == cfg.latency, f"latency {m['latency']} != documented {cfg.latency}"
+    _write_info({"exhaustive_inputs": n, "latency": m["latency"], "cycles": m["cycles"],
+                 "beats": len(frame), "elements_per_cycle": per_cycle})
