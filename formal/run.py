@@ -35,7 +35,11 @@ from typing import Callable
 from . import axis, equiv, lemmas
 from .sby import SbyJob, SbyResult, engine_for, run_job
 
-UNITS_WITH_PROOFS = ("matmul", "kit")
+#: elementwise units: unit -> (formal module with unit_jobs(), "generator module:Config")
+ELEMENTWISE = {
+    "gelu": ("formal.gelu", "rtl_gen.gelu:GeluConfig"),
+}
+UNITS_WITH_PROOFS = ("matmul", *ELEMENTWISE, "kit")
 
 #: defaults of the matmul fields the proofs read (MiniLM: FFN K = 1536)
 MATMUL_DEFAULTS = {"act_bits": 8, "weight_bits": 8, "bias_bits": 32, "out_bits": 8, "k_max": 1536}
@@ -205,6 +209,38 @@ def matmul_jobs(cfg=None, rtl_dir: Path | str | None = None,
     return jobs, lem
 
 
+def config_class(unit: str):
+    import importlib
+    mod, cls = ELEMENTWISE[unit][1].split(":")
+    return getattr(importlib.import_module(mod), cls)
+
+
+def unit_rtl(unit: str, cfg=None, rtl_dir: Path | str | None = None) -> tuple[object, str, str]:
+    """(Config, RTL text, where) of an elementwise unit: the RTL on disk in
+    ``rtl_dir`` (its params.json Config; ``cfg`` must be None or equal), or the
+    RTL generated from ``cfg`` (default Config)."""
+    import importlib
+    cls = config_class(unit)
+    gen = importlib.import_module(ELEMENTWISE[unit][1].split(":")[0])
+    if rtl_dir is not None:
+        disk = cls.load(rtl_dir)
+        if cfg is not None and cfg != disk:
+            raise ValueError(f"--rtl {rtl_dir} was generated for {disk}, not for the given Config")
+        return disk, "\n".join(p.read_text() for p in gen.sources(rtl_dir)), f"RTL in {rtl_dir}"
+    cfg = cfg if cfg is not None else cls()
+    return cfg, gen.verilog(cfg), "RTL generated from the Config"
+
+
+def elementwise_jobs(unit: str, cfg=None, rtl_dir: Path | str | None = None,
+                     engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
+    """The proofs of an elementwise unit (formal/<unit>.py ``unit_jobs``)."""
+    import importlib
+    cfg, text, where = unit_rtl(unit, cfg, rtl_dir)
+    jobs, lem = importlib.import_module(ELEMENTWISE[unit][0]).unit_jobs(cfg, text, engine)
+    return [_describe(j, where) if j.top != "qbert_gelu_vectors" and "vectors" not in j.name
+            else j for j in jobs], lem
+
+
 def _describe(job: SbyJob, where: str) -> SbyJob:
     import dataclasses
     return dataclasses.replace(job, description=f"{job.description} [{where}]")
@@ -232,7 +268,8 @@ def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = 
             raise ValueError("the kit proofs take no --rtl folder (use contract_jobs)")
         jobs, lem = kit_jobs(cfg, engine)
     else:
-        jobs, lem = matmul_jobs(cfg, rtl_dir, engine)
+        jobs, lem = matmul_jobs(cfg, rtl_dir, engine) if unit == "matmul" else \
+            elementwise_jobs(unit, cfg, rtl_dir, engine)
     return run_all(jobs, lem, timeout=timeout, workdir=workdir, progress=progress, workers=workers)
 
 
@@ -323,6 +360,16 @@ def print_table(results: list[SbyResult], file=None) -> None:
     print(format_table(results), file=file or sys.stdout)
 
 
+def _rtl_unit(rtl_dir: Path | None) -> str | None:
+    """The unit a --rtl folder was generated for (its params.json), None if unknown."""
+    if rtl_dir is None:
+        return None
+    try:
+        return json.loads((Path(rtl_dir) / "params.json").read_text()).get("unit")
+    except (OSError, ValueError, AttributeError):
+        return "matmul"      # as before: --rtl is the matmul's; prove() reports the error
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m formal.run [UNIT..] [-P NAME=VALUE] [--rtl DIR] [--contract DIR] [--solver S]``.
 
@@ -336,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"units to prove ({', '.join(UNITS_WITH_PROOFS)}); default all")
     p.add_argument("-P", dest="params", action="append", default=[], metavar="NAME=VALUE",
                    help="matmul Config override (repeatable)")
-    p.add_argument("--rtl", type=Path, help="matmul: prove the RTL in DIR (files.f, params.json)")
+    p.add_argument("--rtl", type=Path, help="prove the RTL in DIR (files.f, params.json) for the unit it was generated for")
     p.add_argument("--contract", type=Path, help="prove the port-contract modules named in DIR/params.json")
     p.add_argument("--solver", default="yices")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per SBY job")
@@ -348,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(("contract", lambda: prove_contract(a.contract, None, a.solver, timeout=a.timeout)))
         for u in (a.units if not a.contract or argv and any(x in UNITS_WITH_PROOFS for x in argv) else []):
             cfg = None
-            if u == "matmul" and a.params:
+            # -P belongs to the unit(s) named (matmul when none is)
+            if a.params and (u in (argv or []) or (u == "matmul" and not set(argv or []) & set(ELEMENTWISE))):
                 from rtl_gen.matmul import MatmulConfig
                 pairs = []
                 for t in a.params:
@@ -356,8 +404,9 @@ def main(argv: list[str] | None = None) -> int:
                     if not sep:
                         raise ValueError(f"-P expects NAME=VALUE, got {t!r}")
                     pairs.append((name.strip(), value.strip()))
-                cfg = MatmulConfig().with_overrides(pairs)
-            runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u == "matmul" else None,
+                cls = MatmulConfig if u == "matmul" else config_class(u)
+                cfg = cls().with_overrides(pairs)
+            runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u == _rtl_unit(a.rtl) else None,
                                                        a.solver, timeout=a.timeout)))
         for name, fn in runs:
             res = fn()

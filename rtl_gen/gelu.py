@@ -6,7 +6,7 @@ Per element, with the constants b, c, erf_shift, one of
     d   = min(|x|, -b) + b                  in [b, 0]
     sq  = d * d                             in [0, b^2], b^2 <= -c
     t   = sign(x) * (-c - sq)               (= sign(x) * -((min(|x|,-b)+b)^2 + c))
-    s   = (t >>> erf_shift) + one           in [0, 2*one]
+    s   = (t >>> erf_shift) + one           in [-1, 2*one + 1] (sum_bits)
     out = x * s                             signed out_bits
 
 Stream protocol (docs/gelu.md): ``s_axis`` beats carry ``lanes`` signed
@@ -134,7 +134,7 @@ def _lane(p: StreamPipe, cfg: GeluConfig, i: int):
     SW = max(TB, SB)                 # t >>> erf_shift + one without wrapping
     s_full = p.wire(f"{n}_s", SW, emit.sext(tsh, TB, SW) + const(s.one, SW))
     if SW > SB:
-        p.unused(Slice(s_full, SW - 1, SB))   # s in [0, 2*one]
+        p.unused(Slice(s_full, SW - 1, SB))   # s in [-1, 2*one + 1]
     x3 = p.stage(f"{n}_x3_q", IB, x2)
     s3 = p.stage(f"{n}_s3_q", SB, Slice(s_full, SB - 1, 0))
     # 4. out = x * s (exact in out_bits)

@@ -47,14 +47,10 @@ from golden_model.quant import MULT_BITS
 
 from . import emit
 from .config import ConfigError, UnitConfig, choice, rng
+from .requant import REQ_BITS, product, round_shift_saturate
 
 TOP = "qbert_matmul"
 SHIFT_BITS = 6
-#: Width of the rounding/shift datapath: holds acc*M (acc_bits + 31 <= 63
-#: bits) plus the rounding term 2^(s-1) <= 2^61 without wrapping.
-REQ_BITS = 64
-
-
 @dataclass(frozen=True)
 class MatmulConfig(UnitConfig):
     UNIT = "matmul"
@@ -120,7 +116,7 @@ def max_k(act_bits: int, weight_bits: int, bias_bits: int) -> int:
 def build(cfg: MatmulConfig):
     """The Veriloggen Module of ``cfg``."""
     from veriloggen import (AndList, Cat, If, Int, Module, Mux, Not, OrList, Posedge,
-                            Signed, Slice, Sll, Sra, Srl, Uxor)
+                            Signed, Slice, Uxor)
 
     R, C = cfg.rows, cfg.cols
     AB, WB, OB, BB = cfg.act_bits, cfg.weight_bits, cfg.out_bits, cfg.bias_bits
@@ -132,11 +128,6 @@ def build(cfg: MatmulConfig):
         return Int(v, w, 10)
 
     sext = emit.sext
-
-    def zext(sig, fw: int, tw: int):
-        if tw == fw:
-            return sig
-        return Cat(k(0, tw - fw), sig)
 
     m = Module(TOP)
     clk = m.Input("clk")
@@ -283,28 +274,13 @@ def build(cfg: MatmulConfig):
             s1_sum(row + sext(bias, BB, A)), s1_mult(mult), s1_shift(shift)))
 
         # stage 2: exact product, signed acc x unsigned 31-bit multiplier
-        prod = m.Wire(f"req_prod_c{c}", PW)
-        m.Assign(prod(Signed(sext(s1_sum, A, PW)) * Signed(zext(s1_mult, MULT_BITS, PW))))
+        prod = product(m, f"req_prod_c{c}", s1_sum, A, s1_mult)
         s2_prod = m.Reg(f"s2_prod_c{c}_q", PW)
         s2_shift = m.Reg(f"s2_shift_c{c}_q", SHIFT_BITS)
         m.Always(Posedge(clk))(If(en)(s2_prod(prod), s2_shift(s1_shift)))
 
         # stage 3: + 2^(s-1) (0 for s = 0), arithmetic shift, saturate
-        rnd = m.Wire(f"rnd_c{c}", REQ_BITS)
-        m.Assign(rnd(Srl(Sll(k(1, REQ_BITS), s2_shift), k(1, REQ_BITS))))
-        biased = m.Wire(f"biased_c{c}", REQ_BITS)
-        m.Assign(biased(sext(s2_prod, PW, REQ_BITS) + rnd))
-        shr = m.Wire(f"shr_c{c}", REQ_BITS)
-        m.Assign(shr(Sra(Signed(biased), s2_shift)))
-        # in range iff bits [63:OB-1] are all equal (all 0s or all 1s)
-        hi = Slice(shr, REQ_BITS - 1, OB - 1)
-        fits = m.Wire(f"fits_c{c}")
-        m.Assign(fits(OrList(hi == k(0, REQ_BITS - OB + 1),
-                             hi == Int((1 << (REQ_BITS - OB + 1)) - 1, REQ_BITS - OB + 1, 16))))
-        sat = m.Wire(f"sat_c{c}", OB)
-        m.Assign(sat(Mux(fits, Slice(shr, OB - 1, 0),
-                         Mux(shr[REQ_BITS - 1], Int(1 << (OB - 1), OB, 16),
-                             Int((1 << (OB - 1)) - 1, OB, 16)))))
+        sat = round_shift_saturate(m, f"c{c}", s2_prod, PW, s2_shift, OB)
         o = m.Reg(f"out_c{c}_q", OB)
         m.Always(Posedge(clk))(If(en)(o(sat)))
         outs.append(o)
@@ -338,4 +314,4 @@ def sources(rtl_dir: str | os.PathLike) -> list[Path]:
 
 
 __all__ = ["MatmulConfig", "generate", "build", "verilog", "sources", "TOP",
-           "max_k"]
+           "max_k", "REQ_BITS"]

@@ -44,6 +44,10 @@ FLOWS = {
     "softmax": Flow("softmax", "rtl_gen.softmax:SoftmaxConfig", "rtl_gen.softmax",
                     "verif.softmax_tb"),
     "gelu": Flow("gelu", "rtl_gen.gelu:GeluConfig", "rtl_gen.gelu", "verif.gelu_tb"),
+    "requant": Flow("requant", "rtl_gen.requant:RequantConfig", "rtl_gen.requant",
+                    "verif.requant_tb"),
+    "residual": Flow("residual", "rtl_gen.residual:ResidualConfig", "rtl_gen.residual",
+                     "verif.residual_tb"),
 }
 
 

@@ -1,7 +1,7 @@
 """The units the kit knows, and which of them are built yet."""
 from __future__ import annotations
 
-UNITS = ("matmul", "softmax", "layernorm", "gelu", "attention", "encoder")
+UNITS = ("matmul", "softmax", "layernorm", "gelu", "requant", "residual", "attention", "encoder")
 
 #: unit -> the issue that builds it, for units whose RTL does not exist yet.
 PENDING = {

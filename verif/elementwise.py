@@ -20,7 +20,7 @@ from .strategies import pause_patterns
 
 def pack(values, lanes: int, bits: int) -> list[int]:
     """Beats of ``values`` (a multiple of ``lanes``): lane i in tdata[bits*i +: bits]."""
-    v = [int(x) for x in np.asarray(values).ravel()]
+    v = [int(x) for x in (values.ravel() if isinstance(values, np.ndarray) else values)]
     assert len(v) % lanes == 0, (len(v), lanes)
     mask = (1 << bits) - 1
     words = []
@@ -179,3 +179,53 @@ async def measure_stream(tb, dut, frames_words: dict, timeout_cycles: int,
             raise AssertionError(f"DUT hung: {taken} of {total} output beats in {timeout_cycles} cycles")
         await RisingEdge(dut.clk)
     return {"beats": total, "latency": first_out - first_in, "cycles": tb.cycle - first_in}
+
+
+async def check_property(dut, unit: str, tb, strategy, expected, words, describe) -> dict:
+    """The Hypothesis property every elementwise unit runs: each drawn case's
+    output frames equal ``expected(case)`` (a list of arrays, one per frame);
+    ``describe(case, (frame, index, expected, got))`` explains a mismatch.
+    Returns the counts (examples, output elements)."""
+    from .tb import env_int, run_property
+    import os
+    examples = env_int("QBERT_EXAMPLES", 60)
+    seed = env_int("QBERT_SEED", 0)
+    repro = os.environ.get("QBERT_REPRO", f"qbert sim {unit} --seed {seed} --examples {examples}")
+    stats = {"examples": 0, "outputs": 0}
+
+    async def check(c: StreamCase) -> None:
+        got = await tb.run_case(c, words(c))
+        exp = expected(c)
+        stats["examples"] += 1
+        stats["outputs"] += sum(len(e) for e in exp)
+        bad = first_mismatch(exp, got, tb.out_lanes)
+        if bad:
+            raise AssertionError(describe(c, bad))
+
+    await run_property(strategy, check, examples=examples, seed=seed, log=dut._log, repro=repro)
+    dut._log.info("%s: %d examples, %d output elements, all bit-exact", unit,
+                  stats["examples"], stats["outputs"])
+    return stats
+
+
+async def measure_and_check(dut, tb, case: StreamCase, words: dict, expected: list,
+                            latency: int) -> dict:
+    """No stalls: stream ``case`` (one frame per input frame), check every output
+    against ``expected`` and the documented ``latency``, and return the measured
+    latency, cycles and elements per cycle after the first result."""
+    from cocotb.triggers import with_timeout
+    from .tb import CLOCK_NS
+    first = next(iter(words))
+    beats = sum(len(f) for f in words[first])
+    m = await measure_stream(tb, dut, words, 4 * beats + 100, in_prefix=first)
+    got = []
+    for _ in words[first]:
+        f = await with_timeout(tb.out.recv(), 100 * CLOCK_NS, "ns")
+        got.append(unpack(list(f.tdata), tb.out_lanes, tb.out_bits, tb.out_signed))
+    bad = first_mismatch(expected, got, tb.out_lanes)
+    assert bad is None, f"no-stall run: first mismatch (frame, index, expected, got) = {bad}"
+    assert m["latency"] == latency, f"latency {m['latency']} != documented {latency}"
+    per_cycle = beats * tb.out_lanes / (m["cycles"] - m["latency"])
+    dut._log.info("no stalls: latency %d cycles, %d beats in %d cycles (%.3f elements/cycle "
+                  "after the first result)", m["latency"], beats, m["cycles"], per_cycle)
+    return {**m, "elements_per_cycle": per_cycle}

@@ -14,11 +14,9 @@ from cocotb.triggers import with_timeout
 
 from golden_model.gelu import int_gelu
 from rtl_gen.gelu import IN, GeluConfig
-from verif.elementwise import (StreamCase, elementwise_tb, first_mismatch, measure_stream, pack,
-                               unpack)
+from verif.elementwise import check_property, elementwise_tb, measure_stream, pack, unpack
 from verif.gelu_cases import cases, describe, expected, words
-from verif.softmax_tb import _write_info
-from verif.tb import CLOCK_NS, env_int, run_property
+from verif.tb import CLOCK_NS, write_info as _write_info
 
 
 def _tb(dut):
@@ -30,23 +28,8 @@ def _tb(dut):
 async def gelu_matches_golden(dut):
     """Every output element equals golden_model.gelu.int_gelu, under random stalls."""
     cfg, tb = _tb(dut)
-    examples = env_int("QBERT_EXAMPLES", 60)
-    seed = env_int("QBERT_SEED", 0)
-    repro = os.environ.get("QBERT_REPRO", f"qbert sim gelu --seed {seed} --examples {examples}")
-    stats = {"examples": 0, "outputs": 0}
-
-    async def check(c: StreamCase) -> None:
-        got = await tb.run_case(c, words(cfg, c))
-        exp = expected(cfg, c)
-        stats["examples"] += 1
-        stats["outputs"] += sum(len(e) for e in exp)
-        bad = first_mismatch(exp, got, cfg.lanes)
-        if bad:
-            raise AssertionError(describe(cfg, c, bad))
-
-    await run_property(cases(cfg), check, examples=examples, seed=seed, log=dut._log, repro=repro)
-    dut._log.info("gelu: %d examples, %d output elements, all bit-exact",
-                  stats["examples"], stats["outputs"])
+    stats = await check_property(dut, "gelu", tb, cases(cfg), lambda c: expected(cfg, c),
+                                 lambda c: words(cfg, c), lambda c, bad: describe(cfg, c, bad))
     _write_info(stats)
 
 
