@@ -38,6 +38,8 @@ from .sby import SbyJob, SbyResult, engine_for, run_job
 #: elementwise units: unit -> (formal module with unit_jobs(), "generator module:Config")
 ELEMENTWISE = {
     "gelu": ("formal.gelu", "rtl_gen.gelu:GeluConfig"),
+    "requant": ("formal.requant", "rtl_gen.requant:RequantConfig"),
+    "residual": ("formal.residual", "rtl_gen.residual:ResidualConfig"),
 }
 UNITS_WITH_PROOFS = ("matmul", *ELEMENTWISE, "kit")
 
@@ -237,8 +239,7 @@ def elementwise_jobs(unit: str, cfg=None, rtl_dir: Path | str | None = None,
     import importlib
     cfg, text, where = unit_rtl(unit, cfg, rtl_dir)
     jobs, lem = importlib.import_module(ELEMENTWISE[unit][0]).unit_jobs(cfg, text, engine)
-    return [_describe(j, where) if j.top != "qbert_gelu_vectors" and "vectors" not in j.name
-            else j for j in jobs], lem
+    return [j if "vectors" in j.name else _describe(j, where) for j in jobs], lem
 
 
 def _describe(job: SbyJob, where: str) -> SbyJob:

@@ -15,8 +15,9 @@ Stream protocol (docs/elementwise.md): two input streams joined beat for beat
   golden model broadcasts ``mult``/``shift`` over the last axis;
 * ``m_axis``: ``lanes`` signed out_bits results, ``tlast`` of the acc beat.
 
-Pipeline (latency 2): the exact product acc * M (a DSP multiplier), then
-+ 2^(s-1), arithmetic shift, saturate into the output register.
+Pipeline (latency 3): acc, M, s registered (a DSP's input registers), the
+exact product acc * M (a DSP multiplier), then + 2^(s-1), arithmetic shift,
+saturate into the output register.
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ PRM_LANE_BITS = emit.bytes_width(PRM_FIELD_BITS)
 #: Width of the rounding/shift datapath: holds acc*M (<= 63 bits) plus the
 #: rounding term 2^(s-1) <= 2^61 without wrapping.
 REQ_BITS = 64
-LATENCY = 2
+LATENCY = 3
 
 
 @dataclass(frozen=True)
@@ -99,18 +100,23 @@ def saturate(m, sfx: str, val, val_bits: int, out_bits: int):
     return sat
 
 
-def requant_lane(p: StreamPipe, sfx: str, acc, acc_bits: int, prm_lane, out_bits: int,
-                 stage: int = 1):
-    """Two pipeline stages of one requantizer on ``p``: stage ``stage`` holds
-    acc * M and s, stage ``stage + 1`` the saturated result (returned)."""
+def requant_lane(p: StreamPipe, sfx: str, acc, acc_bits: int, prm_lane, out_bits: int):
+    """Three pipeline stages of one requantizer on ``p``: stage 1 registers acc,
+    M and s (a DSP's input registers), stage 2 holds acc * M and s, stage 3 the
+    saturated result (returned).  Registering the multiplier's operands keeps
+    the product's inputs the same signals as the proof's reference
+    (formal/requant.py), as in the matmul drain."""
     from veriloggen import Slice
     mult = p.wire(f"mult_{sfx}", MULT_BITS, Slice(prm_lane, MULT_BITS - 1, 0))
     shift = p.wire(f"shift_{sfx}", SHIFT_BITS, Slice(prm_lane, PRM_FIELD_BITS - 1, MULT_BITS))
+    acc1 = p.stage(f"s1_acc_{sfx}_q", acc_bits, acc)
+    mult1 = p.stage(f"s1_mult_{sfx}_q", MULT_BITS, mult)
+    shift1 = p.stage(f"s1_shift_{sfx}_q", SHIFT_BITS, shift)
     pw = acc_bits + MULT_BITS
-    prod = product(p.m, f"prod_{sfx}", acc, acc_bits, mult)
-    s_prod = p.stage(f"s{stage}_prod_{sfx}_q", pw, prod)
-    s_shift = p.stage(f"s{stage}_shift_{sfx}_q", SHIFT_BITS, shift)
-    sat = round_shift_saturate(p.m, sfx, s_prod, pw, s_shift, out_bits)
+    prod = product(p.m, f"prod_{sfx}", acc1, acc_bits, mult1)
+    prod2 = p.stage(f"s2_prod_{sfx}_q", pw, prod)
+    shift2 = p.stage(f"s2_shift_{sfx}_q", SHIFT_BITS, shift1)
+    sat = round_shift_saturate(p.m, sfx, prod2, pw, shift2, out_bits)
     return p.stage(f"out_{sfx}_q", out_bits, sat)
 
 

@@ -16,9 +16,10 @@ beat (rtl_gen/pipeline.py):
   per-channel, as the requant unit);
 * ``m_axis``: ``lanes`` signed out_bits sums, ``tlast`` of the a beat.
 
-Pipeline (latency 3): both products (two DSP multipliers a lane), both
-round/shift/saturate stages (rtl_gen/requant.py, shared with the requant
-unit), then the add and the final saturation into the output register.
+Pipeline (latency 4): two requantizers a lane (rtl_gen/requant.py, shared
+with the requant unit: operand registers, DSP product, round/shift/saturate
+to out_bits + 1), then the add and the final saturation into the output
+register.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from .requant import PRM_FIELD_BITS, requant_lane, saturate
 TOP = "qbert_residual"
 A, B, PRM = "s_axis_a", "s_axis_b", "s_axis_prm"
 PRM_LANE_BITS = emit.bytes_width(2 * PRM_FIELD_BITS)
-LATENCY = 3
+LATENCY = 4
 _NUM = Numerics()
 
 
