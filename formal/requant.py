@@ -15,7 +15,7 @@ AXI4-Stream; every parameter lane's shift is <= 62 (the golden model's domain).
 Proven for every input sequence (k-induction), per requantizer ``sfx``:
 
 - R1 ``operands``: stage 1 holds the acc, M and s of the beat taken (ghost
-  registers fed from the input lanes);
+  registers fed from the tdata bits the stream protocol assigns them);
 - R2 ``requant_stage``: the round/shift/saturate output of stage 2 equals
   qbert_requant_ref of stage 1's operands;
 - R3 ``requant_equal``: the output register equals requantize(acc, M, s) of
@@ -104,9 +104,20 @@ def requant_block(cfg) -> str:
     lines += frame_block(cfg.latency, IN, {IN: _word(L * cfg.acc_bits), PRM: prm_w},
                          _word(L * cfg.out_bits), {PRM: shifts})
     for i in range(L):
-        lines += lane_block(f"l{i}", spec, f"acc_l{i}", f"mult_l{i}", f"shift_l{i}")
+        # ghosts straight from tdata (the protocol), not from the DUT's lane wires
+        lines += lane_block(f"l{i}", spec, *tdata_operands(IN, i, cfg.acc_bits, PRM,
+                                                           i * PRM_LANE_BITS))
     lines.append("`endif")
     return "\n".join(lines) + "\n"
+
+
+def tdata_operands(data: str, lane: int, bits: int, prm: str, field_lo: int) -> tuple[str, str, str]:
+    """(acc, M, s) of a lane as slices of the input tdata words: the
+    element ``lane`` of stream ``data`` and the {s, M} field at bit ``field_lo``
+    of stream ``prm`` (rtl_gen/requant.py's layout)."""
+    lo = lane * bits
+    return (f"{data}_tdata[{lo + bits - 1}:{lo}]", f"{prm}_tdata[{field_lo + 30}:{field_lo}]",
+            f"{prm}_tdata[{field_lo + 36}:{field_lo + 31}]")
 
 
 def _word(bits: int) -> int:

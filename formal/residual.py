@@ -18,7 +18,7 @@ from golden_model.widths import int_range
 
 from . import axis, equiv
 from .matmul import inject
-from .requant import _word, frame_block, lane_block
+from .requant import _word, frame_block, lane_block, tdata_operands
 from .sby import SbyJob
 
 
@@ -35,11 +35,11 @@ def residual_block(cfg) -> str:
                                           PRM: L * PRM_LANE_BITS},
                          _word(L * OB), {PRM: shifts})
     for i in range(L):
-        for op, bits in (("a", cfg.a_bits), ("b", cfg.b_bits)):
+        for op, port, bits, field in (("a", A, cfg.a_bits, 0), ("b", B, cfg.b_bits, PRM_FIELD_BITS)):
             spec = equiv.RequantSpec(acc_bits=bits, out_bits=OB + 1)
+            ops = tdata_operands(port, i, bits, PRM, i * PRM_LANE_BITS + field)
             lines += [line.replace("qbert_requant_ref", f"qbert_requant_ref_{op}")
-                      for line in lane_block(f"{op}_l{i}", spec, f"{op}_l{i}", f"mult_{op}_l{i}",
-                                             f"shift_{op}_l{i}")]
+                      for line in lane_block(f"{op}_l{i}", spec, *ops)]
         n = f"l{i}"
         lines += [
             f"    wire signed [{SW - 1}:0] f_sum_{n} = $signed(f_y3_a_{n}) + $signed(f_y3_b_{n});",

@@ -104,7 +104,8 @@ def cmd_fidelity(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    benched = ("model", "matmul")   # the targets with a benchmark below
+    elementwise = ("gelu", "requant", "residual")
+    benched = ("model", "matmul") + elementwise   # the targets with a benchmark below
     targets = args.targets or [t for t in ("model",) + UNITS if t in benched]
     for t in targets:
         if t in PENDING:
@@ -113,7 +114,7 @@ def cmd_bench(args) -> int:
             raise UsageError(f"qbert bench {t}: no benchmark for {t} yet (its latency and "
                              f"throughput are measured by `qbert sim {t}`); benchmarks: "
                              f"{', '.join(benched)}")
-    if (args.params or args.config) and targets != ["matmul"]:
+    if (args.params or args.config) and (len(targets) != 1 or targets[0] == "model"):
         raise UsageError("-P/--config in qbert bench apply to one unit: give exactly one, e.g. "
                          "`qbert bench matmul -P rows=8`")
     if "model" in targets:
@@ -127,6 +128,12 @@ def cmd_bench(args) -> int:
         args.rtl = None
         cfg, rtl, _ = flows._rtl_config(flow, args)
         bench_matmul(flow, cfg, rtl, shapes, do_synth=not args.no_synth)
+    for unit in (t for t in targets if t in elementwise):
+        from . import flows
+        from .bench_elementwise import main as bench_elementwise
+        args.rtl = None
+        cfg, rtl, _ = flows._rtl_config(flows.FLOWS[unit], args)
+        bench_elementwise(flows.FLOWS[unit], cfg, rtl, do_synth=not args.no_synth)
     return EXIT_OK
 
 
@@ -189,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="NAME=VALUE", help="override one Config field of the benched unit")
     b.add_argument("--config", type=Path, help="TOML file of Config fields")
     b.add_argument("--shapes", help="matmul: M,K,N[;M,K,N..] (default 128,384,384;128,768,768)")
-    b.add_argument("--no-synth", action="store_true", help="matmul: skip the Yosys resource count")
+    b.add_argument("--no-synth", action="store_true", help="matmul, gelu, requant, residual: skip the Yosys resource count")
     b.set_defaults(func=cmd_bench)
 
     x = sub.add_parser("export", help="write a signed-off RTL bundle for Vivado")
