@@ -39,13 +39,14 @@ def _sub(old, new):
     ("last3_q <= last2_q;", "last3_q <= last1_q;", "G6 pending_map"),
 ])
 def test_requant_planted_bug_is_caught(run, old, new, prop):
-    r = run(requant_job(RequantConfig(lanes=1), mutate=_sub(old, new)))
+    # a BMC deep enough for a beat to reach the output: the bug is reachable
+    r = run(requant_job(RequantConfig(lanes=1), mutate=_sub(old, new), mode="bmc", depth=8))
     assert r.status == "FAIL", r.summary()
     assert any(prop in p for p in r.properties), (prop, r.properties)
 
 
 def test_residual_planted_bug_is_caught(run):
     old = "{ { 1{ out_b_l0_q[16] } }, out_b_l0_q }"
-    r = run(residual_job(ResidualConfig(lanes=1), mutate=_sub(old, "{ 1'b0, out_b_l0_q }")))
+    r = run(residual_job(ResidualConfig(lanes=1), mutate=_sub(old, "{ 1'b0, out_b_l0_q }"), mode="bmc", depth=8))
     assert r.status == "FAIL", r.summary()
     assert any("S1 residual_equal" in p for p in r.properties), r.properties
