@@ -63,3 +63,18 @@ def test_vectors_job_can_fail(run):
         fg.vectors = orig
     assert r.status == "FAIL"
     assert re.search(r"V3 golden", " ".join(r.properties + r.failed)), r.summary()
+
+
+def test_qbert_prove_gelu_on_disk(tmp_path):
+    """`qbert prove gelu --rtl DIR` proves the RTL on disk for the Config in its
+    params.json, and a mutated file on disk fails with the property named."""
+    from formal.run import all_passed, format_table, prove
+    from rtl_gen.gelu import generate
+    rtl = generate(ONE_LANE, tmp_path / "rtl")
+    res = prove("gelu", None, rtl, "yices", workdir=tmp_path / "w")
+    assert all_passed(res), format_table(res)
+    assert [r.name for r in res][:2] == ["gelu_l1_i16f10e14", "gelu_cover_l1"]
+    v = rtl / "qbert_gelu.v"
+    v.write_text(v.read_text().replace("l0_x3_q <= l0_x2_q;", "l0_x3_q <= l0_x1_q;"))
+    res = prove("gelu", None, rtl, "yices", workdir=tmp_path / "w")
+    assert not all_passed(res) and "G1 x_carried" in format_table(res)
