@@ -46,10 +46,16 @@ from typing import Callable
 from . import axis, equiv, lemmas
 from .sby import SbyJob, SbyResult, engine_for, run_job
 
-UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", "kit")
+#: elementwise units: unit -> (formal module with unit_jobs(), "generator module:Config")
+ELEMENTWISE = {
+    "gelu": ("formal.gelu", "rtl_gen.gelu:GeluConfig"),
+    "requant": ("formal.requant", "rtl_gen.requant:RequantConfig"),
+    "residual": ("formal.residual", "rtl_gen.residual:ResidualConfig"),
+}
+UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", *ELEMENTWISE, "kit")
 
 #: the engine each unit closes fastest with (``--solver`` overrides)
-DEFAULT_SOLVER = {"matmul": "z3", "softmax": "yices", "layernorm": "yices", "kit": "yices"}
+DEFAULT_SOLVER = {"matmul": "z3", **{u: "yices" for u in UNITS_WITH_PROOFS if u != "matmul"}}
 
 #: defaults of the matmul fields the proofs read (MiniLM: FFN K = 1536)
 MATMUL_DEFAULTS = {"act_bits": 8, "weight_bits": 8, "bias_bits": 32, "out_bits": 8, "k_max": 1536}
@@ -253,7 +259,7 @@ def softmax_jobs(cfg=None, rtl_dir: Path | str | None = None,
         where = "RTL generated from the Config"
     lat = fsm.latency_bound(cfg)
     jobs = [_describe(fsm.top_job(cfg, top_text, exp_text, engine=engine, depth=3, latency=0,
-                                  name=f"softmax_top_control"), where)]
+                                  name="softmax_top_control"), where)]
     # U3 by BMC only (not k-inductive without timing invariants), and BMC is
     # affordable only for short rows: the generator's RTL for the same Config
     # with max_len = 2 beats, one max-length row and stalls deep
@@ -285,6 +291,37 @@ def softmax_jobs(cfg=None, rtl_dir: Path | str | None = None,
         *[(lambda r=r: lemmas.divider_composition(r)) for r in sorted({d.bits_per_cycle for d in divs})],
     ]
     return jobs, lem
+
+
+def config_class(unit: str):
+    import importlib
+    mod, cls = ELEMENTWISE[unit][1].split(":")
+    return getattr(importlib.import_module(mod), cls)
+
+
+def unit_rtl(unit: str, cfg=None, rtl_dir: Path | str | None = None) -> tuple[object, str, str]:
+    """(Config, RTL text, where) of an elementwise unit: the RTL on disk in
+    ``rtl_dir`` (its params.json Config; ``cfg`` must be None or equal), or the
+    RTL generated from ``cfg`` (default Config)."""
+    import importlib
+    cls = config_class(unit)
+    gen = importlib.import_module(ELEMENTWISE[unit][1].split(":")[0])
+    if rtl_dir is not None:
+        disk = cls.load(rtl_dir)
+        if cfg is not None and cfg != disk:
+            raise ValueError(f"--rtl {rtl_dir} was generated for {disk}, not for the given Config")
+        return disk, "\n".join(p.read_text() for p in gen.sources(rtl_dir)), f"RTL in {rtl_dir}"
+    cfg = cfg if cfg is not None else cls()
+    return cfg, gen.verilog(cfg), "RTL generated from the Config"
+
+
+def elementwise_jobs(unit: str, cfg=None, rtl_dir: Path | str | None = None,
+                     engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
+    """The proofs of an elementwise unit (formal/<unit>.py ``unit_jobs``)."""
+    import importlib
+    cfg, text, where = unit_rtl(unit, cfg, rtl_dir)
+    jobs, lem = importlib.import_module(ELEMENTWISE[unit][0]).unit_jobs(cfg, text, engine)
+    return [j if "vectors" in j.name else _describe(j, where) for j in jobs], lem
 
 
 def _describe(job: SbyJob, where: str) -> SbyJob:
@@ -319,7 +356,8 @@ def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = 
         from .layernorm import layernorm_jobs
         jobs, lem = layernorm_jobs(cfg, rtl_dir, engine)
     else:
-        jobs, lem = matmul_jobs(cfg, rtl_dir, engine)
+        jobs, lem = matmul_jobs(cfg, rtl_dir, engine) if unit == "matmul" else \
+            elementwise_jobs(unit, cfg, rtl_dir, engine)
     return run_all(jobs, lem, timeout=timeout, workdir=workdir, progress=progress, workers=workers)
 
 
@@ -410,6 +448,16 @@ def print_table(results: list[SbyResult], file=None) -> None:
     print(format_table(results), file=file or sys.stdout)
 
 
+def _rtl_unit(rtl_dir: Path | None) -> str | None:
+    """The unit a --rtl folder was generated for (its params.json), None if unknown."""
+    if rtl_dir is None:
+        return None
+    try:
+        return json.loads((Path(rtl_dir) / "params.json").read_text()).get("unit")
+    except (OSError, ValueError, AttributeError):
+        return "matmul"      # as before: --rtl is the matmul's; prove() reports the error
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m formal.run [UNIT..] [-P NAME=VALUE] [--rtl DIR] [--contract DIR] [--solver S]``.
 
@@ -423,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"units to prove ({', '.join(UNITS_WITH_PROOFS)}); default all")
     p.add_argument("-P", dest="params", action="append", default=[], metavar="NAME=VALUE",
                    help="matmul Config override (repeatable)")
-    p.add_argument("--rtl", type=Path, help="matmul: prove the RTL in DIR (files.f, params.json)")
+    p.add_argument("--rtl", type=Path, help="prove the RTL in DIR (files.f, params.json) for the unit it was generated for")
     p.add_argument("--contract", type=Path, help="prove the port-contract modules named in DIR/params.json")
     p.add_argument("--solver", default=None, help="default: the unit's (DEFAULT_SOLVER)")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per SBY job")
@@ -436,17 +484,21 @@ def main(argv: list[str] | None = None) -> int:
                                                             timeout=a.timeout)))
         for u in (a.units if not a.contract or argv and any(x in UNITS_WITH_PROOFS for x in argv) else []):
             cfg = None
-            if u in ("matmul", "softmax") and a.params:
+            # -P belongs to the unit(s) named (matmul when none is)
+            if a.params and (u in (argv or []) or (u == "matmul" and not set(argv or []) & set(ELEMENTWISE))):
                 from rtl_gen.matmul import MatmulConfig
                 from rtl_gen.softmax import SoftmaxConfig
+                from rtl_gen.layernorm import LayerNormConfig
                 pairs = []
                 for t in a.params:
                     name, sep, value = t.partition("=")
                     if not sep:
                         raise ValueError(f"-P expects NAME=VALUE, got {t!r}")
                     pairs.append((name.strip(), value.strip()))
-                cfg = (MatmulConfig if u == "matmul" else SoftmaxConfig)().with_overrides(pairs)
-            runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u != "kit" else None,
+                cls = {"matmul": MatmulConfig, "softmax": SoftmaxConfig,
+                       "layernorm": LayerNormConfig}.get(u) or config_class(u)
+                cfg = cls().with_overrides(pairs)
+            runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u == _rtl_unit(a.rtl) else None,
                                                        a.solver or DEFAULT_SOLVER[u], timeout=a.timeout)))
         for name, fn in runs:
             res = fn()

@@ -119,8 +119,38 @@ def cmd_softmax_fidelity(args) -> int:
     return EXIT_OK
 
 
+def _bench_matmul(flow, cfg, rtl, args) -> None:
+    from .bench_matmul import DEFAULT_SHAPES, main as bench, parse_shapes
+    shapes = parse_shapes(args.shapes) if args.shapes else list(DEFAULT_SHAPES)
+    bench(flow, cfg, rtl, shapes, do_synth=not args.no_synth)
+
+
+def _bench_softmax(flow, cfg, rtl, args) -> None:
+    from .bench_softmax import DEFAULT_LENGTHS, main as bench, parse_lengths
+    lengths = parse_lengths(args.lengths, cfg.max_len) if args.lengths else list(DEFAULT_LENGTHS)
+    bench(flow, cfg, rtl, lengths, do_synth=not args.no_synth)
+
+
+def _bench_plain(module: str):
+    def run(flow, cfg, rtl, args) -> None:
+        import importlib
+        importlib.import_module(f"scripts.{module}").main(flow, cfg, rtl, do_synth=not args.no_synth)
+    return run
+
+
+#: unit -> its benchmark (flow, Config, RTL folder, CLI args); `model` is separate
+UNIT_BENCHES = {
+    "matmul": _bench_matmul,
+    "softmax": _bench_softmax,
+    "layernorm": _bench_plain("bench_layernorm"),
+    "gelu": _bench_plain("bench_elementwise"),
+    "requant": _bench_plain("bench_elementwise"),
+    "residual": _bench_plain("bench_elementwise"),
+}
+
+
 def cmd_bench(args) -> int:
-    benched = ("model", "matmul", "softmax", "layernorm")   # the targets with a benchmark below
+    benched = ("model",) + tuple(UNIT_BENCHES)   # the targets with a benchmark
     targets = args.targets or [t for t in ("model",) + UNITS if t in benched]
     for t in targets:
         if t in PENDING:
@@ -139,30 +169,12 @@ def cmd_bench(args) -> int:
     if "model" in targets:
         from .bench_model import main as bench_model
         bench_model(tokens=args.tokens, repeats=args.repeats)
-    if "matmul" in targets:
-        from . import flows
-        from .bench_matmul import DEFAULT_SHAPES, main as bench_matmul, parse_shapes
-        flow = flows.FLOWS["matmul"]
-        shapes = parse_shapes(args.shapes) if args.shapes else list(DEFAULT_SHAPES)
-        args.rtl = None
+    from . import flows
+    args.rtl = None
+    for unit in (t for t in targets if t in UNIT_BENCHES):
+        flow = flows.FLOWS[unit]
         cfg, rtl, _ = flows._rtl_config(flow, args)
-        bench_matmul(flow, cfg, rtl, shapes, do_synth=not args.no_synth)
-    if "softmax" in targets:
-        from . import flows
-        from .bench_softmax import DEFAULT_LENGTHS, main as bench_softmax, parse_lengths
-        flow = flows.FLOWS["softmax"]
-        args.rtl = None
-        cfg, rtl, _ = flows._rtl_config(flow, args)
-        lengths = (parse_lengths(args.lengths, cfg.max_len) if args.lengths
-                   else list(DEFAULT_LENGTHS))
-        bench_softmax(flow, cfg, rtl, lengths, do_synth=not args.no_synth)
-    if "layernorm" in targets:
-        from . import flows
-        from .bench_layernorm import main as bench_layernorm
-        flow = flows.FLOWS["layernorm"]
-        args.rtl = None
-        cfg, rtl, _ = flows._rtl_config(flow, args)
-        bench_layernorm(flow, cfg, rtl, do_synth=not args.no_synth)
+        UNIT_BENCHES[unit](flow, cfg, rtl, args)
     return EXIT_OK
 
 
@@ -231,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--shapes", help="matmul: M,K,N[;M,K,N..] (default 128,384,384;128,768,768)")
     b.add_argument("--lengths", help="softmax: row lengths N[,N..] (default 1,16,64,128,384,512)")
     b.add_argument("--no-synth", action="store_true",
-                   help="matmul, softmax: skip the Yosys resource count")
+                   help="skip the Yosys resource count")
     b.set_defaults(func=cmd_bench)
 
     x = sub.add_parser("export", help="write a signed-off RTL bundle for Vivado (docs/export.md)")

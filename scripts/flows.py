@@ -45,6 +45,11 @@ FLOWS = {
                     "verif.softmax_tb"),
     "layernorm": Flow("layernorm", "rtl_gen.layernorm:LayerNormConfig", "rtl_gen.layernorm",
                       "verif.layernorm_tb"),
+    "gelu": Flow("gelu", "rtl_gen.gelu:GeluConfig", "rtl_gen.gelu", "verif.gelu_tb"),
+    "requant": Flow("requant", "rtl_gen.requant:RequantConfig", "rtl_gen.requant",
+                    "verif.requant_tb"),
+    "residual": Flow("residual", "rtl_gen.residual:ResidualConfig", "rtl_gen.residual",
+                     "verif.residual_tb"),
 }
 
 
