@@ -5,49 +5,52 @@ out_bits, max_len))`` (docs/numerics.md "Softmax", docs/softmax.md).
 
 Stream protocol
 ---------------
-* ``s_axis``: a row of n scores arrives as n / LANES beats; beat j carries
-  x[j*LANES .. j*LANES+LANES-1], lane i (signed in_bits) in
-  ``tdata[in_bits*i +: in_bits]``; ``tdata`` is padded to whole bytes (the pad
-  is ignored).  ``tlast`` marks the last beat of the row.  **The row length
-  must be a multiple of LANES** (every lane of every beat is a score) and at
-  most max_len; a row that reaches max_len / LANES beats without ``tlast`` is
-  ended there (as if ``tlast`` were set).
-* ``m_axis``: the row's n / LANES output beats, lane i (unsigned out_bits) in
-  ``tdata[out_bits*i +: out_bits]``, pad bits 0; ``tlast`` on the last beat.
+* ``s_axis``: a row of n scores (1 <= n <= max_len) arrives as ceil(n / LANES)
+  beats; beat j carries x[j*LANES .. j*LANES+LANES-1], lane i (signed in_bits)
+  in ``tdata[in_bits*i +: in_bits]``; ``tdata`` is padded to whole bytes (the
+  pad is ignored).  ``tlast`` marks the last beat of the row.
+  ``s_axis_tkeep`` has one bit per lane (not per byte): all ones before
+  ``tlast``, lanes 0..k-1 (k >= 1) on the ``tlast`` beat.  A lane without
+  tkeep is not a score (left out of the max and the sum; its output is 0).
+  Any other tkeep raises the sticky ``err_keep_o`` (the lanes are still
+  masked as given).  A row that reaches max_len / LANES beats without
+  ``tlast`` is ended there and raises the sticky ``err_len_o``.
+* ``m_axis``: the row's beats, lane i (unsigned out_bits) in
+  ``tdata[out_bits*i +: out_bits]``, pad bits 0; ``m_axis_tkeep`` repeats the
+  input's; ``tlast`` on the last beat.
 
-Architecture (double-buffered: one row loads while the previous one is processed)
--------------------------------------------------------------------------------
-Two on-chip banks of max_len / LANES words.  The load side fills one bank
-while the processing side (EXP, DIV, OUT) works on the other:
+Architecture: four stages over four rotating banks
+--------------------------------------------------
+Four banks of max_len / LANES words (a word: LANES lanes of
+max(in_bits, exp_bits) bits and the beat's tkeep).  Row r lives in bank
+r mod 4; each bank's state (FREE, LOADED, EXPED, READY) says which stage
+takes it next, and each stage walks the banks in order:
 
-1. LOAD: accept beats at one a cycle into bank ``load_bank_q`` while tracking
-   the row max (a compare tree over the lanes, then against the running max);
-   on ``tlast`` the bank is marked full with its max and length and the load
-   side moves to the other bank (``s_axis_tready`` is low only while that bank
-   is still full, i.e. being processed).
-2. EXP: read the row back (one word a cycle, registered read), compute per
-   lane d = x - max, clamp at 30*x0, q = floor(d/x0) exactly as the number of
-   j in 1..30 with d <= j*x0 (constant comparators, no divider), r = d - q*x0,
-   z = (r + b)*r + c, e = z >> q; write e back over x and accumulate the sum.
-3. DIV: factor = floor(2^32 / sum) by a restoring radix-2 divider, one
-   dividend bit a cycle (33 cycles).
-4. OUT: read e back, p = min((e*factor + 2^(k-1)) >> k, 2^out_bits - 1) per
-   lane, stream out through a two-stage pipeline (read, output register) that
-   holds on ``m_axis_tready`` low; any stall pattern is tolerated.  When the
-   last beat is taken the bank is freed and processing moves to the other bank.
+1. LOAD: beats into the FREE bank ``ld_bank_q`` at one a cycle, the running
+   max over the kept lanes; at the row's end the bank is LOADED.
+2. EXP (``er_*`` read stage, ``ew_*`` write stage): read the row back, per
+   lane d = x - max through ``qbert_softmax_exp`` (clamp, range reduction,
+   polynomial, shift), e written back over x, the row sum accumulated; the
+   read stage starts the next LOADED bank right after the last address of
+   the current one, so rows follow without a bubble.  Then EXPED.
+3. DIV: factor = floor(2^32 / sum), restoring, div_bits_per_cycle quotient
+   bits a cycle (32 / div_bits_per_cycle cycles); then READY.
+4. OUT (``or_*`` read, ``od_*`` data, ``out_*`` register, all held while an
+   offered beat is not taken): p = min((e*factor + 2^(k-1)) >> k,
+   2^out_bits - 1); the bank is FREE when its last beat is taken.
 
-Latency and throughput (B = n / LANES beats, no stalls; measured by the
-``softmax_latency`` cocotb test): the first output beat is valid 2*B + 37
-cycles after the first input beat is accepted (B load, 1 to start, B + 1 EXP
-read and write-back, 33 DIV, the rest state changes and the two read/output
-stages), the last one B - 1 cycles later.  Back-to-back rows end every
-2*B + 37 cycles (:meth:`SoftmaxConfig.row_period`): the processing side is
-the bottleneck (EXP and OUT each read the row once); the input is not
-stalled as long as the next row takes at least that long to arrive.
+Latency and throughput (B = ceil(n / LANES), no stalls; measured by the
+``softmax_latency`` cocotb test and ``qbert bench softmax``): the first output
+beat is valid 2*B + 32/div_bits_per_cycle + 6 cycles after the first input
+beat is accepted (:meth:`SoftmaxConfig.latency`), the last one B - 1 cycles
+later; back to back, a row ends every max(B, 32/div_bits_per_cycle + 1)
+cycles (:meth:`SoftmaxConfig.row_period`): LANES scores a cycle for rows of
+at least 17*LANES scores at the default div_bits_per_cycle=2.
 """
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,14 +58,16 @@ from golden_model.numerics import Numerics
 from golden_model.softmax import DIV_BITS, N_CLAMP, SoftmaxSpec, softmax_spec
 from golden_model.widths import bits_for
 
-from .config import ConfigError, UnitConfig, rng
+from .config import ConfigError, UnitConfig, choice, rng
 from . import emit
 
 TOP = "qbert_softmax"
 EXP_TOP = "qbert_softmax_exp"
 _NUM = Numerics()
-#: restoring division steps: one per bit of the dividend 2^DIV_BITS
-DIV_STEPS = DIV_BITS + 1
+#: rotating buffer banks, one per stage (LOAD, EXP, DIV, OUT), and the bank
+#: states, i.e. which stage may use the bank next
+BANKS, BANK_BITS = 4, 2
+S_FREE, S_LOADED, S_EXPED, S_READY = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class SoftmaxConfig(UnitConfig):
                            metadata=rng(2, 12, "fractional bits of the scores"))
     out_bits: int = field(default=_NUM.softmax_out_bits,
                           metadata=rng(2, 15, "probability width (unsigned)"))
+    div_bits_per_cycle: int = field(default=2, metadata=choice(
+        1, 2, 4, doc="quotient bits the reciprocal divider retires a cycle"))
 
     def _check(self) -> None:
         if self.max_len % self.lanes:
@@ -115,13 +122,34 @@ class SoftmaxConfig(UnitConfig):
         bound = (abs(s.x0) + abs(s.b)) * abs(s.x0) + abs(s.c)
         return max(self.diff_bits, bits_for(-bound, bound)) + 1
 
+    @property
+    def lane_word_bits(self) -> int:
+        """Bits a lane takes in a buffer word: x (signed in_bits), later e (exp_bits)."""
+        return max(self.in_bits, self.spec.exp_bits)
+
+    @property
+    def div_cycles(self) -> int:
+        """Cycles of the divide after its start cycle: the 32 dividend bits below
+        the leading 1 of 2^32, div_bits_per_cycle a cycle."""
+        return DIV_BITS // self.div_bits_per_cycle
+
+    def beats(self, n: int) -> int:
+        """Input (and output) beats of a row of n scores."""
+        return -(-n // self.lanes)
+
     def latency(self, n: int) -> int:
-        """Cycles from the first input beat accepted to the first output beat valid."""
-        return 2 * (n // self.lanes) + 37
+        """Cycles from the first input beat accepted to the first output beat
+        valid, for a row of n scores, no stalls: B load, 1 hand-off, B + 1 EXP
+        (read, write-back), 1 hand-off + div_cycles + 1 DIV, then the OUT read,
+        data and output registers."""
+        return 2 * self.beats(n) + self.div_cycles + 6
 
     def row_period(self, n: int) -> int:
-        """Cycles between the ends of back-to-back rows of n scores (no stalls)."""
-        return 2 * (n // self.lanes) + 37
+        """Cycles between the ends of back-to-back rows of n scores, no stalls,
+        once the pipeline is full: LOAD, EXP and OUT take B cycles a row and
+        hand over without a bubble, DIV takes div_cycles + 1; the slowest sets
+        the pace (measured for 1..512 scores by `qbert bench softmax`)."""
+        return max(self.beats(n), self.div_cycles + 1)
 
 
 # --------------------------------------------------------------------------
@@ -197,197 +225,297 @@ def build_exp(cfg: SoftmaxConfig):
     return m
 
 
-def build(cfg: SoftmaxConfig):
-    """The Veriloggen Module of ``cfg``."""
+def _pick(sel, items):
+    """items[sel] as a Mux chain (sel a BANK_BITS-wide expression)."""
     vg = _veri()
-    from veriloggen import AndList, Cat, If, Module, Mux, Not, OrList, Posedge, Signed, Slice
+    out = items[-1]
+    for k in reversed(range(len(items) - 1)):
+        out = vg.Mux(sel == _k(k, BANK_BITS), items[k], out)
+    return out
 
-    s = cfg.spec
-    L, IB, OB, EB, SB, FB = cfg.lanes, cfg.in_bits, cfg.out_bits, s.exp_bits, s.sum_bits, s.factor_bits
-    DW = cfg.diff_bits
-    MEMW = max(IB, EB)
-    DEPTH = cfg.depth
-    AW = emit.clog2(DEPTH)
-    K = DIV_BITS - OB
-    PW = EB + FB + 1         # e * factor + 2^(K-1) (e * factor <= 2^DIV_BITS)
-    CW = emit.clog2(DIV_STEPS)
 
-    m = Module(TOP)
-    clk = m.Input("clk")
-    rst = m.Input("rst")
-    in_tdata = m.Input("s_axis_tdata", cfg.in_word_bits)
-    in_tvalid = m.Input("s_axis_tvalid")
-    in_tready = m.Output("s_axis_tready")
-    in_tlast = m.Input("s_axis_tlast")
-    out_tdata = m.Output("m_axis_tdata", cfg.out_word_bits)
-    out_tvalid = m.Output("m_axis_tvalid")
-    out_tready = m.Input("m_axis_tready")
-    out_tlast = m.Output("m_axis_tlast")
-
-    S_IDLE, S_EXP, S_DIV, S_OUT = 0, 1, 2, 3
-    state = m.Reg("state_q", 2)
-    # double buffer: the load side fills bank load_bank_q while the processing
-    # side (EXP, DIV, OUT) works on bank proc_bank_q
-    load_bank = m.Reg("load_bank_q")
-    proc_bank = m.Reg("proc_bank_q")
-    full = [m.Reg(f"full{b}_q") for b in range(2)]
-    lmax = m.Reg("lmax_q", IB)
-    bank_max = [m.Reg(f"bank{b}_max_q", IB) for b in range(2)]
-    bank_last = [m.Reg(f"bank{b}_last_q", AW) for b in range(2)]
-    wr_ptr = m.Reg("wr_ptr_q", AW)
-    last_ptr = m.Reg("last_ptr_q", AW)
-    max_q = m.Reg("max_q", IB)
-    rd_ptr = m.Reg("rd_ptr_q", AW)
-    rd_act = m.Reg("rd_act_q")
-    st_valid = m.Reg("st_valid_q")
-    st_last = m.Reg("st_last_q")
-    st_addr = m.Reg("st_addr_q", AW)
-    rdatas = [m.Reg(f"rdata{b}_q", L * MEMW) for b in range(2)]
-    sum_q = m.Reg("sum_q", SB)
-    rem_q = m.Reg("rem_q", SB)
-    quo_q = m.Reg("quo_q", FB)
-    cnt_q = m.Reg("div_cnt_q", CW)
-    out_valid = m.Reg("out_valid_q")
-    out_last = m.Reg("out_last_q")
-    out_data = m.Reg("out_data_q", L * OB)
-    bufs = [m.Reg(f"buf{b}_mem", L * MEMW, dims=DEPTH) for b in range(2)]
-    rdata = m.Wire("rdata", L * MEMW)
-    m.Assign(rdata(Mux(proc_bank, rdatas[1], rdatas[0])))
-
-    in_load = m.Wire("in_load")
-    in_fire = m.Wire("in_fire")
-    in_end = m.Wire("in_end")
-    m.Assign(in_load(Not(Mux(load_bank, full[1], full[0]))))
-    m.Assign(in_tready(in_load))
-    m.Assign(in_fire(AndList(in_load, in_tvalid)))
-    m.Assign(in_end(OrList(in_tlast, wr_ptr == _k(DEPTH - 1, AW))))
-    if cfg.in_word_bits > L * IB:
-        pad = m.Wire("unused_in_pad")
-        m.Assign(pad(vg.Uxor(Slice(in_tdata, cfg.in_word_bits - 1, L * IB))))
-
-    # ---- pass 1: row max over the lanes of a beat, then over the beats ------
-    xs = []
-    for i in range(L):
-        x = m.Wire(f"in_x{i}", IB)
-        m.Assign(x(Slice(in_tdata, i * IB + IB - 1, i * IB)))
-        xs.append(x)
+def _lane_max_tree(m, xs, IB: int):
+    """Signed max of ``xs`` by a compare tree; wires bmax_<n>."""
+    vg = _veri()
     level, n = xs, 0
     while len(level) > 1:
         nxt = []
         for a, b in zip(level[0::2], level[1::2]):
             w = m.Wire(f"bmax_{n}", IB)
             n += 1
-            m.Assign(w(Mux(Signed(a) < Signed(b), b, a)))
+            m.Assign(w(vg.Mux(vg.Signed(a) < vg.Signed(b), b, a)))
             nxt.append(w)
         if len(level) % 2:
             nxt.append(level[-1])
         level = nxt
-    beat_max = level[0]
+    return level[0]
+
+
+def _divider_steps(m, cfg: SoftmaxConfig, rem, den, quo):
+    """``div_bits_per_cycle`` restoring steps of floor(2^32 / den), combinational:
+    returns (rem', quo').  rem (sum_bits, unsigned) < den after every step, so
+    2*rem fits sum_bits + 1; quo (factor_bits) shifts left one bit a step."""
+    vg = _veri()
+    SB, FB = cfg.spec.sum_bits, cfg.spec.factor_bits
+    r, q = rem, quo
+    for j in range(cfg.div_bits_per_cycle):
+        trial = m.Wire(f"div_trial{j}", SB + 1)
+        m.Assign(trial(vg.Cat(r, _k(0, 1))))      # the dividend's remaining bits are 0
+        take = m.Wire(f"div_take{j}")
+        m.Assign(take(trial >= _zext(den, SB, SB + 1)))
+        nr = m.Wire(f"div_rem{j}", SB + 1)
+        m.Assign(nr(vg.Mux(take, trial - _zext(den, SB, SB + 1), trial)))
+        nq = m.Wire(f"div_quo{j}", FB)
+        m.Assign(nq(vg.Cat(vg.Slice(q, FB - 2, 0), take) if FB > 1 else take))
+        # rem < den < 2^SB: the top bit of nr is 0; the quotient fits factor_bits
+        # (den >= c), so the bit shifted out of quo is 0
+        unused = m.Wire(f"unused_div{j}")
+        m.Assign(unused(vg.Uxor(vg.Cat(nr[SB], q[FB - 1]))))
+        r, q = vg.Slice(nr, SB - 1, 0), nq
+    return r, q
+
+
+def build(cfg: SoftmaxConfig):
+    """The Veriloggen Module of ``cfg`` (instantiates ``qbert_softmax_exp``)."""
+    vg = _veri()
+    from veriloggen import AndList, Cat, If, Module, Mux, Not, OrList, Posedge, Signed, Slice
+
+    s = cfg.spec
+    L, IB, OB, EB, SB, FB = cfg.lanes, cfg.in_bits, cfg.out_bits, s.exp_bits, s.sum_bits, s.factor_bits
+    DW = cfg.diff_bits
+    MEMW = cfg.lane_word_bits
+    WW = L * MEMW + L             # buffer word: lanes, then one keep bit a lane
+    DEPTH = cfg.depth
+    AW = emit.clog2(DEPTH)
+    K = DIV_BITS - OB
+    PW = EB + FB + 1              # e * factor + 2^(K-1) (e * factor <= 2^DIV_BITS)
+    CW = emit.clog2(cfg.div_cycles)
+    NB = BANKS
+    ONES = _k((1 << L) - 1, L)
+
+    m = Module(TOP)
+    clk = m.Input("clk")
+    rst = m.Input("rst")
+    in_tdata = m.Input("s_axis_tdata", cfg.in_word_bits)
+    in_tkeep = m.Input("s_axis_tkeep", L)
+    in_tvalid = m.Input("s_axis_tvalid")
+    in_tready = m.Output("s_axis_tready")
+    in_tlast = m.Input("s_axis_tlast")
+    out_tdata = m.Output("m_axis_tdata", cfg.out_word_bits)
+    out_tkeep = m.Output("m_axis_tkeep", L)
+    out_tvalid = m.Output("m_axis_tvalid")
+    out_tready = m.Input("m_axis_tready")
+    out_tlast = m.Output("m_axis_tlast")
+    err_len_o = m.Output("err_len_o")
+    err_keep_o = m.Output("err_keep_o")
+
+    # per bank: its stage (FREE -> LOADED -> EXPED -> READY -> FREE) and what
+    # the next stage needs: row max, last word, row sum, factor
+    bstate = [m.Reg(f"bank{b}_state_q", 2) for b in range(NB)]
+    bmax = [m.Reg(f"bank{b}_max_q", IB) for b in range(NB)]
+    blast = [m.Reg(f"bank{b}_last_q", AW) for b in range(NB)]
+    bsum = [m.Reg(f"bank{b}_sum_q", SB) for b in range(NB)]
+    bfactor = [m.Reg(f"bank{b}_factor_q", FB) for b in range(NB)]
+    bufs = [m.Reg(f"buf{b}_mem", WW, dims=DEPTH) for b in range(NB)]
+    rdatas = [m.Reg(f"rdata{b}_q", WW) for b in range(NB)]
+
+    def is_state(bank, st):
+        return _pick(bank, bstate) == _k(st, 2)
+
+    # ---- LOAD: beats into bank ld_bank_q, running max over the kept lanes ----
+    ld_bank = m.Reg("ld_bank_q", BANK_BITS)
+    wr_ptr = m.Reg("wr_ptr_q", AW)
+    lmax = m.Reg("lmax_q", IB)
+    err_len = m.Reg("err_len_q")
+    err_keep = m.Reg("err_keep_q")
+    in_fire, in_end, keep_bad = m.Wire("in_fire"), m.Wire("in_end"), m.Wire("keep_bad")
+    m.Assign(in_tready(is_state(ld_bank, S_FREE)))
+    m.Assign(in_fire(AndList(in_tready, in_tvalid)))
+    m.Assign(in_end(OrList(in_tlast, wr_ptr == _k(DEPTH - 1, AW))))
+    # a beat before tlast keeps every lane; the tlast beat keeps lanes 0..k-1, k >= 1
+    thermo = AndList((in_tkeep & (in_tkeep + _k(1, L))) == _k(0, L), in_tkeep[0])
+    m.Assign(keep_bad(Mux(in_tlast, Not(thermo), in_tkeep != ONES)))
+    if cfg.in_word_bits > L * IB:
+        pad = m.Wire("unused_in_pad")
+        m.Assign(pad(vg.Uxor(Slice(in_tdata, cfg.in_word_bits - 1, L * IB))))
+    xs, xk = [], []
+    for i in range(L):
+        x = m.Wire(f"in_x{i}", IB)
+        m.Assign(x(Slice(in_tdata, i * IB + IB - 1, i * IB)))
+        xs.append(x)
+        kx = m.Wire(f"in_kx{i}", IB)     # a lane without tkeep cannot be the max
+        m.Assign(kx(Mux(in_tkeep[i], x, _k(-(1 << (IB - 1)), IB))))
+        xk.append(kx)
+    beat_max = _lane_max_tree(m, xk, IB)
     row_max = m.Wire("row_max_d", IB)
     m.Assign(row_max(Mux(OrList(wr_ptr == _k(0, AW), Signed(lmax) < Signed(beat_max)),
                          beat_max, lmax)))
+    x_word = Cat(in_tkeep, *[emit.sext(xs[i], IB, MEMW) for i in reversed(range(L))])
 
-    # ---- memory: write x (LOAD) or e (EXP); registered read (EXP, OUT) ------
-    en = m.Wire("out_en")
-    rd_en = m.Wire("rd_en")
-    exp_wr = m.Wire("exp_wr")
-    m.Assign(en(OrList(Not(out_valid), out_tready)))
-    m.Assign(rd_en(OrList(state == _k(S_EXP, 2), AndList(state == _k(S_OUT, 2), en))))
-    m.Assign(exp_wr(AndList(state == _k(S_EXP, 2), st_valid)))
-    x_word = Cat(*[emit.sext(xs[i], IB, MEMW) for i in reversed(range(L))])
-
-    # ---- pass 2: exp per lane from the read word ----------------------------
-    es = []
+    # ---- EXP: read stage (er_*) issues addresses, write stage (ew_*) computes --
+    er_act, er_bank = m.Reg("er_act_q"), m.Reg("er_bank_q", BANK_BITS)
+    er_ptr, er_last = m.Reg("er_ptr_q", AW), m.Reg("er_last_q", AW)
+    er_max = m.Reg("er_max_q", IB)
+    er_at_last, er_cand, er_start = m.Wire("er_at_last"), m.Wire("er_cand", BANK_BITS), m.Wire("er_start")
+    m.Assign(er_at_last(er_ptr == er_last))
+    m.Assign(er_cand(Mux(er_act, er_bank + _k(1, BANK_BITS), er_bank)))
+    m.Assign(er_start(AndList(OrList(Not(er_act), er_at_last), is_state(er_cand, S_LOADED))))
+    ew_valid, ew_bank = m.Reg("ew_valid_q"), m.Reg("ew_bank_q", BANK_BITS)
+    ew_addr, ew_last, ew_max = m.Reg("ew_addr_q", AW), m.Reg("ew_last_q"), m.Reg("ew_max_q", IB)
+    sum_q = m.Reg("sum_q", SB)
+    erd = m.Wire("exp_rdata", WW)
+    m.Assign(erd(_pick(ew_bank, rdatas)))
+    ds = []
     for i in range(L):
         xr = m.Wire(f"l{i}_x", IB)
-        m.Assign(xr(Slice(rdata, i * MEMW + IB - 1, i * MEMW)))
-        d = emit.sext(xr, IB, DW) - emit.sext(max_q, IB, DW)
-        es.append(_exp_lane(m, cfg, f"l{i}", d))
-    e_word = Cat(*[_zext(es[i], EB, MEMW) for i in reversed(range(L))])
+        m.Assign(xr(Slice(erd, i * MEMW + IB - 1, i * MEMW)))
+        d = m.Wire(f"l{i}_d", DW)
+        m.Assign(d(emit.sext(xr, IB, DW) - emit.sext(ew_max, IB, DW)))
+        ds.append(d)
+    d_all, e_all = m.Wire("exp_d", L * DW), m.Wire("exp_e", L * EB)
+    m.Assign(d_all(Cat(*reversed(ds))))
+    m.Instance(build_exp(cfg), "u_exp", ports=[("d_i", d_all), ("e_o", e_all)])
+    ekeep = m.Wire("exp_keep", L)
+    m.Assign(ekeep(Slice(erd, WW - 1, L * MEMW)))
+    es = []
+    for i in range(L):
+        e = m.Wire(f"l{i}_e", EB)       # a lane without tkeep adds 0 and outputs 0
+        m.Assign(e(Mux(ekeep[i], Slice(e_all, i * EB + EB - 1, i * EB), _k(0, EB))))
+        es.append(e)
+    e_word = Cat(ekeep, *[_zext(es[i], EB, MEMW) for i in reversed(range(L))])
+    if MEMW > IB:
+        hi_x = m.Wire("unused_exp_xhi")
+        m.Assign(hi_x(vg.Uxor(Cat(*[Slice(erd, i * MEMW + MEMW - 1, i * MEMW + IB)
+                                    for i in range(L)]))))
     lane_sum = m.Wire("lane_sum", SB)
     total = _zext(es[0], EB, SB)
     for i in range(1, L):
         total = total + _zext(es[i], EB, SB)
     m.Assign(lane_sum(total))
+    row_sum = m.Wire("row_sum_d", SB)
+    m.Assign(row_sum(sum_q + lane_sum))
 
-    for b in range(2):
-        m.Always(Posedge(clk))(
-            If(AndList(in_fire, load_bank == _k(b, 1)))(bufs[b][wr_ptr](x_word))
-            .Elif(AndList(exp_wr, proc_bank == _k(b, 1)))(bufs[b][st_addr](e_word)),
-            If(AndList(rd_en, proc_bank == _k(b, 1)))(rdatas[b](bufs[b][rd_ptr])),
-        )
+    # ---- DIV: factor = floor(2^32 / sum), div_bits_per_cycle bits a cycle ------
+    dv_act, dv_bank = m.Reg("dv_act_q"), m.Reg("dv_bank_q", BANK_BITS)
+    dv_cnt = m.Reg("div_cnt_q", CW)
+    den_q, rem_q, quo_q = m.Reg("den_q", SB), m.Reg("rem_q", SB), m.Reg("quo_q", FB)
+    rem_n, quo_n = _divider_steps(m, cfg, rem_q, den_q, quo_q)
+    dv_done = m.Wire("dv_done")
+    m.Assign(dv_done(AndList(dv_act, dv_cnt == _k(cfg.div_cycles - 1, CW))))
 
-    # ---- pass 3: restoring divider, factor = floor(2^32 / sum) --------------
-    trial = m.Wire("div_trial", SB + 1)
-    take = m.Wire("div_take")
-    m.Assign(trial(Cat(rem_q, cnt_q == _k(0, CW))))   # dividend 2^32: only its MSB is 1
-    m.Assign(take(trial >= _zext(sum_q, SB, SB + 1)))
-    rem_d = m.Wire("div_rem_d", SB + 1)
-    m.Assign(rem_d(Mux(take, trial - _zext(sum_q, SB, SB + 1), trial)))
-    # rem < sum < 2^SB after every step, so the top bit of rem_d is 0; the
-    # quotient fits factor_bits (sum >= c), so the bits shifted out of quo are 0
-    unused_div = m.Wire("unused_div")
-    m.Assign(unused_div(vg.Uxor(Cat(rem_d[SB], quo_q[FB - 1]))))
-
-    # ---- pass 4: p = min((e * factor + 2^(K-1)) >> K, 2^OB - 1) -------------
+    # ---- OUT: read stage (or_*), data stage (od_*), output register; all hold
+    # while an offered beat is not taken -------------------------------------
+    en = m.Wire("out_en")
+    m.Assign(en(OrList(Not(out_tvalid), out_tready)))
+    or_act, or_bank = m.Reg("or_act_q"), m.Reg("or_bank_q", BANK_BITS)
+    or_ptr, or_last = m.Reg("or_ptr_q", AW), m.Reg("or_last_q", AW)
+    or_factor = m.Reg("or_factor_q", FB)
+    or_at_last, or_cand, or_start = m.Wire("or_at_last"), m.Wire("or_cand", BANK_BITS), m.Wire("or_start")
+    m.Assign(or_at_last(or_ptr == or_last))
+    m.Assign(or_cand(Mux(or_act, or_bank + _k(1, BANK_BITS), or_bank)))
+    m.Assign(or_start(AndList(OrList(Not(or_act), or_at_last), is_state(or_cand, S_READY))))
+    od_valid, od_bank, od_last = m.Reg("od_valid_q"), m.Reg("od_bank_q", BANK_BITS), m.Reg("od_last_q")
+    od_factor = m.Reg("od_factor_q", FB)
+    out_valid, out_last, out_bank = m.Reg("out_valid_q"), m.Reg("out_last_q"), m.Reg("out_bank_q", BANK_BITS)
+    out_data, out_keep = m.Reg("out_data_q", L * OB), m.Reg("out_keep_q", L)
+    ord_ = m.Wire("out_rdata", WW)
+    m.Assign(ord_(_pick(od_bank, rdatas)))
     ps = []
     for i in range(L):
         er = m.Wire(f"l{i}_er", EB)
-        m.Assign(er(Slice(rdata, i * MEMW + EB - 1, i * MEMW)))
+        m.Assign(er(Slice(ord_, i * MEMW + EB - 1, i * MEMW)))
         prod = m.Wire(f"l{i}_prod", PW)
-        m.Assign(prod(_zext(er, EB, PW) * _zext(quo_q, FB, PW) + _k(1 << (K - 1), PW)))
-        hi = Slice(prod, PW - 1, K + OB)
+        m.Assign(prod(_zext(er, EB, PW) * _zext(od_factor, FB, PW) + _k(1 << (K - 1), PW)))
         p = m.Wire(f"l{i}_p", OB)
+        hi = Slice(prod, PW - 1, K + OB)
         m.Assign(p(Mux(hi == _k(0, PW - K - OB), Slice(prod, K + OB - 1, K), _k((1 << OB) - 1, OB))))
         low = m.Wire(f"unused_l{i}_prod")
         m.Assign(low(vg.Uxor(Slice(prod, K - 1, 0))))
         ps.append(p)
+    if MEMW > EB:
+        hi_e = m.Wire("unused_out_ehi")
+        m.Assign(hi_e(vg.Uxor(Cat(*[Slice(ord_, i * MEMW + MEMW - 1, i * MEMW + EB)
+                                    for i in range(L)]))))
+
+    # ---- the banks: one write port (LOAD or EXP write-back), one registered
+    # read port (EXP or OUT); a bank belongs to one stage at a time ----------
+    for b in range(NB):
+        kb = _k(b, BANK_BITS)
+        ld_w, ex_w = AndList(in_fire, ld_bank == kb), AndList(ew_valid, ew_bank == kb)
+        ex_r, out_r = AndList(er_act, er_bank == kb), AndList(or_act, en, or_bank == kb)
+        m.Always(Posedge(clk))(
+            If(ld_w)(bufs[b][wr_ptr](x_word)).Elif(ex_w)(bufs[b][ew_addr](e_word)),
+            If(ex_r)(rdatas[b](bufs[b][er_ptr])).Elif(out_r)(rdatas[b](bufs[b][or_ptr])),
+        )
+
+    bank_updates = []
+    for b in range(NB):
+        kb = _k(b, BANK_BITS)
+        bank_updates.append(
+            If(rst)(bstate[b](_k(S_FREE, 2))).Else(
+                If(AndList(in_fire, in_end, ld_bank == kb))(
+                    bstate[b](_k(S_LOADED, 2)), bmax[b](row_max), blast[b](wr_ptr)),
+                If(AndList(ew_valid, ew_last, ew_bank == kb))(
+                    bstate[b](_k(S_EXPED, 2)), bsum[b](row_sum)),
+                If(AndList(dv_done, dv_bank == kb))(bstate[b](_k(S_READY, 2)), bfactor[b](quo_n)),
+                If(AndList(out_valid, out_tready, out_last, out_bank == kb))(
+                    bstate[b](_k(S_FREE, 2)))))
+    m.Always(Posedge(clk))(*bank_updates)
 
     m.Always(Posedge(clk))(
         If(rst)(
-            state(_k(S_IDLE, 2)), wr_ptr(_k(0, AW)), rd_act(_k(0, 1)), st_valid(_k(0, 1)),
-            out_valid(_k(0, 1)), load_bank(_k(0, 1)), proc_bank(_k(0, 1)),
-            full[0](_k(0, 1)), full[1](_k(0, 1)),
+            ld_bank(_k(0, BANK_BITS)), wr_ptr(_k(0, AW)), err_len(_k(0, 1)), err_keep(_k(0, 1)),
+            er_act(_k(0, 1)), er_bank(_k(0, BANK_BITS)), ew_valid(_k(0, 1)), sum_q(_k(0, SB)),
+            dv_act(_k(0, 1)), dv_bank(_k(0, BANK_BITS)),
+            or_act(_k(0, 1)), or_bank(_k(0, BANK_BITS)), od_valid(_k(0, 1)), out_valid(_k(0, 1)),
         ).Else(
+            # LOAD
             If(in_fire)(
                 lmax(row_max),
-                If(in_end)(
-                    wr_ptr(_k(0, AW)), load_bank(Not(load_bank)),
-                    *[If(load_bank == _k(b, 1))(full[b](_k(1, 1)), bank_max[b](row_max),
-                                                bank_last[b](wr_ptr)) for b in range(2)],
-                ).Else(wr_ptr(wr_ptr + _k(1, AW))),
-            ),
-            If(AndList(state == _k(S_IDLE, 2), Mux(proc_bank, full[1], full[0])))(
-                state(_k(S_EXP, 2)), max_q(Mux(proc_bank, bank_max[1], bank_max[0])),
-                last_ptr(Mux(proc_bank, bank_last[1], bank_last[0])),
-                rd_ptr(_k(0, AW)), rd_act(_k(1, 1)), sum_q(_k(0, SB))),
-            If(rd_en)(
-                st_valid(rd_act), st_last(rd_ptr == last_ptr), st_addr(rd_ptr),
-                If(rd_act)(
-                    If(rd_ptr == last_ptr)(rd_act(_k(0, 1)))
-                    .Else(rd_ptr(rd_ptr + _k(1, AW)))),
-            ),
-            If(exp_wr)(
-                sum_q(sum_q + lane_sum),
-                If(st_last)(state(_k(S_DIV, 2)), rem_q(_k(0, SB)), quo_q(_k(0, FB)),
-                            cnt_q(_k(0, CW)))),
-            If(state == _k(S_DIV, 2))(
-                rem_q(Slice(rem_d, SB - 1, 0)),
-                quo_q(Cat(Slice(quo_q, FB - 2, 0), take) if FB > 1 else take),
-                cnt_q(cnt_q + _k(1, CW)),
-                If(cnt_q == _k(DIV_STEPS - 1, CW))(
-                    state(_k(S_OUT, 2)), rd_ptr(_k(0, AW)), rd_act(_k(1, 1)))),
-            If(AndList(state == _k(S_OUT, 2), en))(
-                out_valid(st_valid), out_last(st_last)),
-            If(AndList(state == _k(S_OUT, 2), out_valid, out_tready, out_last))(
-                state(_k(S_IDLE, 2)), proc_bank(Not(proc_bank)),
-                *[If(proc_bank == _k(b, 1))(full[b](_k(0, 1))) for b in range(2)]),
+                If(AndList(Not(in_tlast), wr_ptr == _k(DEPTH - 1, AW)))(err_len(_k(1, 1))),
+                If(keep_bad)(err_keep(_k(1, 1))),
+                If(in_end)(wr_ptr(_k(0, AW)), ld_bank(ld_bank + _k(1, BANK_BITS)))
+                .Else(wr_ptr(wr_ptr + _k(1, AW)))),
+            # EXP read stage: start the next loaded bank right after the last
+            # address of the current one (no bubble between rows)
+            If(er_start)(
+                er_act(_k(1, 1)), er_bank(er_cand), er_ptr(_k(0, AW)),
+                er_last(_pick(er_cand, blast)), er_max(_pick(er_cand, bmax)),
+            ).Elif(er_act)(
+                If(er_at_last)(er_act(_k(0, 1)), er_bank(er_bank + _k(1, BANK_BITS)))
+                .Else(er_ptr(er_ptr + _k(1, AW)))),
+            ew_valid(er_act), ew_bank(er_bank), ew_addr(er_ptr),
+            ew_last(AndList(er_act, er_at_last)), ew_max(er_max),
+            If(ew_valid)(sum_q(Mux(ew_last, _k(0, SB), row_sum))),
+            # DIV
+            If(AndList(Not(dv_act), is_state(dv_bank, S_EXPED)))(
+                dv_act(_k(1, 1)), dv_cnt(_k(0, CW)), den_q(_pick(dv_bank, bsum)),
+                # the dividend 2^32's leading 1 never takes (sum >= c > 1): start
+                # from remainder 1 and 32 zero dividend bits
+                rem_q(_k(1, SB)), quo_q(_k(0, FB)),
+            ).Elif(dv_act)(
+                rem_q(rem_n), quo_q(quo_n), dv_cnt(dv_cnt + _k(1, CW)),
+                If(dv_done)(dv_act(_k(0, 1)), dv_bank(dv_bank + _k(1, BANK_BITS)))),
+            # OUT
+            If(en)(
+                If(or_start)(
+                    or_act(_k(1, 1)), or_bank(or_cand), or_ptr(_k(0, AW)),
+                    or_last(_pick(or_cand, blast)), or_factor(_pick(or_cand, bfactor)),
+                ).Elif(or_act)(
+                    If(or_at_last)(or_act(_k(0, 1)), or_bank(or_bank + _k(1, BANK_BITS)))
+                    .Else(or_ptr(or_ptr + _k(1, AW)))),
+                od_valid(or_act), od_bank(or_bank), od_last(AndList(or_act, or_at_last)),
+                od_factor(or_factor),
+                out_valid(od_valid), out_last(od_last), out_bank(od_bank)),
         ))
     m.Always(Posedge(clk))(
-        If(AndList(state == _k(S_OUT, 2), en))(out_data(Cat(*reversed(ps)))))
+        If(en)(out_data(Cat(*reversed(ps))), out_keep(Slice(ord_, WW - 1, L * MEMW))))
 
     m.Assign(out_tvalid(out_valid))
     m.Assign(out_tlast(out_last))
+    m.Assign(out_tkeep(out_keep))
+    m.Assign(err_len_o(err_len))
+    m.Assign(err_keep_o(err_keep))
     if cfg.out_word_bits > L * OB:
         m.Assign(out_tdata(Cat(_k(0, cfg.out_word_bits - L * OB), out_data)))
     else:
@@ -403,7 +531,11 @@ def _text(cfg: SoftmaxConfig, module) -> str:
 
 
 def verilog(cfg: SoftmaxConfig) -> str:
-    return _text(cfg, build(cfg))
+    """The top module alone (its exp submodule is :func:`exp_verilog`, a file of its own)."""
+    text = _text(cfg, build(cfg))
+    sub = re.compile(rf"^module {EXP_TOP}\b.*?^endmodule\n", re.S | re.M)
+    assert len(sub.findall(text)) == 1
+    return sub.sub("", text)
 
 
 def exp_verilog(cfg: SoftmaxConfig) -> str:
@@ -411,11 +543,13 @@ def exp_verilog(cfg: SoftmaxConfig) -> str:
 
 
 def generate(cfg: SoftmaxConfig, out_dir: str | os.PathLike) -> Path:
-    """Write ``qbert_softmax.v``, ``files.f`` and ``params.json`` into ``out_dir``
+    """Write ``qbert_softmax_exp.v``, ``qbert_softmax.v``, ``files.f`` and
+    ``params.json`` into ``out_dir``
     (all or nothing; see :func:`rtl_gen.emit.write_outputs`)."""
     if not isinstance(cfg, SoftmaxConfig):
         raise ConfigError(f"generate wants a SoftmaxConfig, got {type(cfg).__name__}")
-    return emit.write_outputs(cfg, out_dir, {f"{TOP}.v": verilog(cfg)})
+    return emit.write_outputs(cfg, out_dir, {f"{EXP_TOP}.v": exp_verilog(cfg),
+                                             f"{TOP}.v": verilog(cfg)})
 
 
 def generate_exp(cfg: SoftmaxConfig, out_dir: str | os.PathLike) -> Path:

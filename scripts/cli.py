@@ -104,7 +104,7 @@ def cmd_fidelity(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    benched = ("model", "matmul")   # the targets with a benchmark below
+    benched = ("model", "matmul", "softmax")   # the targets with a benchmark below
     targets = args.targets or [t for t in ("model",) + UNITS if t in benched]
     for t in targets:
         if t in PENDING:
@@ -113,9 +113,13 @@ def cmd_bench(args) -> int:
             raise UsageError(f"qbert bench {t}: no benchmark for {t} yet (its latency and "
                              f"throughput are measured by `qbert sim {t}`); benchmarks: "
                              f"{', '.join(benched)}")
-    if (args.params or args.config) and targets != ["matmul"]:
+    if (args.params or args.config) and targets not in (["matmul"], ["softmax"]):
         raise UsageError("-P/--config in qbert bench apply to one unit: give exactly one, e.g. "
                          "`qbert bench matmul -P rows=8`")
+    if args.shapes and "matmul" not in targets:
+        raise UsageError("--shapes belongs to `qbert bench matmul`")
+    if args.lengths and "softmax" not in targets:
+        raise UsageError("--lengths belongs to `qbert bench softmax`")
     if "model" in targets:
         from .bench_model import main as bench_model
         bench_model(tokens=args.tokens, repeats=args.repeats)
@@ -127,6 +131,15 @@ def cmd_bench(args) -> int:
         args.rtl = None
         cfg, rtl, _ = flows._rtl_config(flow, args)
         bench_matmul(flow, cfg, rtl, shapes, do_synth=not args.no_synth)
+    if "softmax" in targets:
+        from . import flows
+        from .bench_softmax import DEFAULT_LENGTHS, main as bench_softmax, parse_lengths
+        flow = flows.FLOWS["softmax"]
+        args.rtl = None
+        cfg, rtl, _ = flows._rtl_config(flow, args)
+        lengths = (parse_lengths(args.lengths, cfg.max_len) if args.lengths
+                   else list(DEFAULT_LENGTHS))
+        bench_softmax(flow, cfg, rtl, lengths, do_synth=not args.no_synth)
     return EXIT_OK
 
 
@@ -190,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="NAME=VALUE", help="override one Config field of the benched unit")
     b.add_argument("--config", type=Path, help="TOML file of Config fields")
     b.add_argument("--shapes", help="matmul: M,K,N[;M,K,N..] (default 128,384,384;128,768,768)")
-    b.add_argument("--no-synth", action="store_true", help="matmul: skip the Yosys resource count")
+    b.add_argument("--lengths", help="softmax: row lengths N[,N..] (default 1,16,64,128,384,512)")
+    b.add_argument("--no-synth", action="store_true",
+                   help="matmul, softmax: skip the Yosys resource count")
     b.set_defaults(func=cmd_bench)
 
     x = sub.add_parser("export", help="write a signed-off RTL bundle for Vivado (docs/export.md)")

@@ -25,7 +25,7 @@ KINDS = ("random", "equal", "dominant", "clamp", "qedge", "scaled", "edges")
 
 @dataclass
 class SoftmaxCase:
-    rows: list          # of int64 arrays, each of a multiple of lanes, <= max_len
+    rows: list          # of int64 arrays, each of 1..max_len scores
     pauses: dict        # endpoint -> pause pattern
 
     def __repr__(self) -> str:
@@ -40,12 +40,12 @@ def expected(cfg: SoftmaxConfig, c: SoftmaxCase) -> list[np.ndarray]:
 
 @st.composite
 def rows(draw, cfg: SoftmaxConfig, kind: str | None = None) -> np.ndarray:
-    """One row: a whole number of beats, mixing the domain's corners."""
+    """One row of 1..max_len scores (the last beat may be partial), mixing the
+    domain's corners: lengths 1, lanes, max_len, short and any."""
     L, spec = cfg.lanes, cfg.spec
     lo, hi = int_range(cfg.in_bits)
-    beats = draw(st.one_of(st.integers(1, min(cfg.depth, 4)), st.integers(1, cfg.depth),
-                           st.sampled_from([1, cfg.depth])))
-    n = beats * L
+    n = draw(st.one_of(st.integers(1, min(cfg.max_len, 4 * L)), st.integers(1, cfg.max_len),
+                       st.sampled_from(sorted({1, L, cfg.max_len}))))
     kind = kind or draw(st.sampled_from(KINDS))
     top = draw(ints(cfg.in_bits))
     clampd = N_CLAMP * spec.x0
@@ -102,18 +102,39 @@ def _word(values, bits: int) -> int:
     return w
 
 
-def pack(cfg: SoftmaxConfig, row: np.ndarray) -> list[int]:
-    """The s_axis beats of one row (tlast on the last one)."""
+#: what the lanes past the end of a row carry: the largest score, which would
+#: be the row max (and dominate the sum) if the unit did not honour tkeep
+def filler(cfg: SoftmaxConfig) -> int:
+    return int_range(cfg.in_bits)[1]
+
+
+def keeps(cfg: SoftmaxConfig, n: int) -> list[int]:
+    """The per-lane tkeep of the beats of a row of n scores: all lanes, except
+    the low n % lanes lanes of a partial last beat."""
     L = cfg.lanes
-    assert len(row) % L == 0 and 1 <= len(row) <= cfg.max_len
-    return [_word(row[j:j + L], cfg.in_bits) for j in range(0, len(row), L)]
+    full = (1 << L) - 1
+    k = [full] * cfg.beats(n)
+    if n % L:
+        k[-1] = (1 << (n % L)) - 1
+    return k
 
 
-def unpack(cfg: SoftmaxConfig, words: list[int]) -> np.ndarray:
-    """The probabilities of one output frame (lanes unsigned out_bits)."""
+def pack(cfg: SoftmaxConfig, row: np.ndarray) -> list[int]:
+    """The s_axis tdata of one row's beats (tlast on the last one); the lanes
+    past the end of a partial last beat carry :func:`filler`."""
+    L = cfg.lanes
+    assert len(row) >= 1
+    padded = np.concatenate([row, np.full((-len(row)) % L, filler(cfg), dtype=np.int64)])
+    return [_word(padded[j:j + L], cfg.in_bits) for j in range(0, len(padded), L)]
+
+
+def unpack(cfg: SoftmaxConfig, words: list[int], n: int | None = None) -> np.ndarray:
+    """The probabilities of one output frame (lanes unsigned out_bits); the
+    first n (default all lanes of every beat)."""
     L, OB = cfg.lanes, cfg.out_bits
-    return np.asarray([(int(w) >> (i * OB)) & ((1 << OB) - 1) for w in words for i in range(L)],
-                      dtype=np.int64)
+    p = np.asarray([(int(w) >> (i * OB)) & ((1 << OB) - 1) for w in words for i in range(L)],
+                   dtype=np.int64)
+    return p if n is None else p[:n]
 
 
 def pad_bits(cfg: SoftmaxConfig, words: list[int]) -> int:
@@ -141,5 +162,6 @@ def describe_mismatch(cfg: SoftmaxConfig, c: SoftmaxCase, exp: list[np.ndarray],
     return "outputs equal"
 
 
-__all__ = ["SoftmaxCase", "cases", "rows", "pack", "unpack", "pad_bits", "expected",
+__all__ = ["SoftmaxCase", "cases", "rows", "pack", "keeps", "filler", "unpack", "pad_bits",
+           "expected",
            "describe_mismatch", "IN", "OUT", "KINDS"]

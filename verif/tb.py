@@ -32,6 +32,13 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 CLOCK_NS = 10
 
 
+class _LaneKeepBus(AxiStreamBus):
+    """An AXI4-Stream bus whose ``tkeep`` has one bit per lane of ``tdata``
+    (lanes need not be bytes): cocotbext-axi carries it as ``tuser``."""
+    _optional_signals = {"tvalid": "tvalid", "tready": "tready", "tlast": "tlast",
+                         "tuser": "tkeep"}
+
+
 class StreamTB:
     """Clock, reset and AXI4-Stream endpoints around one DUT."""
 
@@ -55,26 +62,37 @@ class StreamTB:
         ep.log.setLevel(logging.WARNING)
         return ep
 
-    def source(self, prefix: str) -> AxiStreamSource:
-        bus = AxiStreamBus.from_prefix(self.dut, prefix)
+    def _bus(self, prefix: str, lane_keep: bool) -> AxiStreamBus:
+        if lane_keep:
+            return _LaneKeepBus.from_prefix(self.dut, prefix)
+        return AxiStreamBus.from_prefix(self.dut, prefix)
+
+    def source(self, prefix: str, lane_keep: bool = False) -> AxiStreamSource:
+        """A source of one word a beat.  ``lane_keep``: the DUT's ``tkeep`` has a
+        bit per lane (not per byte); it is driven from the frame's ``tuser``
+        (an int per beat), so lanes of any width pack as the unit packs them."""
+        bus = self._bus(prefix, lane_keep)
         src = self._quiet(AxiStreamSource(bus, self.clk, self.rst, byte_lanes=1))
         self.sources[prefix] = src
         return src
 
-    def sink(self, prefix: str) -> AxiStreamSink:
-        bus = AxiStreamBus.from_prefix(self.dut, prefix)
+    def sink(self, prefix: str, lane_keep: bool = False) -> AxiStreamSink:
+        """A sink of one word a beat; ``lane_keep``: a per-lane ``tkeep`` lands in
+        the received frame's ``tuser`` (see :meth:`source`)."""
+        bus = self._bus(prefix, lane_keep)
         snk = self._quiet(AxiStreamSink(bus, self.clk, self.rst, byte_lanes=1))
         self.sinks[prefix] = snk
         return snk
 
     def monitor_master(self, prefix: str) -> None:
         """Check a DUT master port against the AXI4-Stream handshake rule: once
-        ``tvalid`` is high it stays high, with ``tdata``/``tlast`` unchanged, until
+        ``tvalid`` is high it stays high, with ``tdata``/``tlast``/``tkeep`` unchanged, until
         ``tready``.  Violations are collected in :attr:`violations`."""
         valid = getattr(self.dut, f"{prefix}_tvalid")
         ready = getattr(self.dut, f"{prefix}_tready")
         data = getattr(self.dut, f"{prefix}_tdata")
         last = getattr(self.dut, f"{prefix}_tlast", None)
+        keep = getattr(self.dut, f"{prefix}_tkeep", None)
 
         async def watch():
             held = None  # (tdata, tlast) of a beat offered but not yet taken
@@ -85,12 +103,13 @@ class StreamTB:
                     held = None
                     continue
                 v = int(valid.value)
-                now = (int(data.value), int(last.value) if last is not None else 0)
+                now = (int(data.value), int(last.value) if last is not None else 0,
+                       int(keep.value) if keep is not None else 0)
                 if held is not None and (not v or now != held):
                     self.violations.append(
                         f"{prefix}: at cycle {self.cycle} a beat offered but not taken was "
                         f"{'withdrawn' if not v else 'changed'} (AXI4-Stream requires "
-                        f"tvalid/tdata/tlast stable until tready)")
+                        f"tvalid/tdata/tlast/tkeep stable until tready)")
                 held = now if v and not int(ready.value) else None
 
         cocotb.start_soon(watch())

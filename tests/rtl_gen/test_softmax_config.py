@@ -30,6 +30,7 @@ def test_defaults_come_from_numerics():
     (dict(frac_bits=1), "frac_bits must be an integer in [2, 12]"),
     (dict(out_bits=16), "out_bits must be an integer in [2, 15]"),
     (dict(out_bits=1), "out_bits must be an integer in [2, 15]"),
+    (dict(div_bits_per_cycle=3), "div_bits_per_cycle must be one of 1, 2, 4"),
     (dict(lanes=2.0), "lanes must be an integer"),
     (dict(lanes=True), "lanes must be an integer"),
     (dict(lanes=3, max_len=16), "max_len=16 must be a multiple of lanes=3"),
@@ -56,9 +57,10 @@ def test_generate_writes_three_files(tmp_path):
     out = tmp_path / "rtl"
     cfg = SoftmaxConfig(lanes=2, max_len=8)
     generate(cfg, out)
-    assert sorted(p.name for p in out.iterdir()) == ["files.f", "params.json", "qbert_softmax.v"]
+    assert sorted(p.name for p in out.iterdir()) == ["files.f", "params.json", "qbert_softmax.v",
+                                                     "qbert_softmax_exp.v"]
     assert SoftmaxConfig.load(out) == cfg
-    assert [p.name for p in sources(out)] == ["qbert_softmax.v"]
+    assert [p.name for p in sources(out)] == ["qbert_softmax_exp.v", "qbert_softmax.v"]
     assert [p.name for p in tmp_path.iterdir()] == ["rtl"]
 
 
@@ -75,7 +77,10 @@ def test_verilog_style():
 @pytest.mark.parametrize("kw", [dict(), dict(lanes=1, max_len=1), dict(lanes=1, max_len=16),
                                 dict(lanes=3, max_len=48, in_bits=24, frac_bits=4),
                                 dict(lanes=2, max_len=2, in_bits=4, frac_bits=12, out_bits=15),
-                                dict(lanes=32, max_len=1024)])
+                                dict(lanes=32, max_len=1024),
+                                dict(lanes=32, max_len=4096, frac_bits=4),
+                                dict(lanes=4, max_len=4, div_bits_per_cycle=1),
+                                dict(lanes=5, max_len=40, div_bits_per_cycle=4)])
 def test_lint_clean(tmp_path, kw):
     generate(SoftmaxConfig(**kw), tmp_path / "rtl")
     ok, out = flows.lint(flows.FLOWS["softmax"], tmp_path / "rtl")
@@ -101,6 +106,7 @@ def test_lint_catches_a_width_bug(tmp_path):
     (["-P", "out_bits=0"], "out_bits must be an integer in [2, 15]"),
     (["-P", "lanes=3"], "must be a multiple of lanes=3"),
     (["-P", "nope=1"], "unknown parameter 'nope'"),
+    (["-P", "div_bits_per_cycle=8"], "div_bits_per_cycle must be one of 1, 2, 4"),
 ])
 def test_cli_gen_bad_input_exit_2_nothing_written(tmp_path, capsys, argv, needle):
     out = tmp_path / "rtl"
@@ -128,6 +134,10 @@ def test_cli_sim_bad_rtl_dirs_exit_2(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_bench_softmax_is_not_a_silent_no_op(capsys):
-    assert cli.main(["bench", "softmax"]) == 2
-    assert "no benchmark for softmax yet" in capsys.readouterr().err
+def test_bench_softmax_bad_lengths_exit_2(capsys):
+    assert cli.main(["bench", "softmax", "-P", "max_len=64", "--lengths", "65"]) == 2
+    assert "every row length must be in [1, max_len=64], got 65" in capsys.readouterr().err
+    assert cli.main(["bench", "softmax", "--lengths", "a"]) == 2
+    assert "--lengths wants N[,N..]" in capsys.readouterr().err
+    assert cli.main(["bench", "matmul", "--lengths", "8"]) == 2
+    assert "--lengths belongs to `qbert bench softmax`" in capsys.readouterr().err

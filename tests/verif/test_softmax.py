@@ -14,14 +14,15 @@ from golden_model.softmax import int_softmax
 from rtl_gen.softmax import EXP_TOP, SoftmaxConfig, generate, generate_exp, sources
 from scripts import flows
 from verif import runner
-from verif.softmax_cases import cases, expected, pack, unpack
+from verif.softmax_cases import cases, expected, filler, keeps, pack, unpack
 
 FLOW = flows.FLOWS["softmax"]
 
 CONFIGS = {
     "l1_len16": SoftmaxConfig(lanes=1, max_len=16),
     "l4_len64": SoftmaxConfig(lanes=4, max_len=64),
-    "l3_in12_out8": SoftmaxConfig(lanes=3, max_len=24, in_bits=12, frac_bits=6, out_bits=8),
+    "l3_in12_out8": SoftmaxConfig(lanes=3, max_len=24, in_bits=12, frac_bits=6, out_bits=8,
+                                  div_bits_per_cycle=4),
 }
 
 
@@ -37,16 +38,17 @@ def test_softmax_bit_exact(tmp_path, name):
     examples = settings().max_examples
     res, info = _sim(cfg, tmp_path / "rtl", examples)
     assert res.passed, f"simulation failed: see the log above ({res.results_xml})"
-    assert res.tests == 3  # property, directed latency + throughput, over-long row
+    # property, latency + throughput, over-long row, malformed tkeep, (skipped) bench
+    assert res.tests == 5
     assert info["examples"] == examples and info["outputs"] > 0
-    # the latency test measured 1 beat and max_len, matching cfg.latency
+    # the latency test measured 1 score, a partial second beat and max_len
     lat = {int(n): v for n, v in info["latency"].items()}
-    assert set(lat) == {cfg.lanes, cfg.max_len}
+    assert set(lat) == {1, min(cfg.lanes + 1, cfg.max_len), cfg.max_len}
     for n, v in lat.items():
         assert v["first_out"] == cfg.latency(n)
-        assert v["busy"] == cfg.latency(n) + n // cfg.lanes
-    # back-to-back rows of max_len overlap (double buffer): one row per row_period
-    assert info["row_period"] == {str(cfg.max_len): [cfg.row_period(cfg.max_len)] * 2}
+        assert v["busy"] == cfg.latency(n) + cfg.beats(n)
+    # back-to-back rows of max_len, pipeline full: one row per row_period
+    assert info["row_period"] == {str(cfg.max_len): [cfg.row_period(cfg.max_len)] * 3}
 
 
 def _exp_sim(tmp_path, cfg, lo=None):
@@ -143,14 +145,18 @@ def test_pack_unpack_roundtrip(data):
     c = data.draw(cases(cfg))
     L, IB, OB = cfg.lanes, cfg.in_bits, cfg.out_bits
     for row, p in zip(c.rows, expected(cfg, c)):
-        words = pack(cfg, row)
-        assert len(words) == len(row) // L
+        words, kept = pack(cfg, row), keeps(cfg, len(row))
+        assert len(words) == len(kept) == -(-len(row) // L)
         back = [((w >> (i * IB)) & ((1 << IB) - 1)) for w in words for i in range(L)]
         back = [v - (1 << IB) if v >> (IB - 1) else v for v in back]
-        assert back == row.tolist()
-        assert 1 <= len(row) <= cfg.max_len and len(row) % L == 0
+        lanes_kept = [(k >> i) & 1 for k in kept for i in range(L)]
+        assert lanes_kept == [1] * len(row) + [0] * (len(back) - len(row))
+        assert back[:len(row)] == row.tolist()
+        assert set(back[len(row):]) <= {filler(cfg)}
+        assert all(k == (1 << L) - 1 for k in kept[:-1])
+        assert 1 <= len(row) <= cfg.max_len
         out = [sum(int(v) << (i * OB) for i, v in enumerate(p[j:j + L])) for j in range(0, len(p), L)]
-        np.testing.assert_array_equal(unpack(cfg, out), int_softmax(row, cfg.spec))
+        np.testing.assert_array_equal(unpack(cfg, out, len(row)), int_softmax(row, cfg.spec))
 
 
 def test_case_kinds_reach_the_corners():
@@ -165,3 +171,5 @@ def test_case_kinds_reach_the_corners():
     find(rows(cfg), lambda r: any(abs(int(v) - int(r.max()) - clamp) <= 1 for v in r)
          and any(int(v) - int(r.max()) < clamp for v in r))
     find(rows(cfg), lambda r: r.max() == 32767 and len(r) > cfg.lanes)
+    find(rows(cfg), lambda r: len(r) == 1)
+    find(rows(cfg), lambda r: len(r) % cfg.lanes and len(r) > cfg.lanes)
