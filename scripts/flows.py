@@ -43,6 +43,8 @@ FLOWS = {
     "matmul": Flow("matmul", "rtl_gen.matmul:MatmulConfig", "rtl_gen.matmul", "verif.matmul_tb"),
     "softmax": Flow("softmax", "rtl_gen.softmax:SoftmaxConfig", "rtl_gen.softmax",
                     "verif.softmax_tb"),
+    "attention": Flow("attention", "rtl_gen.attention:AttentionConfig", "rtl_gen.attention",
+                      "verif.attention_tb"),
 }
 
 

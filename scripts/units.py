@@ -7,6 +7,5 @@ UNITS = ("matmul", "softmax", "layernorm", "gelu", "attention", "encoder")
 PENDING = {
     "layernorm": 5,
     "gelu": 6,
-    "attention": 6,
     "encoder": 7,
 }

@@ -19,7 +19,7 @@ from golden_model.widths import int_range
 from rtl_gen.softmax import BANKS, SoftmaxConfig
 from verif.softmax_cases import (IN, OUT, SoftmaxCase, cases, describe_mismatch, expected, keeps,
                                  pack, pad_bits, unpack)
-from verif.tb import CLOCK_NS, StreamTB, env_int, run_property
+from verif.tb import CLOCK_NS, StreamTB, env_int, run_property, write_info
 
 
 def _config() -> SoftmaxConfig:
@@ -119,21 +119,8 @@ async def softmax_matches_golden(dut):
                        repro=repro)
     dut._log.info("softmax: %d examples, %d output elements, all bit-exact",
                   stats["examples"], stats["outputs"])
-    _write_info(stats)
+    write_info(stats)
 
-
-def _write_info(update: dict) -> None:
-    info = os.environ.get("QBERT_INFO_FILE")
-    if not info:
-        return
-    try:
-        with open(info) as f:
-            data = json.load(f)
-    except (OSError, json.JSONDecodeError):
-        data = {}
-    data.update(update)
-    with open(info, "w") as f:
-        json.dump(data, f)
 
 
 async def _row_ends(tb: SoftmaxTB, rows: list, limit: int) -> list[int]:
@@ -218,7 +205,7 @@ async def softmax_latency(dut):
                   n, periods, cfg.row_period(n))
     assert periods == [cfg.row_period(n)] * len(periods), (
         f"row period {periods} != documented {cfg.row_period(n)}")
-    _write_info({"latency": lat, "row_period": {n: periods}})
+    write_info({"latency": lat, "row_period": {n: periods}})
 
 
 @cocotb.test(skip=not os.environ.get("QBERT_BENCH_LENGTHS"))

@@ -16,6 +16,7 @@ This module imports cocotb: only import it inside a simulation.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import sys
@@ -198,3 +199,19 @@ def run_property(strategy, check: Callable[[object], Awaitable[None]], *, exampl
 def env_int(name: str, default: int) -> int:
     v = os.environ.get(name)
     return default if v in (None, "") else int(v)
+
+
+def write_info(update: dict) -> None:
+    """Merge ``update`` into the JSON file $QBERT_INFO_FILE (counts, measured
+    cycles) that `qbert sim` and the tests read back."""
+    info = os.environ.get("QBERT_INFO_FILE")
+    if not info:
+        return
+    try:
+        with open(info) as f:
+            data = json.load(f)
+    except (OSError, json.JSONDecodeError):
+        data = {}
+    data.update(update)
+    with open(info, "w") as f:
+        json.dump(data, f)
