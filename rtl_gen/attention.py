@@ -400,6 +400,8 @@ def build(cfg: AttentionConfig):
     m.Assign(pv_act(Cat(*[Cat(k(0, ACT - PROB), b.pick(pv_lane_q, LB, [
         Slice(pv_words[r], (i + 1) * PROB - 1, i * PROB) for i in range(L)]))
         for r in reversed(range(R))])))
+    if L == 1:
+        unused.append(pv_lane_q)   # one lane a word: nothing to select
     pv_out = stream("pv_m_axis", C * SCORE)
     matmul_inst("pv", pv_act, pv_wgt, pv_valid, pv_ready, pv_last,
                 prm_word(c_mult, c_shift), pv_out)

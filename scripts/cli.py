@@ -104,7 +104,7 @@ def cmd_fidelity(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    benched = ("model", "matmul", "softmax")   # the targets with a benchmark below
+    benched = ("model", "matmul", "softmax", "attention")   # the targets with a benchmark below
     targets = args.targets or [t for t in ("model",) + UNITS if t in benched]
     for t in targets:
         if t in PENDING:
@@ -113,7 +113,7 @@ def cmd_bench(args) -> int:
             raise UsageError(f"qbert bench {t}: no benchmark for {t} yet (its latency and "
                              f"throughput are measured by `qbert sim {t}`); benchmarks: "
                              f"{', '.join(benched)}")
-    if (args.params or args.config) and targets not in (["matmul"], ["softmax"]):
+    if (args.params or args.config) and targets not in (["matmul"], ["softmax"], ["attention"]):
         raise UsageError("-P/--config in qbert bench apply to one unit: give exactly one, e.g. "
                          "`qbert bench matmul -P rows=8`")
     if args.shapes and "matmul" not in targets:
@@ -140,6 +140,13 @@ def cmd_bench(args) -> int:
         lengths = (parse_lengths(args.lengths, cfg.max_len) if args.lengths
                    else list(DEFAULT_LENGTHS))
         bench_softmax(flow, cfg, rtl, lengths, do_synth=not args.no_synth)
+    if "attention" in targets:
+        from . import flows
+        from .bench_attention import main as bench_attention
+        flow = flows.FLOWS["attention"]
+        args.rtl = None
+        cfg, rtl, _ = flows._rtl_config(flow, args)
+        bench_attention(flow, cfg, rtl, do_synth=not args.no_synth)
     return EXIT_OK
 
 

@@ -20,8 +20,9 @@ from .strategies import int_arrays, pause_patterns, requant_params
 
 #: the stream endpoints of the attention DUT
 Q, K, V, OUT = "s_axis_q", "s_axis_k", "s_axis_v", "m_axis"
-#: the MiniLM case: all-MiniLM-L6-v2, layer 0, head 0, on this sentence (12 tokens)
-MINILM_SENTENCE = "A man is eating a piece of bread."
+#: the MiniLM case: all-MiniLM-L6-v2, layer 0, head 0, on this sentence (12 tokens
+#: with [CLS] and [SEP]: a multiple of the rows and cols the test Configs use)
+MINILM_SENTENCE = "The quick brown fox jumps over the lazy dog."
 
 
 @dataclass
