@@ -35,7 +35,7 @@ from typing import Callable
 from . import axis, equiv, lemmas
 from .sby import SbyJob, SbyResult, engine_for, run_job
 
-UNITS_WITH_PROOFS = ("matmul", "kit")
+UNITS_WITH_PROOFS = ("matmul", "attention", "kit")
 
 #: defaults of the matmul fields the proofs read (MiniLM: FFN K = 1536)
 MATMUL_DEFAULTS = {"act_bits": 8, "weight_bits": 8, "bias_bits": 32, "out_bits": 8, "k_max": 1536}
@@ -209,6 +209,27 @@ def matmul_jobs(cfg=None, rtl_dir: Path | str | None = None,
     return jobs, lem
 
 
+def attention_jobs(cfg=None, rtl_dir: Path | str | None = None,
+                   engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
+    """The composed attention head's glue with abstract units (formal/attention.py):
+    the proof and its non-vacuity cover.  The units' insides are their own proofs."""
+    from rtl_gen.attention import TOP, AttentionConfig
+    from . import attention as fatt
+    if rtl_dir is not None:
+        disk = AttentionConfig.load(rtl_dir)
+        if cfg is not None and cfg != disk:
+            raise ValueError(f"--rtl {rtl_dir} was generated for {disk}, not for the given Config")
+        cfg, text = disk, (Path(rtl_dir) / f"{TOP}.v").read_text()
+        where = f"RTL in {rtl_dir}"
+    else:
+        cfg, text = cfg if cfg is not None else AttentionConfig(), None
+        where = "RTL generated from the Config"
+    jobs = [_describe(fatt.attention_job(cfg, text, engine=engine), where),
+            _describe(fatt.attention_job(cfg, text, engine=engine, mode="cover", depth=40),
+                      where + "; non-vacuity: a whole head ends")]
+    return jobs, []
+
+
 def _describe(job: SbyJob, where: str) -> SbyJob:
     import dataclasses
     return dataclasses.replace(job, description=f"{job.description} [{where}]")
@@ -235,6 +256,8 @@ def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = 
         if rtl_dir is not None:
             raise ValueError("the kit proofs take no --rtl folder (use contract_jobs)")
         jobs, lem = kit_jobs(cfg, engine)
+    elif unit == "attention":
+        jobs, lem = attention_jobs(cfg, rtl_dir, engine)
     else:
         jobs, lem = matmul_jobs(cfg, rtl_dir, engine)
     return run_all(jobs, lem, timeout=timeout, workdir=workdir, progress=progress, workers=workers)

@@ -86,7 +86,21 @@ def cases(draw, cfg: AttentionConfig, max_seq: int | None = None) -> AttentionCa
     q, k, v = (draw(int_arrays((s, dh), ACT)) for _ in range(3))
     qk_log2 = (dh * (1 << 14)).bit_length()
     s_mult, s_shift = _rq(draw, qk_log2, 2, SCORE)          # scores: 2^2 .. 2^16 (saturates)
-    c_mult, c_shift = _rq(draw, (128 << 7).bit_length(), 3, 9)  # context: int8 +- saturation
+    # context: scaled from this head's own P V accumulators so that the largest
+    # lands between 2^5 and 2^10: values across int8, saturating, and in the
+    # int16 bits just above int8 that a wrong saturation bound would let through
+    trace: dict = {}
+    expected(AttentionCase(q, k, v, s_mult, s_shift, 0, 0, {}), trace)
+    pv = trace["probs"] @ v
+    pv_log2 = max(1, int(np.abs(pv).max()).bit_length())
+    c_mult, c_shift = _rq(draw, pv_log2, 5, 10)
+    if draw(st.booleans()) and pv.any():
+        # aim one accumulator at int8's saturation edges (127/128, -128/-129)
+        # and at 2^8 (the int16 bits just above int8)
+        a = draw(st.sampled_from(sorted({int(x) for x in pv.ravel() if x})))
+        t = draw(st.sampled_from([127, 128, 129, 255, 256, 257])) * (1 if a > 0 else -1)
+        c_shift = max(0, min(SHIFT_MAX, 30 - abs(t).bit_length() + abs(a).bit_length()))
+        c_mult = min((1 << MULT_BITS) - 1, round(abs(t) * (1 << c_shift) / abs(a)))
     pauses = {ep: draw(pause_patterns()) for ep in (Q, K, V, OUT)}
     return AttentionCase(q, k, v, s_mult, s_shift, c_mult, c_shift, pauses)
 
