@@ -225,6 +225,8 @@ def attention_jobs(cfg=None, rtl_dir: Path | str | None = None,
         cfg, text = cfg if cfg is not None else AttentionConfig(), None
         where = "RTL generated from the Config"
     jobs = [_describe(fatt.attention_job(cfg, text, engine=engine), where),
+            _describe(fatt.attention_job(cfg, text, engine=engine, mode="bmc", depth=40,
+                                         parts=("rows",)), where + "; bounded, 40 cycles"),
             _describe(fatt.attention_job(cfg, text, engine=engine, mode="cover", depth=40),
                       where + "; non-vacuity: a whole head ends")]
     return jobs, []

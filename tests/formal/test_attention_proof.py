@@ -16,6 +16,11 @@ def test_tiny_proven(run):
     assert r.status == "PASS", r.summary()
 
 
+def test_tiny_rows_per_head_bounded(run):
+    r = run(attention_job(TINY, mode="bmc", depth=40, parts=("rows",)))
+    assert r.status == "PASS", r.summary()
+
+
 def test_tiny_head_completes(run):
     r = run(attention_job(TINY, mode="cover", depth=40))
     assert r.status == "PASS", r.summary()
@@ -29,6 +34,8 @@ MUTANTS = {
                         "assign m_axis_tlast = out_blk_q == 1'd0;", {"A1 row_framing"}),
     "ctx_overwritten_while_full": ("assign pv_m_axis_tready = !ctx_full_q;",
                                    "assign pv_m_axis_tready = 1'b1;", {"A3 bank_flags", "P2 hold"}),
+    "head_ends_a_group_late": ("(out_base_q + 3'd2 == seq_len_i)", "(out_base_q == seq_len_i)",
+                               {"A2 rows_per_head"}),
 }
 
 
@@ -37,7 +44,8 @@ def test_mutant_fails(run, name):
     old, new, props = MUTANTS[name]
     text = verilog(TINY)
     assert text.count(old) == 1, f"mutation site {old!r}: the generator changed"
-    r = run(attention_job(TINY, text.replace(old, new), mode="bmc", depth=30,
+    parts = ("rows",) if "A2 rows_per_head" in props else ("glue",)
+    r = run(attention_job(TINY, text.replace(old, new), mode="bmc", depth=30, parts=parts,
                           name=f"attention_mut_{name}"))
     assert r.status == "FAIL", r.summary()
     assert set(r.properties) & props, r.summary()
