@@ -13,7 +13,8 @@ the requantization inputs, stable outside reset.
 
 Properties (injected before ``endmodule`` of qbert_attention, naming its registers):
 
-- P1/P2 on m_axis (reset, hold under stall);
+- P1/P2 on m_axis (reset, hold under stall); bounded (BMC): also on the
+  head's three feeds into the units (Q K^T act+wgt, softmax input, P V act+wgt);
 - A1 ``row_framing``: every output row is head_dim/cols beats, ``tlast`` on
   the last (a ghost beat counter equals the unit's block counter);
 - A2 ``rows_per_head``: a head emits at most S rows, and exactly S before the
@@ -79,8 +80,9 @@ def stubs(cfg) -> str:
             + "`endif\n`default_nettype wire\n")
 
 
-#: property groups: "glue" (P1/P2, A1, A3: k-inductive) and "rows" (A2: bounded)
-PARTS = ("glue", "rows")
+#: property groups: "glue" (P1/P2 on m_axis, A1, A3: k-inductive), "rows" (A2)
+#: and "feeds" (P1/P2 on the feeds into the units): bounded
+PARTS = ("glue", "rows", "feeds")
 
 
 def formal_block(cfg, parts=PARTS) -> str:
@@ -100,6 +102,19 @@ def formal_block(cfg, parts=PARTS) -> str:
         a.append("    " + axis.check_instance(f"f_{p}_chk", p, axis.ROLE_ENV, w))
     if "glue" in parts:
         a.append("    " + axis.check_instance("f_m_axis_chk", "m_axis", axis.ROLE_DUT, C * 8))
+    if "feeds" in parts:
+        # the head's own feeds into the units are AXI4-Stream masters too
+        for p, valid, ready, data, last, w in (
+                ("f_qk", "qk_valid_q", "qk_act_tready", "{qk_act_q, qk_wgt_q}", "qk_last_q",
+                 (R + C) * 8),
+                ("f_sf", "sf_valid_q", "sf_tready", "sf_data_q", "sf_last_q", cfg.softmax.in_word_bits),
+                ("f_pv", "pv_valid_q", "pv_act_tready", "{pv_act, pv_wgt_q}", "pv_last_q",
+                 (R + C) * 8)):
+            a.append(f"    wire f_{p[2:]}_v = {valid}, f_{p[2:]}_r = {ready}, f_{p[2:]}_l = {last};")
+            a.append(f"    wire [{w - 1}:0] f_{p[2:]}_d = {data};")
+            a.append(f"    qbert_axis_check #(.DATA_W({w}), .USER_W(1), .ROLE({axis.ROLE_DUT})) "
+                     f"{p}_chk (.clk(clk), .rst(rst), .tvalid(f_{p[2:]}_v), .tready(f_{p[2:]}_r), "
+                     f".tdata(f_{p[2:]}_d), .tlast(f_{p[2:]}_l), .tuser(1'b0));")
     a.append(f"    always @(*) assume ({legal});")
     a.append(f"    reg [{SW - 1}:0] f_seq_q;")
     a.append("    always @(posedge clk) f_seq_q <= seq_len_i;")
@@ -157,5 +172,7 @@ def attention_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yic
                   mode=mode, depth=depth, engine=engine,
                   description=f"attention head ({', '.join(parts)}): " + {
                       ("glue",): "AXI4-Stream on m_axis, row framing, bank flags",
-                      ("rows",): "rows per head"}.get(tuple(parts), "all properties")
+                      ("rows",): "rows per head",
+                      ("feeds",): "AXI4-Stream on the feeds into the units"
+                  }.get(tuple(parts), ", ".join(parts))
                   + " (abstract matmul/softmax units)")

@@ -227,6 +227,8 @@ def attention_jobs(cfg=None, rtl_dir: Path | str | None = None,
     jobs = [_describe(fatt.attention_job(cfg, text, engine=engine), where),
             _describe(fatt.attention_job(cfg, text, engine=engine, mode="bmc", depth=40,
                                          parts=("rows",)), where + "; bounded, 40 cycles"),
+            _describe(fatt.attention_job(cfg, text, engine=engine, mode="bmc", depth=20,
+                                         parts=("feeds",)), where + "; bounded, 20 cycles"),
             _describe(fatt.attention_job(cfg, text, engine=engine, mode="cover", depth=40),
                       where + "; non-vacuity: a whole head ends")]
     return jobs, []

@@ -21,6 +21,11 @@ def test_tiny_rows_per_head_bounded(run):
     assert r.status == "PASS", r.summary()
 
 
+def test_tiny_feeds_bounded(run):
+    r = run(attention_job(TINY, mode="bmc", depth=20, parts=("feeds",)))
+    assert r.status == "PASS", r.summary()
+
+
 def test_tiny_head_completes(run):
     r = run(attention_job(TINY, mode="cover", depth=40))
     assert r.status == "PASS", r.summary()
@@ -34,6 +39,12 @@ MUTANTS = {
                         "assign m_axis_tlast = out_blk_q == 1'd0;", {"A1 row_framing"}),
     "ctx_overwritten_while_full": ("assign pv_m_axis_tready = !ctx_full_q;",
                                    "assign pv_m_axis_tready = 1'b1;", {"A3 bank_flags", "P2 hold"}),
+    # the two stall-path bugs the simulation cannot reach (test_attention_mutants.py)
+    "qk_feed_ignores_stall": ("assign qk_adv = !qk_valid_q || qk_act_tready;",
+                              "assign qk_adv = 1'b1;", {"P2 hold"}),
+    "scores_bank_overwritten": (
+        "assign qk_m_axis_tready = !((scores_wr_bank_q == 1'd0)? scores_full0_q : scores_full1_q);",
+        "assign qk_m_axis_tready = 1'b1;", {"A3 bank_flags"}),
     "head_ends_a_group_late": ("(out_base_q + 3'd2 == seq_len_i)", "(out_base_q == seq_len_i)",
                                {"A2 rows_per_head"}),
 }
@@ -44,7 +55,7 @@ def test_mutant_fails(run, name):
     old, new, props = MUTANTS[name]
     text = verilog(TINY)
     assert text.count(old) == 1, f"mutation site {old!r}: the generator changed"
-    parts = ("rows",) if "A2 rows_per_head" in props else ("glue",)
+    parts = ("rows",) if "A2 rows_per_head" in props else ("feeds",) if "qk_feed" in name else ("glue",)
     r = run(attention_job(TINY, text.replace(old, new), mode="bmc", depth=30, parts=parts,
                           name=f"attention_mut_{name}"))
     assert r.status == "FAIL", r.summary()
