@@ -52,7 +52,7 @@ ELEMENTWISE = {
     "requant": ("formal.requant", "rtl_gen.requant:RequantConfig"),
     "residual": ("formal.residual", "rtl_gen.residual:ResidualConfig"),
 }
-UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", *ELEMENTWISE, "kit")
+UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", *ELEMENTWISE, "attention", "kit")
 
 #: the engine each unit closes fastest with (``--solver`` overrides)
 DEFAULT_SOLVER = {"matmul": "z3", **{u: "yices" for u in UNITS_WITH_PROOFS if u != "matmul"}}
@@ -324,6 +324,31 @@ def elementwise_jobs(unit: str, cfg=None, rtl_dir: Path | str | None = None,
     return [j if "vectors" in j.name else _describe(j, where) for j in jobs], lem
 
 
+def attention_jobs(cfg=None, rtl_dir: Path | str | None = None,
+                   engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
+    """The composed attention head's glue with abstract units (formal/attention.py):
+    the proof and its non-vacuity cover.  The units' insides are their own proofs."""
+    from rtl_gen.attention import TOP, AttentionConfig
+    from . import attention as fatt
+    if rtl_dir is not None:
+        disk = AttentionConfig.load(rtl_dir)
+        if cfg is not None and cfg != disk:
+            raise ValueError(f"--rtl {rtl_dir} was generated for {disk}, not for the given Config")
+        cfg, text = disk, (Path(rtl_dir) / f"{TOP}.v").read_text()
+        where = f"RTL in {rtl_dir}"
+    else:
+        cfg, text = cfg if cfg is not None else AttentionConfig(), None
+        where = "RTL generated from the Config"
+    jobs = [_describe(fatt.attention_job(cfg, text, engine=engine), where),
+            _describe(fatt.attention_job(cfg, text, engine=engine, mode="bmc", depth=40,
+                                         parts=("rows",)), where + "; bounded, 40 cycles"),
+            _describe(fatt.attention_job(cfg, text, engine=engine, mode="bmc", depth=20,
+                                         parts=("feeds",)), where + "; bounded, 20 cycles"),
+            _describe(fatt.attention_job(cfg, text, engine=engine, mode="cover", depth=40),
+                      where + "; non-vacuity: a whole head ends")]
+    return jobs, []
+
+
 def _describe(job: SbyJob, where: str) -> SbyJob:
     import dataclasses
     return dataclasses.replace(job, description=f"{job.description} [{where}]")
@@ -355,6 +380,8 @@ def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = 
     elif unit == "layernorm":
         from .layernorm import layernorm_jobs
         jobs, lem = layernorm_jobs(cfg, rtl_dir, engine)
+    elif unit == "attention":
+        jobs, lem = attention_jobs(cfg, rtl_dir, engine)
     else:
         jobs, lem = matmul_jobs(cfg, rtl_dir, engine) if unit == "matmul" else \
             elementwise_jobs(unit, cfg, rtl_dir, engine)
@@ -495,8 +522,9 @@ def main(argv: list[str] | None = None) -> int:
                     if not sep:
                         raise ValueError(f"-P expects NAME=VALUE, got {t!r}")
                     pairs.append((name.strip(), value.strip()))
-                cls = {"matmul": MatmulConfig, "softmax": SoftmaxConfig,
-                       "layernorm": LayerNormConfig}.get(u) or config_class(u)
+                from rtl_gen.attention import AttentionConfig
+                cls = {"matmul": MatmulConfig, "softmax": SoftmaxConfig, "layernorm": LayerNormConfig,
+                       "attention": AttentionConfig}.get(u) or config_class(u)
                 cfg = cls().with_overrides(pairs)
             runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u == _rtl_unit(a.rtl) else None,
                                                        a.solver or DEFAULT_SOLVER[u], timeout=a.timeout)))

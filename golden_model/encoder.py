@@ -90,18 +90,29 @@ def attention(x, p: AttentionParams, n: Numerics, trace: dict | None = None) -> 
     k = linear(x, p.k, n.act_bits, n, "attention.k")
     v = linear(x, p.v, n.act_bits, n, "attention.v")
     qh, kh, vh = heads(q), heads(k), heads(v)
-    scores_acc = matmul_acc(qh, kh.transpose(0, 2, 1), act_bits=n.act_bits,
+    inner: dict = {}
+    ctx = attention_heads(qh, kh, vh, p.scores, p.ctx, n, inner)
+    ctx = ctx.transpose(1, 0, 2).reshape(s, d)
+    if trace is not None:
+        trace.update(q=qh, k=kh, v=vh, scores=inner["scores"], probs=inner["probs"], ctx=ctx)
+    return ctx
+
+
+def attention_heads(qh, kh, vh, scores_rq: Requant, ctx_rq: Requant, n: Numerics,
+                    trace: dict | None = None) -> np.ndarray:
+    """Scaled dot-product attention of int8 heads q, k, v [..., S, dh] (a leading
+    head axis or none): the int8 context [..., S, dh].  The spec of one RTL
+    attention head (rtl_gen/attention.py); ``trace`` gets scores and probs."""
+    scores_acc = matmul_acc(qh, np.swapaxes(kh, -1, -2), act_bits=n.act_bits,
                             weight_bits=n.act_bits, op="attention.qk")
-    scores = requantize(scores_acc, p.scores.mult, p.scores.shift, n.softmax_in_bits,
+    scores = requantize(scores_acc, scores_rq.mult, scores_rq.shift, n.softmax_in_bits,
                         op="attention.scores")
     probs = int_softmax(scores, n.softmax)
     ctx_acc = matmul_acc(probs, vh, act_bits=n.softmax_out_bits + 1, weight_bits=n.act_bits,
                          op="attention.pv")
-    ctx = requantize(ctx_acc, p.ctx.mult, p.ctx.shift, n.act_bits, op="attention.ctx")
-    ctx = ctx.transpose(1, 0, 2).reshape(s, d)
     if trace is not None:
-        trace.update(q=qh, k=kh, v=vh, scores=scores, probs=probs, ctx=ctx)
-    return ctx
+        trace.update(scores=scores, probs=probs)
+    return requantize(ctx_acc, ctx_rq.mult, ctx_rq.shift, n.act_bits, op="attention.ctx")
 
 
 def encoder_layer(x, p: LayerParams, n: Numerics, trace: dict | None = None) -> np.ndarray:

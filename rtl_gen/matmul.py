@@ -2,7 +2,7 @@
 
 Computes, per tile, ``out[r, c] = requantize(sum_k x[r, k] * w[k, c] + bias[c],
 mult[c], shift[c])`` exactly as :func:`golden_model.matmul.int_matmul` (round
-half up by add-then-arithmetic-shift, saturate to int8).
+half up by add-then-arithmetic-shift, saturate to out_bits: int8 or int16).
 
 Tile protocol (docs/matmul.md)
 ------------------------------
@@ -22,7 +22,8 @@ A tile is ROWS output rows x COLS output channels over a K-run of 1..k_max.
   ``{shift[5:0], mult[30:0], bias[bias_bits-1:0]}`` in its low bits for output
   channel c of the tile (the pad above is ignored).
 * ``m_axis``: ROWS beats per tile, beat r carries out[r, 0..COLS-1], lane c in
-  ``tdata[8c +: 8]`` (int8); ``tlast`` on row ROWS-1.
+  ``tdata[OB*c +: OB]`` (signed out_bits: int8, or int16 where the attention
+  head feeds scores to the softmax); ``tlast`` on row ROWS-1.
 
 At the end of a K-run the accumulators move to a shadow bank (together with
 the tile's parameters) in the cycle after the last beat, while the next tile's
@@ -62,7 +63,8 @@ class MatmulConfig(UnitConfig):
     act_bits: int = field(default=8, metadata=choice(8))
     weight_bits: int = field(default=8, metadata=choice(4, 8))
     bias_bits: int = field(default=28, metadata=rng(1, 32, "bias width (signed)"))
-    out_bits: int = field(default=8, metadata=choice(8))
+    out_bits: int = field(default=8, metadata=choice(
+        8, 16, doc="output width (signed); 16 feeds the softmax's score input (attention)"))
 
     def _check(self) -> None:
         if self.acc_bits > 32:

@@ -146,6 +146,7 @@ UNIT_BENCHES = {
     "gelu": _bench_plain("bench_elementwise"),
     "requant": _bench_plain("bench_elementwise"),
     "residual": _bench_plain("bench_elementwise"),
+    "attention": _bench_plain("bench_attention"),
 }
 
 

@@ -50,6 +50,8 @@ FLOWS = {
                     "verif.requant_tb"),
     "residual": Flow("residual", "rtl_gen.residual:ResidualConfig", "rtl_gen.residual",
                      "verif.residual_tb"),
+    "attention": Flow("attention", "rtl_gen.attention:AttentionConfig", "rtl_gen.attention",
+                      "verif.attention_tb"),
 }
 
 

@@ -19,7 +19,7 @@ from golden_model.widths import int_range
 from rtl_gen.softmax import BANKS, SoftmaxConfig
 from verif.softmax_cases import (IN, OUT, SoftmaxCase, cases, describe_mismatch, expected, keeps,
                                  pack, pad_bits, unpack)
-from verif.tb import CLOCK_NS, StreamTB, env_int, run_property, write_info as _write_info
+from verif.tb import CLOCK_NS, StreamTB, env_int, run_property, write_info
 
 
 def _config() -> SoftmaxConfig:
@@ -119,7 +119,7 @@ async def softmax_matches_golden(dut):
                        repro=repro)
     dut._log.info("softmax: %d examples, %d output elements, all bit-exact",
                   stats["examples"], stats["outputs"])
-    _write_info(stats)
+    write_info(stats)
 
 
 async def _row_ends(tb: SoftmaxTB, rows: list, limit: int) -> list[int]:
@@ -204,7 +204,7 @@ async def softmax_latency(dut):
                   n, periods, cfg.row_period(n))
     assert periods == [cfg.row_period(n)] * len(periods), (
         f"row period {periods} != documented {cfg.row_period(n)}")
-    _write_info({"latency": lat, "row_period": {n: periods}})
+    write_info({"latency": lat, "row_period": {n: periods}})
 
 
 @cocotb.test(skip=not os.environ.get("QBERT_BENCH_LENGTHS"))

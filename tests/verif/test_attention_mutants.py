@@ -1,0 +1,52 @@
+"""Mutation check of the attention testbench: single-point bugs in the generated
+qbert_attention.v (the composition: feeds, buffers, requantization glue, output
+framing) must each make `qbert sim attention --rtl DIR` exit 1 with a report
+that the printed command reproduces.  Each mutant is one Verilator build of
+the whole head (one to two minutes on a loaded 2-core machine), so three run
+by default and the rest under ``-m slow``.
+"""
+import pytest
+
+from rtl_gen.attention import AttentionConfig, generate
+
+CFG = AttentionConfig(max_seq=8, head_dim=8, rows=2, cols=4, lanes=4)
+EXAMPLES = 40
+DATA = r"context elements differ"
+ANY = r"context elements differ|DUT hung|beyond the|beats up to tlast|AXI4-Stream requires"
+
+#: name -> (original text, mutated text, what the report must say): each site occurs once.
+#: Two stall-path mutants survive simulation at every Config small enough to
+#: simulate here -- the Q K^T feed ignoring its stall, the scores bank written
+#: while full: the banks and the softmax's own four rows hold a whole short
+#: head, so u_qk's input is never stalled -- and are caught by the formal
+#: proof instead (tests/formal/test_attention_proof.py, P2 hold and A3).
+MUTANTS = {
+    "ctx_saturation_value": ("(pv_out_c0[15])? 8'd128 : 8'd127", "(pv_out_c0[15])? 8'd128 : 8'd126",
+                             DATA),
+    "ctx_saturation_bound": ("(pv_out_c1[15:7] == 9'd0)", "(pv_out_c1[15:8] == 8'd0)", DATA),
+    "probs_sign_extended": ("{ 1'd0, (pv_lane_q == 2'd0)? pv_probs0_q[6:0]",
+                            "{ pv_probs0_q[6], (pv_lane_q == 2'd0)? pv_probs0_q[6:0]", DATA),
+    "probs_lane_select": ("(pv_lane_q == 2'd2)? pv_probs1_q[20:14]",
+                          "(pv_lane_q == 2'd2)? pv_probs1_q[27:21]", DATA),
+    "query_group_not_rewound": ("qk_q_addr_q <= qk_q_base_q;", "qk_q_addr_q <= qk_q_addr_q;", DATA),
+    "row_tlast_off_by_one": ("assign m_axis_tlast = out_blk_q == 1'd1;",
+                             "assign m_axis_tlast = out_blk_q == 1'd0;", ANY),
+}
+
+
+#: the mutants of the default run (one per part: requantization glue, probs
+#: feed, output framing); the others are slow
+DEFAULT = ("ctx_saturation_bound", "probs_lane_select", "row_tlast_off_by_one")
+
+
+@pytest.mark.parametrize("name", [n if n in DEFAULT else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in MUTANTS])
+def test_mutant_is_caught(tmp_path, name, caught_and_reproduced):
+    old, new, pattern = MUTANTS[name]
+    rtl = tmp_path / "rtl"
+    generate(CFG, rtl)
+    v = rtl / "qbert_attention.v"
+    text = v.read_text()
+    assert text.count(old) == 1, f"mutation site {old!r} occurs {text.count(old)} times"
+    v.write_text(text.replace(old, new))
+    caught_and_reproduced("attention", rtl, pattern, EXAMPLES)
