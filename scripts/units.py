@@ -5,6 +5,5 @@ UNITS = ("matmul", "softmax", "layernorm", "gelu", "requant", "residual", "atten
 
 #: unit -> the issue that builds it, for units whose RTL does not exist yet.
 PENDING = {
-    "attention": 6,
     "encoder": 7,
 }
