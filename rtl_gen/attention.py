@@ -468,8 +468,7 @@ def generate(cfg: AttentionConfig, out_dir: str | os.PathLike) -> Path:
     sc = cfg.softmax
     return emit.write_outputs(cfg, out_dir, {
         f"{matmul.TOP}.v": matmul.verilog(cfg.matmul),
-        f"{softmax.EXP_TOP}.v": softmax.exp_verilog(sc),
-        f"{softmax.TOP}.v": softmax.verilog(sc),
+        **softmax.files(sc),
         f"{TOP}.v": verilog(cfg)})
 
 

@@ -548,9 +548,15 @@ def generate(cfg: SoftmaxConfig, out_dir: str | os.PathLike) -> Path:
     (all or nothing; see :func:`rtl_gen.emit.write_outputs`)."""
     if not isinstance(cfg, SoftmaxConfig):
         raise ConfigError(f"generate wants a SoftmaxConfig, got {type(cfg).__name__}")
-    return emit.write_outputs(cfg, out_dir, {f"{EXP_TOP}.v": exp_verilog(cfg),
-                                             f"{cfg.divider.module_name}.v": divider.verilog(cfg.divider),
-                                             f"{TOP}.v": verilog(cfg)})
+    return emit.write_outputs(cfg, out_dir, files(cfg))
+
+
+def files(cfg: SoftmaxConfig) -> dict[str, str]:
+    """File name -> Verilog text of the unit, submodules first (what a composing
+    generator writes beside its own top)."""
+    return {f"{EXP_TOP}.v": exp_verilog(cfg),
+            f"{cfg.divider.module_name}.v": divider.verilog(cfg.divider),
+            f"{TOP}.v": verilog(cfg)}
 
 
 def generate_exp(cfg: SoftmaxConfig, out_dir: str | os.PathLike) -> Path:
@@ -562,5 +568,5 @@ def sources(rtl_dir: str | os.PathLike) -> list[Path]:
     return emit.sources(rtl_dir, "softmax")
 
 
-__all__ = ["SoftmaxConfig", "generate", "generate_exp", "build", "build_exp", "verilog",
+__all__ = ["SoftmaxConfig", "generate", "files", "generate_exp", "build", "build_exp", "verilog",
            "exp_verilog", "sources", "TOP", "EXP_TOP"]
