@@ -3,8 +3,8 @@ FuseSoC core, manifest (hashes), and :func:`verify` of a bundle on disk.
 
 Bundle layout (docs/export.md)::
 
-    rtl/<unit>/*.v, params.json   the signed-off RTL of each unit, as generated
-    files.f                       every Verilog file once, relative to the bundle
+    rtl/<unit>/                   the signed-off RTL of each unit as generated:
+                                  *.v, files.f (relative to that folder), params.json
     vivado/constraints.xdc        create_clock on clk at the Config's clock
     vivado/synth.tcl              non-project out-of-context synthesis
     vivado/package_ip.tcl         ipx::package_project, AXI4-Stream inferred
@@ -44,21 +44,32 @@ def xdc(ec) -> str:
             f"create_clock -name clk -period {ec.period_ns:.3f} [get_ports clk]\n")
 
 
-def _prologue(ec, tops: list[str], out_var: str, out_default: str) -> str:
-    """Tcl shared by the scripts: bundle root, part, the tops (or -tclargs TOP),
-    the output folder (second -tclarg), and ``bundle_files`` (files.f, absolute)."""
+def _prologue(ec, units: dict[str, str], out_var: str, out_default: str) -> str:
+    """Tcl shared by the scripts: bundle root, part, the units as {unit top}
+    pairs (or the one whose top is -tclargs TOP), the output folder (second
+    -tclarg), and ``unit_files`` (a unit's rtl/<unit>/files.f, absolute paths).
+
+    Each unit is read on its own: units are independent designs, and a composed
+    unit (attention) carries its own matmul/softmax modules, which may differ
+    from a stand-alone unit's of the same name."""
+    pairs = " ".join(f"{{{u} {t}}}" for u, t in units.items())
     return f"""set here [file dirname [file normalize [info script]]]
 set root [file dirname $here]
 set part {ec.part}
-set tops {{{" ".join(tops)}}}
-if {{$argc > 0}} {{ set tops [list [lindex $argv 0]] }}
+set units {{{pairs}}}
+if {{$argc > 0}} {{
+    set pick [lsearch -inline -index 1 $units [lindex $argv 0]]
+    if {{$pick eq ""}} {{ error "no unit with top [lindex $argv 0] in this bundle: $units" }}
+    set units [list $pick]
+}}
 set {out_var} [expr {{$argc > 1 ? [lindex $argv 1] : [file join [pwd] {out_default}]}}]
-proc bundle_files {{root}} {{
-    set fh [open [file join $root files.f]]
+proc unit_files {{root unit}} {{
+    set dir [file join $root rtl $unit]
+    set fh [open [file join $dir files.f]]
     set files {{}}
     foreach f [split [read $fh] "\\n"] {{
         set f [string trim $f]
-        if {{$f ne ""}} {{ lappend files [file join $root $f] }}
+        if {{$f ne ""}} {{ lappend files [file join $dir $f] }}
     }}
     close $fh
     return $files
@@ -66,16 +77,17 @@ proc bundle_files {{root}} {{
 """
 
 
-def synth_tcl(ec, tops: list[str]) -> str:
+def synth_tcl(ec, units: dict[str, str]) -> str:
     return f"""# qbert-rtl export {ec.name}: non-project out-of-context synthesis of every unit.
 #   vivado -mode batch -source vivado/synth.tcl [-tclargs TOP [OUT_DIR]]
-# Reads files.f (paths relative to the bundle), applies vivado/constraints.xdc,
+# Reads each unit's rtl/<unit>/files.f, applies vivado/constraints.xdc,
 # runs synth_design -mode out_of_context for part {ec.part} and writes
 # utilization and timing reports to OUT_DIR (default: ./vivado_out, outside
 # the bundle so that `qbert export --verify` still passes).
-{_prologue(ec, tops, "out", "vivado_out")}file mkdir $out
-foreach top $tops {{
-    foreach f [bundle_files $root] {{ read_verilog -sv $f }}
+{_prologue(ec, units, "out", "vivado_out")}file mkdir $out
+foreach u $units {{
+    lassign $u unit top
+    foreach f [unit_files $root $unit] {{ read_verilog -sv $f }}
     read_xdc -mode out_of_context [file join $here constraints.xdc]
     synth_design -top $top -part $part -mode out_of_context
     report_utilization -file [file join $out ${{top}}_utilization.rpt]
@@ -85,16 +97,17 @@ foreach top $tops {{
 """
 
 
-def package_ip_tcl(ec, tops: list[str]) -> str:
+def package_ip_tcl(ec, units: dict[str, str]) -> str:
     return f"""# qbert-rtl export {ec.name}: package each unit as a Vivado IP for IP Integrator.
 #   vivado -mode batch -source vivado/package_ip.tcl [-tclargs TOP [IP_REPO_DIR]]
 # Creates IP_REPO_DIR/<top>/ (default ./ip_repo) with component.xml; add the folder to
 # Settings > IP > Repository and drag the IP into a block design.  Ports named
 # s_axis_*/m_axis_* become AXI4-Stream interfaces associated with clk; rst is an
 # active-high reset.
-{_prologue(ec, tops, "repo", "ip_repo")}foreach top $tops {{
+{_prologue(ec, units, "repo", "ip_repo")}foreach u $units {{
+    lassign $u unit top
     create_project -in_memory -part $part
-    add_files -norecurse [bundle_files $root]
+    add_files -norecurse [unit_files $root $unit]
     set_property top $top [current_fileset]
     update_compile_order -fileset sources_1
     ipx::package_project -root_dir [file join $repo $top] -vendor qbert-rtl -library qbert \\
@@ -120,17 +133,22 @@ def package_ip_tcl(ec, tops: list[str]) -> str:
 """
 
 
-def fusesoc_core(ec, files: list[str], tops: list[str]) -> str:
+def fusesoc_core(ec, files: dict[str, list[str]], units: dict[str, str]) -> str:
+    """CAPI2 core: one fileset per unit (its files, relative to the bundle) and
+    one Vivado synthesis target per unit; ``default`` is the first unit."""
     lines = ["CAPI=2:", "", f"name: qbert-rtl:qbert:{ec.name}:0.1.0",
-             f"description: qbert-rtl signed-off RTL bundle ({', '.join(tops)})", "",
-             "filesets:", "  rtl:", "    files:"]
-    lines += [f"      - {f}" for f in files]
-    lines += ["    file_type: systemVerilogSource", "  constraints:", "    files:",
-              "      - vivado/constraints.xdc", "    file_type: xdc", "", "targets:",
-              "  default: &default", "    filesets: [rtl]"]
-    for top in tops:
-        lines += [f"  synth_{top}:", "    <<: *default", "    default_tool: vivado",
-                  "    filesets: [rtl, constraints]", f"    toplevel: {top}",
+             f"description: qbert-rtl signed-off RTL bundle ({', '.join(units.values())})", "",
+             "filesets:"]
+    for unit, fs in files.items():
+        lines += [f"  rtl_{unit}:", "    files:"] + [f"      - {f}" for f in fs]
+        lines += ["    file_type: systemVerilogSource"]
+    lines += ["  constraints:", "    files:", "      - vivado/constraints.xdc", "    file_type: xdc",
+              "", "targets:"]
+    first = next(iter(units))
+    lines += ["  default:", f"    filesets: [rtl_{first}]", f"    toplevel: {units[first]}"]
+    for unit, top in units.items():
+        lines += [f"  synth_{top}:", "    default_tool: vivado",
+                  f"    filesets: [rtl_{unit}, constraints]", f"    toplevel: {top}",
                   "    tools:", "      vivado:", f"        part: {ec.part}", "        synth: vivado",
                   "        pnr: none"]
     return "\n".join(lines) + "\n"

@@ -73,19 +73,9 @@ def build_bundle(ec: ExportConfig, out: Path, *, force: bool = False, say=print)
 
 
 def _write_rest(root: Path, ec: ExportConfig, units: dict, gates: list, created: str) -> None:
-    files, seen = [], {}
-    for unit, (flow, cfg, rtl) in units.items():
-        for src in flow.gen_module().sources(rtl):
-            rel = src.relative_to(root).as_posix()
-            prev = seen.get(src.name)
-            if prev is None:
-                seen[src.name] = src
-                files.append(rel)
-            elif prev.read_text() != src.read_text():
-                raise GateFailed(f"units clash: {rel} and {prev.relative_to(root).as_posix()} define "
-                                 "different modules under one file name")
-    tops = [u[0].gen_module().TOP for u in units.values()]
-    (root / "files.f").write_text("\n".join(files) + "\n")
+    files = {unit: [src.relative_to(root).as_posix() for src in flow.gen_module().sources(rtl)]
+             for unit, (flow, cfg, rtl) in units.items()}
+    tops = {unit: flow.gen_module().TOP for unit, (flow, cfg, rtl) in units.items()}
     viv = root / "vivado"
     viv.mkdir()
     (viv / "constraints.xdc").write_text(bundle.xdc(ec))

@@ -45,11 +45,13 @@ def test_bundle_contents(small_bundle, tmp_path):
     assert {g["gate"] for g in man["gates"]} == {"lint", "sim", "formal", "synth", "bench"}
     assert all(g["passed"] for g in man["gates"])
     assert set(man["files"]) == set(bundle.bundle_files(b))
-    for rel in ("rtl/matmul/qbert_matmul.v", "files.f", "vivado/synth.tcl", "vivado/package_ip.tcl",
+    for rel in ("rtl/matmul/qbert_matmul.v", "rtl/matmul/files.f", "vivado/synth.tcl", "vivado/package_ip.tcl",
                 "vivado/constraints.xdc", "ipxact/qbert_matmul/component.xml", "small.core",
                 "report.md", "report.html", "plots/resources.png", "config.toml"):
         assert (b / rel).is_file(), rel
-    assert (b / "files.f").read_text().split() == ["rtl/matmul/qbert_matmul.v"]
+    assert (b / "rtl/matmul/files.f").read_text().split() == ["qbert_matmul.v"]
+    assert "set units {{matmul qbert_matmul}}" in (b / "vivado/synth.tcl").read_text()
+    assert "      - rtl/matmul/qbert_matmul.v" in (b / "small.core").read_text()
     assert "create_clock -name clk -period 3.333 [get_ports clk]" in (b / "vivado/constraints.xdc").read_text()
     assert "synth_design -top $top -part $part -mode out_of_context" in (b / "vivado/synth.tcl").read_text()
     assert "ipx::infer_bus_interfaces xilinx.com:interface:axis_rtl:1.0" in (b / "vivado/package_ip.tcl").read_text()
@@ -129,7 +131,7 @@ def test_existing_bundle_refused_without_force(small_bundle, tmp_path, capsys):
 @pytest.mark.parametrize("text, where, what", [
     ("[export]\nname = 'x'\n[matmul\nrows = 1\n", ":", "not valid TOML"),
     ("[export]\nname = 'x'\n\n[dsp]\nrows = 1\n", ":4:", "unknown unit [dsp]"),
-    ("[export]\nname = 'x'\n\n[layernorm]\n", ":4:", "unknown unit [layernorm] (not built yet)"),
+    ("[export]\nname = 'x'\n\n[encoder]\n", ":4:", "unknown unit [encoder] (not built yet)"),
     ("[matmul]\nrows = 2\ncolz = 4\n", ":3:", "unknown parameter 'colz'"),
     ("[matmul]\nrows = 2\ncols = 99\n", ":3:", "cols must be an integer in [1, 64], got 99"),
     ("[matmul]\nrows = '2'\n", ":2:", "rows must be an integer in [1, 64]"),
