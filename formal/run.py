@@ -435,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
                     pairs.append((name.strip(), value.strip()))
                 cfg = (MatmulConfig if u == "matmul" else SoftmaxConfig)().with_overrides(pairs)
             runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u in ("matmul", "softmax") else None,
-                                                       a.solver or DEFAULT_SOLVER[u], timeout=a.timeout)))
+                                                       a.solver or DEFAULT_SOLVER.get(u, "yices"), timeout=a.timeout)))
         for name, fn in runs:
             res = fn()
             print(f"== {name} ==")
