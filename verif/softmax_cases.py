@@ -7,20 +7,53 @@ explanation of a mismatch).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from hypothesis import strategies as st
 
 from golden_model.softmax import DIV_BITS, N_CLAMP, int_exp, int_softmax
 from golden_model.widths import int_range
-from rtl_gen.softmax import SoftmaxConfig
+from rtl_gen.softmax import BANKS, SoftmaxConfig
 
 from .strategies import ints, pause_patterns
 
 #: the stream endpoints of the softmax DUT
 IN, OUT = "s_axis", "m_axis"
 
-KINDS = ("random", "equal", "dominant", "clamp", "qedge", "scaled", "edges")
+KINDS = ("random", "equal", "dominant", "clamp", "qedge", "scaled", "edges", "pow2sum")
+
+
+@lru_cache(maxsize=None)
+def _exp_table(spec) -> tuple[np.ndarray, np.ndarray]:
+    """(e, d): every value e = int_exp(d) for d in [30*x0, 0], ascending in e,
+    with the largest d giving it."""
+    d = np.arange(N_CLAMP * spec.x0, 1, dtype=np.int64)
+    e = int_exp(d, spec)
+    uniq, first = np.unique(e[::-1], return_index=True)   # d descending: largest d first
+    return uniq, d[::-1][first]
+
+
+def pow2_sum_diffs(spec, n: int, target: int) -> list[int]:
+    """d values (<= 0, the first 0) of a row of n scores whose exp sum is
+    ``target`` if n allows (greedy: the largest e that still fits, each
+    step, after one element on an output rounding tie); the rest of the row
+    at the clamp (e = 0).  A sum that is a power of two makes the divider's
+    remainder exactly 0: its compare's tie."""
+    es, ds = _exp_table(spec)
+    out, rem = [0], target - int(es[-1])
+    # one element whose output sits exactly on a rounding tie at that factor:
+    # e * 2^(32 - t) / 2^k = m + 1/2 (target = 2^t), so a factor off by one shows
+    h = target >> (spec.out_bits + 1)
+    tie = np.flatnonzero((es % (2 * h) == h) & (es <= rem)) if h else []
+    if len(tie) and len(out) < n:
+        out.append(int(ds[tie[-1]]))
+        rem -= int(es[tie[-1]])
+    while rem > 0 and len(out) < n:
+        i = int(np.searchsorted(es, rem, side="right")) - 1
+        out.append(int(ds[i]))
+        rem -= int(es[i])
+    return out + [N_CLAMP * spec.x0 - 1] * (n - len(out))
 
 
 @dataclass
@@ -77,6 +110,13 @@ def rows(draw, cfg: SoftmaxConfig, kind: str | None = None) -> np.ndarray:
         span = draw(st.sampled_from([1, 2, 16, abs(spec.x0), 4 * abs(spec.x0),
                                      abs(clampd), 1 << cfg.in_bits]))
         x = clip(draw(st.lists(st.integers(top - span, top), min_size=n, max_size=n)))
+    elif kind == "pow2sum":
+        # the exp sum a power of two: factor = 2^32 / sum exactly
+        top = draw(st.integers(max(lo, lo - clampd + 1), hi))
+        n = max(n, min(cfg.max_len, 8))      # room for the greedy sum
+        target = 1 << (int(spec.c).bit_length() + draw(st.integers(0, 2)))
+        ds = pow2_sum_diffs(spec, n, target)
+        x = clip([top + dd for dd in draw(st.permutations(ds))])
     elif kind == "edges":
         x = np.asarray(draw(st.lists(st.sampled_from([lo, lo + 1, -1, 0, 1, hi - 1, hi]),
                                      min_size=n, max_size=n)))
@@ -86,8 +126,10 @@ def rows(draw, cfg: SoftmaxConfig, kind: str | None = None) -> np.ndarray:
 
 
 @st.composite
-def cases(draw, cfg: SoftmaxConfig, max_rows: int = 3) -> SoftmaxCase:
-    """1..max_rows rows back to back, with random input gaps and output stalls."""
+def cases(draw, cfg: SoftmaxConfig, max_rows: int = BANKS + 2) -> SoftmaxCase:
+    """1..max_rows rows back to back, with random input gaps and output stalls
+    (more rows than banks: under output stalls every bank fills and the
+    input must wait for a bank to be freed)."""
     rs = draw(st.lists(rows(cfg), min_size=1, max_size=max_rows))
     pauses = {ep: draw(pause_patterns()) for ep in (IN, OUT)}
     return SoftmaxCase(rs, pauses)
@@ -164,4 +206,4 @@ def describe_mismatch(cfg: SoftmaxConfig, c: SoftmaxCase, exp: list[np.ndarray],
 
 __all__ = ["SoftmaxCase", "cases", "rows", "pack", "keeps", "filler", "unpack", "pad_bits",
            "expected",
-           "describe_mismatch", "IN", "OUT", "KINDS"]
+           "describe_mismatch", "pow2_sum_diffs", "IN", "OUT", "KINDS"]

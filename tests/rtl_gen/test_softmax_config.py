@@ -57,10 +57,12 @@ def test_generate_writes_three_files(tmp_path):
     out = tmp_path / "rtl"
     cfg = SoftmaxConfig(lanes=2, max_len=8)
     generate(cfg, out)
-    assert sorted(p.name for p in out.iterdir()) == ["files.f", "params.json", "qbert_softmax.v",
-                                                     "qbert_softmax_exp.v"]
+    div = cfg.divider.module_name
+    assert div == "qbert_div_n33_d21_r2"      # 2^32 / a sum of up to 8 exps (21 bits)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["files.f", "params.json", "qbert_softmax.v", "qbert_softmax_exp.v", f"{div}.v"])
     assert SoftmaxConfig.load(out) == cfg
-    assert [p.name for p in sources(out)] == ["qbert_softmax_exp.v", "qbert_softmax.v"]
+    assert [p.name for p in sources(out)] == ["qbert_softmax_exp.v", f"{div}.v", "qbert_softmax.v"]
     assert [p.name for p in tmp_path.iterdir()] == ["rtl"]
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from golden_model.softmax import int_softmax
+from golden_model.softmax import int_exp, int_softmax
 from rtl_gen.softmax import EXP_TOP, SoftmaxConfig, generate, generate_exp, sources
 from scripts import flows
 from verif import runner
@@ -172,4 +172,7 @@ def test_case_kinds_reach_the_corners():
          and any(int(v) - int(r.max()) < clamp for v in r))
     find(rows(cfg), lambda r: r.max() == 32767 and len(r) > cfg.lanes)
     find(rows(cfg), lambda r: len(r) == 1)
+    # the divider's tie: an exp sum that is a power of two (remainder 0)
+    find(rows(cfg), lambda r: bin(int(int_exp(r - r.max(), cfg.spec).sum())).count("1") == 1
+         and len(r) > 2)
     find(rows(cfg), lambda r: len(r) % cfg.lanes and len(r) > cfg.lanes)
