@@ -250,6 +250,10 @@ def softmax_jobs(cfg=None, rtl_dir: Path | str | None = None,
     lat = fsm.latency_bound(cfg)
     jobs = [_describe(fsm.top_job(cfg, top_text, subs, engine=engine, depth=3, latency=0,
                                   name=f"softmax_top_control"), where)]
+    # the same properties by BMC from reset: a protocol or row bug shows as a
+    # reachable trace (the induction above would only say UNKNOWN)
+    jobs.append(_describe(fsm.top_job(cfg, top_text, subs, engine=engine, mode="bmc", depth=40,
+                                      latency=0, name="softmax_top_bmc"), where))
     # U3 by BMC only (not k-inductive without timing invariants), and BMC is
     # affordable only for short rows: the generator's RTL for the same Config
     # with max_len = 2 beats, one max-length row and stalls deep

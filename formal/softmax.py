@@ -195,5 +195,6 @@ def top_job(cfg, rtl_text: str | None = None, submodules: dict | None = None, *,
     return SbyJob(name or f"softmax_top_{label}", TOP, sources, mode=mode, depth=depth, engine=engine,
                   script=script,
                   description=f"qbert_softmax {label}: AXI4-Stream rules, rows in == rows out "
-                              f"with the same length, last beat within {latency or latency_bound(cfg)} "
-                              f"unstalled cycles")
+                              f"with the same length"
+                              + ("" if latency == 0 else f", last beat within "
+                                 f"{latency or latency_bound(cfg) + 1} - 1 unstalled cycles"))

@@ -161,7 +161,8 @@ def test_softmax_jobs_cover_every_part(tmp_path):
     cfg = SoftmaxConfig(lanes=2, max_len=8)
     jobs, lem = softmax_jobs(cfg)
     names = [j.name for j in jobs]
-    assert names[:3] == ["softmax_top_control", "softmax_top_latency_short_rows", "softmax_top_cover"]
+    assert names[:4] == ["softmax_top_control", "softmax_top_bmc", "softmax_top_latency_short_rows",
+                         "softmax_top_cover"]
     assert {"softmax_exp_lane0", "softmax_exp_lane1", f"softmax_exp_ref_vectors_i{cfg.in_bits}f{cfg.frac_bits}"} <= set(names)
     assert f"divider_n33_d{cfg.spec.sum_bits}_r{cfg.div_bits_per_cycle}" in names
     assert len(lem) == 2
