@@ -249,17 +249,26 @@ def softmax_jobs(cfg=None, rtl_dir: Path | str | None = None,
         texts = {n: p.read_text() for n, p in srcs.items()}
         _need(TOP, srcs, "softmax proof")
         _need(EXP_TOP, srcs, "softmax exp proof")
-        top_text = next(t for t in texts.values() if re.search(rf"^\s*module\s+{TOP}\b", t, re.M))
-        exp_text = next(t for t in texts.values() if re.search(rf"^\s*module\s+{EXP_TOP}\b", t, re.M))
+        top_name = next(n for n, t in texts.items() if re.search(rf"^\s*module\s+{TOP}\b", t, re.M))
+        top_text = texts[top_name]
+        subs = {n: t for n, t in texts.items() if n != top_name}
+        exp_text = next(t for t in subs.values() if re.search(rf"^\s*module\s+{EXP_TOP}\b", t, re.M))
         where = f"RTL in {rtl_dir}"
     else:
         cfg = cfg if cfg is not None else SoftmaxConfig()
         top_text, exp_text = verilog(cfg), exp_verilog(cfg)
-        texts = {f"{TOP}.v": top_text, f"{EXP_TOP}.v": exp_text}
+        subs = {f"{EXP_TOP}.v": exp_text}
+        if hasattr(cfg, "divider"):
+            subs[f"{cfg.divider.module_name}.v"] = div_verilog(cfg.divider)
+        texts = {f"{TOP}.v": top_text, **subs}
         where = "RTL generated from the Config"
     lat = fsm.latency_bound(cfg)
-    jobs = [_describe(fsm.top_job(cfg, top_text, exp_text, engine=engine, depth=3, latency=0,
+    jobs = [_describe(fsm.top_job(cfg, top_text, subs, engine=engine, depth=3, latency=0,
                                   name="softmax_top_control"), where)]
+    # the same properties by BMC from reset: a protocol or row bug shows as a
+    # reachable trace (the induction above would only say UNKNOWN)
+    jobs.append(_describe(fsm.top_job(cfg, top_text, subs, engine=engine, mode="bmc", depth=40,
+                                      latency=0, name="softmax_top_bmc"), where))
     # U3 by BMC only (not k-inductive without timing invariants), and BMC is
     # affordable only for short rows: the generator's RTL for the same Config
     # with max_len = 2 beats, one max-length row and stalls deep
@@ -269,7 +278,7 @@ def softmax_jobs(cfg=None, rtl_dir: Path | str | None = None,
                                       name="softmax_top_latency_short_rows"),
                           f"generated for the same Config with max_len={small.max_len}; bounded: "
                           f"{sl + 10} cycles from reset"))
-    jobs.append(_describe(fsm.top_job(cfg, top_text, exp_text, engine=engine, mode="cover",
+    jobs.append(_describe(fsm.top_job(cfg, top_text, subs, engine=engine, mode="cover",
                                       depth=min(2 * lat, 60), name="softmax_top_cover"),
                           where + "; non-vacuity"))
     jobs += [_describe(fsm.exp_job(cfg, exp_text, engine=engine, lane=i, name=f"softmax_exp_lane{i}"), where)
@@ -283,7 +292,7 @@ def softmax_jobs(cfg=None, rtl_dir: Path | str | None = None,
     if not divs:
         dc = DividerConfig(DIV_BITS + 1, cfg.spec.sum_bits, _field(cfg, "div_bits_per_cycle", 2))
         divs[dc] = (div_verilog(dc), "divider generated for the unit's widths (the top does not "
-                                     "instantiate qbert_div_* yet)")
+                                     "instantiate a qbert_div_*)")
     for dc, (t, w) in divs.items():
         jobs.append(_describe(fdiv.divider_job(dc, t, engine=engine), w))
     lem: list[Callable[[], SbyResult]] = [

@@ -129,6 +129,8 @@ def top_block(cfg, *, latency: int | None = None) -> str:
     a(f"        assert (!er_act_q || {st('er_bank_q')} == 2'd1);                  // I4 stage_bank: EXP reads a LOADED bank")
     a(f"        assert (!ew_valid_q || {st('ew_bank_q')} == 2'd1);                // I4 stage_bank: EXP writes a LOADED bank")
     a(f"        assert (!dv_act_q || {st('dv_bank_q')} == 2'd2);                  // I4 stage_bank: DIV on an EXPED bank")
+    a("        assert (dv_act_q || (dv_ready && !dv_done));                       // I4 stage_bank: the divider idles with DIV")
+    a("        assert (!dv_act_q || !dv_ready || dv_done);                        // I4 stage_bank: and works while DIV does")
     a(f"        assert (!or_act_q || {st('or_bank_q')} == 2'd3);                  // I4 stage_bank: OUT reads a READY bank")
     a(f"        assert (!od_valid_q || {st('od_bank_q')} == 2'd3);                // I4 stage_bank")
     a(f"        assert (!out_valid_q || {st('out_bank_q')} == 2'd3);              // I4 stage_bank")
@@ -166,11 +168,14 @@ def top_block(cfg, *, latency: int | None = None) -> str:
 CUT_DATAPATH = ("cutpoint qbert_softmax_exp", "cutpoint qbert_softmax/t:$mul")
 
 
-def top_job(cfg, rtl_text: str | None = None, exp_text: str | None = None, *,
+def top_job(cfg, rtl_text: str | None = None, submodules: dict | None = None, *,
             engine: str = "smtbmc yices", depth: int = 4, mode: str = "prove",
             latency: int | None = None, name: str | None = None, mutate=None,
             cut_datapath: bool = True) -> SbyJob:
-    """SBY job for the generated ``qbert_softmax`` of ``cfg`` (or ``rtl_text``)."""
+    """SBY job for the generated ``qbert_softmax`` of ``cfg`` (or ``rtl_text``).
+    ``submodules``: file name -> Verilog text of the modules it instantiates
+    (default: the generated exp stage and divider)."""
+    from rtl_gen import divider
     from rtl_gen.softmax import EXP_TOP, TOP, exp_verilog, verilog
     from . import axis
     from .matmul import inject
@@ -178,7 +183,10 @@ def top_job(cfg, rtl_text: str | None = None, exp_text: str | None = None, *,
     if mutate is not None:
         text = mutate(text)
     text = inject(text, TOP, top_block(cfg, latency=latency))
-    sources = {f"{EXP_TOP}.sv": exp_text if exp_text is not None else exp_verilog(cfg),
+    if submodules is None:
+        submodules = {f"{EXP_TOP}.v": exp_verilog(cfg),
+                      f"{cfg.divider.module_name}.v": divider.verilog(cfg.divider)}
+    sources = {**{n.rsplit(".", 1)[0] + ".sv": t for n, t in submodules.items()},
                f"{TOP}.sv": text, axis.CHECKER_FILE: axis.CHECKER_SV}
     label = f"l{cfg.lanes}_n{cfg.max_len}_i{cfg.in_bits}_r{cfg.div_bits_per_cycle}"
     script = None
@@ -187,5 +195,6 @@ def top_job(cfg, rtl_text: str | None = None, exp_text: str | None = None, *,
     return SbyJob(name or f"softmax_top_{label}", TOP, sources, mode=mode, depth=depth, engine=engine,
                   script=script,
                   description=f"qbert_softmax {label}: AXI4-Stream rules, rows in == rows out "
-                              f"with the same length, last beat within {latency or latency_bound(cfg)} "
-                              f"unstalled cycles")
+                              f"with the same length"
+                              + ("" if latency == 0 else f", last beat within "
+                                 f"{latency or latency_bound(cfg) + 1} - 1 unstalled cycles"))
