@@ -1,7 +1,6 @@
 """formal.attention: the attention head's glue proven with abstract units
 (k-induction), a whole head reachable (cover), and bugs planted in the
 generator's real output each caught by the property they break."""
-import re
 
 import pytest
 

@@ -65,7 +65,7 @@ def test_prove_rtl_dir_missing_module(tmp_path):
 
 def test_prove_errors(tmp_path):
     with pytest.raises(ValueError, match="no proofs for unit"):
-        frun.prove("layernorm")
+        frun.prove("encoder")
     with pytest.raises(FileNotFoundError):
         frun.prove_contract(tmp_path / "nope")
     with pytest.raises(ValueError, match="does not exist"):
@@ -80,7 +80,7 @@ def test_main_exit_status(tmp_path, capsys, monkeypatch):
     assert rc == 1
     out = capsys.readouterr().out
     assert "counterexample trace:" in out
-    assert frun.main(["layernorm"]) == 2
+    assert frun.main(["encoder"]) == 2
 
 
 def test_prove_matmul_generated_rtl(tmp_path):

@@ -160,7 +160,7 @@ def test_console_script_exit_code(tmp_path):
 
 
 def test_pending_units_still_say_so(capsys):
-    assert cli.main(["gen", "gelu", "-o", "x"]) == 2
+    assert cli.main(["gen", "encoder", "-o", "x"]) == 2
     assert "not built yet" in capsys.readouterr().err
 
 
