@@ -15,6 +15,11 @@ Units
 vectors at the unit's accumulator width and the z3 lemmas (requant widths,
 round half up, MAC bound for its k_max).
 
+``gelu``, ``requant``, ``residual`` (:data:`ELEMENTWISE`): the generated
+elementwise units, the same way (RTL on disk with its params.json Config, or
+generated from ``cfg``): formal/<unit>.py ``unit_jobs`` gives the injected
+unit proof, its cover, the reference-vs-golden vectors and the lemmas.
+
 ``kit``: the formal kit's own stand-in datapaths at the golden model's full
 widths (requantizer 32-bit acc x 31-bit M, s in [0, 62], direct and
 DSP-split; MAC PE for k_max = cfg["k_max"] or 1536).  Not a CLI unit; run by
