@@ -77,9 +77,36 @@ def requant_describe(cfg: RequantConfig, c: StreamCase, where: tuple) -> str:
 
 
 @st.composite
+def _cancel_frames(draw, cfg: ResidualConfig, max_frames: int = 3):
+    """Operands whose requantized values straddle the out_bits + 1 saturation
+    with opposite signs (a scaled by 1, b by 2^k so it spans +-2^out_bits):
+    the sum cancels, so a wrong operand saturation shows in the result."""
+    top = 1 << cfg.out_bits
+    k = max(0, cfg.out_bits + 1 - cfg.b_bits)
+    alo, ahi = -(1 << (cfg.a_bits - 1)), (1 << (cfg.a_bits - 1)) - 1
+    blo, bhi = -(1 << (cfg.b_bits - 1)), (1 << (cfg.b_bits - 1)) - 1
+    frames = {rs.A: [], rs.B: [], rs.PRM: []}
+    for beats in draw(frame_lengths(max_frames, max_beats=8)):
+        n = beats * cfg.lanes
+        # magnitudes around the operand saturation at 2^out_bits (Hypothesis
+        # alone prefers small integers)
+        big = st.one_of(st.integers(top // 2, 2 * top), st.integers(-2 * top, -top // 2))
+        a = draw(st.lists(big.map(lambda v: min(max(v, alo), ahi)), min_size=n, max_size=n))
+        b = draw(st.lists(st.integers(blo, bhi), min_size=n, max_size=n))
+        frames[rs.A].append(np.asarray(a, dtype=np.int64))
+        frames[rs.B].append(np.asarray(b, dtype=np.int64))
+        one = np.ones(n, dtype=np.int64)
+        frames[rs.PRM].append((one, 0 * one, one << k, 0 * one))
+    return frames
+
+
+@st.composite
 def residual_cases(draw, cfg: ResidualConfig) -> StreamCase:
-    frames, (pa, pb) = draw(_frames(cfg.lanes, {rs.A: cfg.a_bits, rs.B: cfg.b_bits}, 2))
-    frames[rs.PRM] = [(ma, sa, mb, sb) for (ma, sa), (mb, sb) in zip(pa, pb)]
+    if draw(st.integers(0, 3)) == 0:
+        frames = draw(_cancel_frames(cfg))
+    else:
+        frames, (pa, pb) = draw(_frames(cfg.lanes, {rs.A: cfg.a_bits, rs.B: cfg.b_bits}, 2))
+        frames[rs.PRM] = [(ma, sa, mb, sb) for (ma, sa), (mb, sb) in zip(pa, pb)]
     return StreamCase(frames, pauses_for(draw, (rs.A, rs.B, rs.PRM, OUT)))
 
 
