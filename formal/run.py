@@ -15,7 +15,6 @@ Units
 vectors at the unit's accumulator width and the z3 lemmas (requant widths,
 round half up, MAC bound for its k_max).
 
-<<<<<<< HEAD
 ``softmax``: the generated ``qbert_softmax`` and ``qbert_softmax_exp``
 (:mod:`formal.softmax`, :mod:`formal.divider`): the top's control proof
 (k-induction), its latency (BMC), covers, the exp stage per lane, the exp
@@ -26,12 +25,11 @@ reference vectors, the divider at the unit's widths, and the z3 lemmas.
 32-bit isqrt (ghost + linear invariants, z3 recurrence lemma) and its two
 shared dividers (:mod:`formal.divider`), plus the z3 no-overflow bounds for
 the Config's H and input width.  ``rtl_dir`` / ``cfg`` as for matmul.
-=======
+
 ``gelu``, ``requant``, ``residual`` (:data:`ELEMENTWISE`): the generated
 elementwise units, the same way (RTL on disk with its params.json Config, or
 generated from ``cfg``): formal/<unit>.py ``unit_jobs`` gives the injected
 unit proof, its cover, the reference-vs-golden vectors and the lemmas.
->>>>>>> issue6-gelu
 
 ``kit``: the formal kit's own stand-in datapaths at the golden model's full
 widths (requantizer 32-bit acc x 31-bit M, s in [0, 62], direct and
