@@ -35,7 +35,11 @@ from typing import Callable
 from . import axis, equiv, lemmas
 from .sby import SbyJob, SbyResult, engine_for, run_job
 
-UNITS_WITH_PROOFS = ("matmul", "attention", "kit")
+UNITS_WITH_PROOFS = ("matmul", "kit")
+#: units whose proofs cover part of the unit (attention: its glue, with the
+#: units abstracted; no latency bound): `qbert prove` runs them, but they are
+#: not in UNITS_WITH_PROOFS, so `qbert export` does not gate on them yet
+PARTIAL_PROOFS = ("attention",)
 
 #: defaults of the matmul fields the proofs read (MiniLM: FFN K = 1536)
 MATMUL_DEFAULTS = {"act_bits": 8, "weight_bits": 8, "bias_bits": 32, "out_bits": 8, "k_max": 1536}
@@ -253,8 +257,9 @@ def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = 
     Raises ValueError for a unit without proofs or a broken --rtl folder,
     :class:`rtl_gen.toolchain.ToolMissing` if the tools are missing.
     """
-    if unit not in UNITS_WITH_PROOFS:
-        raise ValueError(f"no proofs for unit {unit!r} yet; units with proofs: {', '.join(UNITS_WITH_PROOFS)}")
+    if unit not in UNITS_WITH_PROOFS + PARTIAL_PROOFS:
+        raise ValueError(f"no proofs for unit {unit!r} yet; units with proofs: "
+                         f"{', '.join(UNITS_WITH_PROOFS + PARTIAL_PROOFS)}")
     engine = engine_for(solver)
     if unit == "kit":
         if rtl_dir is not None:
