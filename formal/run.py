@@ -57,10 +57,15 @@ ELEMENTWISE = {
     "requant": ("formal.requant", "rtl_gen.requant:RequantConfig"),
     "residual": ("formal.residual", "rtl_gen.residual:ResidualConfig"),
 }
-UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", *ELEMENTWISE, "attention", "kit")
+UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", *ELEMENTWISE, "kit")
+#: units whose proofs cover part of the unit (attention: its glue, with the
+#: units abstracted; no latency bound): `qbert prove` runs them, but they are
+#: not in UNITS_WITH_PROOFS, so `qbert export` does not gate on them yet
+PARTIAL_PROOFS = ("attention",)
 
 #: the engine each unit closes fastest with (``--solver`` overrides)
-DEFAULT_SOLVER = {"matmul": "z3", **{u: "yices" for u in UNITS_WITH_PROOFS if u != "matmul"}}
+DEFAULT_SOLVER = {"matmul": "z3", **{u: "yices" for u in UNITS_WITH_PROOFS + PARTIAL_PROOFS
+                                     if u != "matmul"}}
 
 #: defaults of the matmul fields the proofs read (MiniLM: FFN K = 1536)
 MATMUL_DEFAULTS = {"act_bits": 8, "weight_bits": 8, "bias_bits": 32, "out_bits": 8, "k_max": 1536}
@@ -382,8 +387,9 @@ def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = 
     Raises ValueError for a unit without proofs or a broken --rtl folder,
     :class:`rtl_gen.toolchain.ToolMissing` if the tools are missing.
     """
-    if unit not in UNITS_WITH_PROOFS:
-        raise ValueError(f"no proofs for unit {unit!r} yet; units with proofs: {', '.join(UNITS_WITH_PROOFS)}")
+    if unit not in UNITS_WITH_PROOFS + PARTIAL_PROOFS:
+        raise ValueError(f"no proofs for unit {unit!r} yet; units with proofs: "
+                         f"{', '.join(UNITS_WITH_PROOFS + PARTIAL_PROOFS)}")
     engine = engine_for(solver)
     if unit == "kit":
         if rtl_dir is not None:

@@ -158,6 +158,10 @@ def load(path: str | Path) -> ExportConfig:
             pending = " (not built yet)" if unit in UNITS else ""
             raise ConfigError(f"{where(unit)}: unknown unit [{unit}]{pending}; "
                               f"units that can be exported: {', '.join(known)}")
+        if unit not in exportable_units():
+            raise ConfigError(f"{where(unit)}: unit [{unit}] cannot be signed off yet: its proofs "
+                              f"cover only part of it (see its doc); units that can be exported: "
+                              f"{', '.join(exportable_units())}")
         if not isinstance(params, dict):
             raise ConfigError(f"{where(None, unit)}: '{unit}' must be a table [{unit}]")
         cls = FLOWS[unit].config_class()

@@ -66,7 +66,8 @@ def sim_gate(flow, cfg, rtl: Path, ec) -> Gate:
 def formal_gate(flow, cfg, rtl: Path, ec) -> Gate:
     from formal.run import UNITS_WITH_PROOFS, all_passed, format_table, prove
     if flow.unit not in UNITS_WITH_PROOFS:
-        return Gate(flow.unit, "formal", False, 0.0, f"no proofs exist for unit {flow.unit}")
+        return Gate(flow.unit, "formal", False, 0.0,
+                    f"unit {flow.unit} has no complete proofs (formal.run.UNITS_WITH_PROOFS)")
     results = prove(flow.unit, None, rtl, ec.solver, progress=lambda line: print(f"    {line}", flush=True))
     ok = all_passed(results)
     proofs = [{"name": r.name, "kind": r.mode, "status": r.status, "seconds": round(r.seconds, 1)}
