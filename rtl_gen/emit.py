@@ -24,6 +24,19 @@ def bytes_width(bits: int) -> int:
     return -(-bits // 8) * 8
 
 
+class LaneWords:
+    """Mixin for a Config with ``lanes``, ``in_bits`` and ``out_bits``: the
+    byte-padded tdata widths of its input and output streams."""
+
+    @property
+    def in_word_bits(self) -> int:
+        return bytes_width(self.lanes * self.in_bits)
+
+    @property
+    def out_word_bits(self) -> int:
+        return bytes_width(self.lanes * self.out_bits)
+
+
 def clog2(n: int) -> int:
     """Bits of a counter over n states (at least 1)."""
     return max(1, (n - 1).bit_length())

@@ -47,7 +47,7 @@ _NUM = Numerics()
 
 
 @dataclass(frozen=True)
-class GeluConfig(UnitConfig):
+class GeluConfig(UnitConfig, emit.LaneWords):
     UNIT = "gelu"
 
     lanes: int = field(default=4, metadata=rng(1, 32, "elements per beat"))
@@ -74,14 +74,6 @@ class GeluConfig(UnitConfig):
     @property
     def out_bits(self) -> int:
         return self.spec.out_bits
-
-    @property
-    def in_word_bits(self) -> int:
-        return emit.bytes_width(self.lanes * self.in_bits)
-
-    @property
-    def out_word_bits(self) -> int:
-        return emit.bytes_width(self.lanes * self.out_bits)
 
     @property
     def abs_bits(self) -> int:

@@ -66,7 +66,7 @@ SCALAR_OVERHEAD = 8
 
 
 @dataclass(frozen=True)
-class LayerNormConfig(UnitConfig):
+class LayerNormConfig(UnitConfig, emit.LaneWords):
     UNIT = "layernorm"
 
     hidden: int = field(default=_NUM.layernorm(384).hidden,
@@ -98,14 +98,6 @@ class LayerNormConfig(UnitConfig):
     def beats(self) -> int:
         """Beats per vector."""
         return self.hidden // self.lanes
-
-    @property
-    def in_word_bits(self) -> int:
-        return emit.bytes_width(self.lanes * self.in_bits)
-
-    @property
-    def out_word_bits(self) -> int:
-        return emit.bytes_width(self.lanes * self.out_bits)
 
     @property
     def beta_bits(self) -> int:

@@ -72,7 +72,7 @@ S_FREE, S_LOADED, S_EXPED, S_READY = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
-class SoftmaxConfig(UnitConfig):
+class SoftmaxConfig(UnitConfig, emit.LaneWords):
     UNIT = "softmax"
 
     lanes: int = field(default=4, metadata=rng(1, 32, "scores per beat"))
@@ -102,14 +102,6 @@ class SoftmaxConfig(UnitConfig):
     def depth(self) -> int:
         """Buffer words (beats of the longest row)."""
         return self.max_len // self.lanes
-
-    @property
-    def in_word_bits(self) -> int:
-        return emit.bytes_width(self.lanes * self.in_bits)
-
-    @property
-    def out_word_bits(self) -> int:
-        return emit.bytes_width(self.lanes * self.out_bits)
 
     @property
     def diff_bits(self) -> int:

@@ -6,7 +6,6 @@ failure), QBERT_INFO_FILE (where the counts and the measured timing go).
 """
 from __future__ import annotations
 
-import json
 import os
 
 import cocotb
@@ -17,7 +16,7 @@ from golden_model.widths import int_range
 from rtl_gen.layernorm import LayerNormConfig
 from verif.layernorm_cases import (IN, OUT, PRM, LayerNormCase, cases, describe_mismatch,
                                    expected, pack, pack_params, pad_bits, unpack)
-from verif.tb import CLOCK_NS, StreamTB, env_int, run_property
+from verif.tb import CLOCK_NS, StreamTB, env_int, run_property, write_info
 
 
 def _config() -> LayerNormConfig:
@@ -113,21 +112,7 @@ async def layernorm_matches_golden(dut):
                        repro=repro)
     dut._log.info("layernorm: %d examples, %d output elements, all bit-exact",
                   stats["examples"], stats["outputs"])
-    _write_info(stats)
-
-
-def _write_info(update: dict) -> None:
-    info = os.environ.get("QBERT_INFO_FILE")
-    if not info:
-        return
-    try:
-        with open(info) as f:
-            data = json.load(f)
-    except (OSError, json.JSONDecodeError):
-        data = {}
-    data.update(update)
-    with open(info, "w") as f:
-        json.dump(data, f)
+    write_info(stats)
 
 
 def _directed_case(cfg: LayerNormConfig, count: int, seed: int) -> LayerNormCase:
@@ -179,7 +164,7 @@ async def layernorm_timing(dut):
                   "(formula %d), %d vectors in %d cycles: %.3f elements/cycle",
                   cfg.hidden, cfg.lanes, latency, cfg.latency(), periods, cfg.vector_period(),
                   count, total, count * cfg.hidden / total)
-    _write_info({"latency": latency, "periods": periods, "vectors": count, "cycles": total})
+    write_info({"latency": latency, "periods": periods, "vectors": count, "cycles": total})
     assert latency == cfg.latency(), f"latency {latency} != documented {cfg.latency()}"
     assert periods == [cfg.vector_period()] * (count - 1), (
         f"vector period {periods} != documented {cfg.vector_period()}")
