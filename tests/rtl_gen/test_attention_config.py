@@ -43,7 +43,8 @@ def test_generate_writes_units_and_top(tmp_path):
     out = tmp_path / "rtl"
     cfg = AttentionConfig(max_seq=8, head_dim=8, rows=2, cols=4, lanes=4)
     generate(cfg, out)
-    names = ["qbert_matmul.v", "qbert_softmax_exp.v", "qbert_softmax.v", "qbert_attention.v"]
+    div = cfg.softmax.divider.module_name
+    names = ["qbert_matmul.v", "qbert_softmax_exp.v", f"{div}.v", "qbert_softmax.v", "qbert_attention.v"]
     assert [p.name for p in sources(out)] == names
     assert AttentionConfig.load(out) == cfg
     top = (out / "qbert_attention.v").read_text()
