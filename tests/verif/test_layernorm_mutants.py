@@ -26,14 +26,14 @@ TOP, ISQRT = "qbert_layernorm.v", "qbert_isqrt_x32.v"
 MUTANTS = {
     "isqrt_compare": (ISQRT, "assign take = rem_d >= trial;", "assign take = rem_d > trial;"),
     "variance_shift": (TOP, "assign var_d = var_sum[34:3];", "assign var_d = var_sum[33:2];"),
+}
+SLOW_MUTANTS = {
     "norm_rounding_dropped": (TOP, "assign l0_yf = $signed({ { 33{ l0_y[16] } }, l0_y }) * "
                                    "$signed({ 18'd0, r_factor_q }) + 50'd524288;",
                               "assign l0_yf = $signed({ { 33{ l0_y[16] } }, l0_y }) * "
                               "$signed({ 18'd0, r_factor_q }) + 50'd0;"),
     "length_error_never_set": (TOP, "            err_len_q <= 1'd1;\n          end \n        end else begin\n          ld_ptr_q",
                                "            err_len_q <= 1'd0;\n          end \n        end else begin\n          ld_ptr_q"),
-}
-SLOW_MUTANTS = {
     # floor((S + H*2^15) / H) instead of floor((S + H/2 + H*2^15) / H)
     "mean_not_rounded": (TOP, "sc_sum_q } + 20'd262148;", "sc_sum_q } + 20'd262144;"),
     "variance_identity_h": (TOP, "sc_mm_q * 35'd8;", "sc_mm_q * 35'd7;"),

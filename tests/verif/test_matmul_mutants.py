@@ -1,8 +1,8 @@
 """Mutation check of the matmul testbench: single-point bugs in the generated
 Verilog must each make `qbert sim matmul --rtl DIR` exit 1 (a mismatch).
 
-Each mutant needs its own Verilator build (~15-30 s); the 13 run in the default
-regression (a few minutes) because a kit that lets one through is not a kit.
+Each mutant needs its own Verilator build (~15-30 s); six run in the default
+regression, all 13 under `-m slow` (`tox -e mutants`, `tox -e fuzz`).
 """
 import os
 import subprocess
@@ -60,7 +60,15 @@ def _mutate(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-@pytest.mark.parametrize("name", list(MUTANTS))
+#: the default run's mutants (an operator, the rounding edge, an off-by-one
+#: compare, a saturation bound, a handshake, a stall); the rest (each a Verilator
+#: build) run under -m slow / tox -e mutants
+DEFAULT = ("acc_operator", "rounding_constant", "row_last_off_by_one", "saturation_bound",
+           "handshake_ignores_wgt_valid", "output_register_ignores_stall")
+
+
+@pytest.mark.parametrize("name", [n if n in DEFAULT else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in MUTANTS])
 def test_mutant_is_caught(tmp_path, name):
     rtl = tmp_path / "rtl"
     generate(CFG, rtl)
