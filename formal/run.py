@@ -547,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
                        "attention": AttentionConfig}.get(u) or config_class(u)
                 cfg = cls().with_overrides(pairs)
             runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u == _rtl_unit(a.rtl) else None,
-                                                       a.solver or DEFAULT_SOLVER[u], timeout=a.timeout)))
+                                                       a.solver or DEFAULT_SOLVER.get(u, "yices"), timeout=a.timeout)))
         for name, fn in runs:
             res = fn()
             print(f"== {name} ==")
