@@ -119,6 +119,36 @@ def cmd_softmax_fidelity(args) -> int:
     return EXIT_OK
 
 
+def cmd_weights(args) -> int:
+    """Write one layer's weight stream (golden_model.weightfile) for the encoder engine."""
+    from golden_model.calibrate import default_model
+    from golden_model.weightfile import layer_stream
+    from rtl_gen.encoder import EncoderConfig
+    from .atomic import atomic_path
+
+    cfg = EncoderConfig.preset("minilm")
+    if args.config:
+        cfg = EncoderConfig.from_toml(args.config)
+    cfg = cfg.with_overrides(args.params)
+    cfg = cfg.with_overrides([("weight_bits", str(args.weight_bits))])
+    model = default_model(args.weight_bits)
+    if not 0 <= args.layer < len(model.layers):
+        raise UsageError(f"--layer {args.layer}: all-MiniLM-L6-v2 has layers 0..{len(model.layers) - 1}")
+    shape = cfg.stream_shape
+    d = model.layers[args.layer].attn.q.w.shape[0]
+    f = model.layers[args.layer].up.w.shape[1]
+    if (shape.hidden, shape.ffn, shape.heads) != (d, f, model.layers[args.layer].attn.heads):
+        raise UsageError(f"encoder Config hidden={shape.hidden}, ffn={shape.ffn}, heads={shape.heads} "
+                         f"does not match all-MiniLM-L6-v2 (hidden={d}, ffn={f}, heads="
+                         f"{model.layers[args.layer].attn.heads})")
+    out = Path(args.output)
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(layer_stream(model.layers[args.layer], shape, args.layer))
+    print(f"wrote {out}: layer {args.layer} of W{args.weight_bits}A8 all-MiniLM-L6-v2, "
+          f"{shape.total_beats} beats of {shape.beat_bytes} bytes (array={shape.cols})")
+    return EXIT_OK
+
+
 def _bench_matmul(flow, cfg, rtl, args) -> None:
     from .bench_matmul import DEFAULT_SHAPES, main as bench, parse_shapes
     shapes = parse_shapes(args.shapes) if args.shapes else list(DEFAULT_SHAPES)
@@ -232,6 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "minilm-embed":
             e.add_argument("sentences", nargs="*", metavar="SENTENCE")
             e.add_argument("-o", dest="output", required=True, help="output .npy file")
+
+    w = msub.add_parser("weights", help="write one layer's weight stream for the encoder engine "
+                                        "(docs/encoder.md)")
+    w.add_argument("--layer", type=int, required=True, help="layer index (0..5)")
+    w.add_argument("--weight-bits", type=int, choices=(8, 4), default=8)
+    w.add_argument("-P", dest="params", action="append", type=_param, default=[],
+                   metavar="NAME=VALUE", help="encoder Config field (array=..)")
+    w.add_argument("--config", type=Path, help="TOML file of encoder Config fields")
+    w.add_argument("-o", dest="output", required=True, help="output file (.bin)")
+    w.set_defaults(func=cmd_weights)
 
     b = sub.add_parser("bench", help="benchmarks (cycle counts, speed ratios)")
     b.add_argument("targets", nargs="*", choices=("model",) + UNITS, metavar="TARGET",
