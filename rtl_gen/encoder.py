@@ -14,12 +14,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from golden_model.encoder import LayerParams
 from golden_model.numerics import Numerics
 from golden_model.weightfile import StreamShape, WeightFileError
+from golden_model.widths import bits_for
 
 from .config import ConfigError, UnitConfig, choice, rng
+from .matmul import MatmulConfig
 
 _NUM = Numerics()
+#: the shared array's output width: residual_bits + 1, what residual_add's operand a is
+MATMUL_OUT_BITS = _NUM.residual_bits + 1
 
 #: named layer sizes (:meth:`EncoderConfig.preset`)
 PRESETS = {
@@ -38,6 +45,8 @@ class EncoderConfig(UnitConfig):
     max_seq: int = field(default=128, metadata=rng(1, _NUM.max_seq, "longest sequence S (tokens)"))
     array: int = field(default=16, metadata=rng(1, 64, "MAC array rows = columns"))
     weight_bits: int = field(default=_NUM.weight_bits, metadata=choice(8, 4))
+    bias_bits: int = field(default=28, metadata=rng(
+        1, 32, "bias width the array adds (MiniLM needs 17 at W8); acc must fit 32 bits"))
 
     def _check(self) -> None:
         if self.hidden % self.heads:
@@ -54,6 +63,10 @@ class EncoderConfig(UnitConfig):
             self.stream_shape
         except WeightFileError as e:
             raise ConfigError(f"encoder: {e}") from None
+        try:
+            self.matmul
+        except ConfigError as e:
+            raise ConfigError(f"encoder: the shared array: {e}") from None
 
     @property
     def head_dim(self) -> int:
@@ -63,6 +76,29 @@ class EncoderConfig(UnitConfig):
     def stream_shape(self) -> StreamShape:
         """The weight stream this engine reads (golden_model.weightfile)."""
         return StreamShape(self.hidden, self.heads, self.ffn, self.array, self.weight_bits)
+
+    @property
+    def k_max(self) -> int:
+        """Longest K-run of the layer: the FFN down projection (K = ffn), or P V (K = S)."""
+        return max(self.hidden, self.ffn, self.max_seq)
+
+    @property
+    def matmul(self) -> MatmulConfig:
+        """The one array every matmul of the layer runs on: out_bits 17, the widest
+        consumer (the residual's operand, requantized to residual_bits + 1)."""
+        return MatmulConfig(rows=self.array, cols=self.array, k_max=self.k_max,
+                            act_bits=_NUM.act_bits, weight_bits=self.weight_bits,
+                            bias_bits=self.bias_bits, out_bits=MATMUL_OUT_BITS)
+
+    def check_layer(self, p: LayerParams, name: str = "layer") -> None:
+        """Every bias of ``p`` fits bias_bits (the stream carries i32; the array adds
+        bias_bits): a ConfigError naming the linear layer otherwise."""
+        for lin, lp in (("q", p.attn.q), ("k", p.attn.k), ("v", p.attn.v), ("out", p.out),
+                        ("up", p.up), ("down", p.down)):
+            need = max(bits_for(int(np.min(lp.bias)), int(np.max(lp.bias))), 1)
+            if need > self.bias_bits:
+                raise ConfigError(f"encoder: {name}.{lin} has a bias of {need} bits, beyond "
+                                  f"bias_bits={self.bias_bits}")
 
     def check_seq(self, s: int) -> None:
         """A run-time sequence length: 1..max_seq (any length; the engine pads row groups)."""

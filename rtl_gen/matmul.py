@@ -64,7 +64,8 @@ class MatmulConfig(UnitConfig):
     weight_bits: int = field(default=8, metadata=choice(4, 8))
     bias_bits: int = field(default=28, metadata=rng(1, 32, "bias width (signed)"))
     out_bits: int = field(default=8, metadata=choice(
-        8, 16, doc="output width (signed); 16 feeds the softmax's score input (attention)"))
+        8, 16, 17, doc="output width (signed); 16 feeds the softmax's score input (attention), "
+                       "17 the residual add of the encoder engine"))
 
     def _check(self) -> None:
         if self.acc_bits > 32:

@@ -141,6 +141,7 @@ def cmd_weights(args) -> int:
         raise UsageError(f"encoder Config hidden={shape.hidden}, ffn={shape.ffn}, heads={shape.heads} "
                          f"does not match all-MiniLM-L6-v2 (hidden={d}, ffn={f}, heads="
                          f"{model.layers[args.layer].attn.heads})")
+    cfg.check_layer(model.layers[args.layer], f"layer {args.layer}")
     out = Path(args.output)
     with atomic_path(out) as tmp:
         tmp.write_bytes(layer_stream(model.layers[args.layer], shape, args.layer))
