@@ -12,7 +12,9 @@ as activations and as weights, docs/encoder.md "Buffers").
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -21,13 +23,20 @@ from golden_model.numerics import Numerics
 from golden_model.weightfile import StreamShape, WeightFileError
 from golden_model.widths import bits_for
 
+from . import emit
 from .config import ConfigError, UnitConfig, choice, rng
+from .gelu import GeluConfig
+from .layernorm import LayerNormConfig
 from .matmul import MatmulConfig
+from .requant import RequantConfig
+from .residual import ResidualConfig
+from .softmax import SoftmaxConfig
 
 _NUM = Numerics()
 #: the shared array's output width: residual_bits + 1, what residual_add's operand a is
 MATMUL_OUT_BITS = _NUM.residual_bits + 1
 
+TOP = "qbert_encoder"
 #: named layer sizes (:meth:`EncoderConfig.preset`)
 PRESETS = {
     "minilm": {"hidden": 384, "heads": 12, "ffn": 1536},
@@ -43,7 +52,8 @@ class EncoderConfig(UnitConfig):
     heads: int = field(default=12, metadata=rng(1, 64, "attention heads (divides hidden)"))
     ffn: int = field(default=1536, metadata=rng(2, 16384, "FFN size (MiniLM 1536, BERT-base 3072)"))
     max_seq: int = field(default=128, metadata=rng(1, _NUM.max_seq, "longest sequence S (tokens)"))
-    array: int = field(default=16, metadata=rng(1, 64, "MAC array rows = columns"))
+    array: int = field(default=16, metadata=rng(
+        1, 32, "MAC array rows = columns = lanes of the softmax, LayerNorm and GELU"))
     weight_bits: int = field(default=_NUM.weight_bits, metadata=choice(8, 4))
     bias_bits: int = field(default=28, metadata=rng(
         1, 32, "bias width the array adds (MiniLM needs 17 at W8); acc must fit 32 bits"))
@@ -87,8 +97,35 @@ class EncoderConfig(UnitConfig):
         """The one array every matmul of the layer runs on: out_bits 17, the widest
         consumer (the residual's operand, requantized to residual_bits + 1)."""
         return MatmulConfig(rows=self.array, cols=self.array, k_max=self.k_max,
-                            act_bits=_NUM.act_bits, weight_bits=self.weight_bits,
+                            act_bits=_NUM.act_bits, weight_bits=_NUM.act_bits,
                             bias_bits=self.bias_bits, out_bits=MATMUL_OUT_BITS)
+
+    # The array's weight lanes are int8 even at W4: Q K^T and P V multiply two
+    # int8 activations on the same array; int4 weights are sign-extended.
+
+    @property
+    def softmax(self) -> SoftmaxConfig:
+        return SoftmaxConfig(lanes=self.array, max_len=self.max_seq,
+                             in_bits=_NUM.softmax_in_bits, frac_bits=_NUM.softmax_frac_bits,
+                             out_bits=_NUM.softmax_out_bits)
+
+    @property
+    def layernorm(self) -> LayerNormConfig:
+        return LayerNormConfig(hidden=self.hidden, lanes=self.array)
+
+    @property
+    def gelu(self) -> GeluConfig:
+        return GeluConfig(lanes=self.array)
+
+    @property
+    def requant(self) -> RequantConfig:
+        """The GELU output -> int8 requantizer (per channel)."""
+        return RequantConfig(lanes=self.array, acc_bits=self.gelu.out_bits, out_bits=_NUM.act_bits)
+
+    @property
+    def residual(self) -> ResidualConfig:
+        return ResidualConfig(lanes=self.array, a_bits=MATMUL_OUT_BITS, b_bits=_NUM.act_bits,
+                              out_bits=_NUM.residual_bits)
 
     def check_layer(self, p: LayerParams, name: str = "layer") -> None:
         """Every bias of ``p`` fits bias_bits (the stream carries i32; the array adds
@@ -117,3 +154,34 @@ class EncoderConfig(UnitConfig):
         if name not in PRESETS:
             raise ConfigError(f"encoder: unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
+
+
+def verilog(cfg: EncoderConfig) -> str:
+    from .encoder_engine import build
+    return emit.verilog_text(build(cfg), cfg, "rtl_gen/encoder_engine.py",
+                             "Ports, weight stream and passes: docs/encoder.md")
+
+
+def files(cfg: EncoderConfig) -> dict[str, str]:
+    """File name -> text: every unit the engine instantiates, then the engine."""
+    from . import gelu, layernorm, matmul, requant, residual, softmax
+    out = {f"{matmul.TOP}.v": matmul.verilog(cfg.matmul)}
+    out.update(softmax.files(cfg.softmax))
+    out.update(layernorm.verilog_files(cfg.layernorm))   # dividers named by their widths
+    out[f"{gelu.TOP}.v"] = gelu.verilog(cfg.gelu)
+    out[f"{requant.TOP}.v"] = requant.verilog(cfg.requant)
+    out[f"{residual.TOP}.v"] = residual.verilog(cfg.residual)
+    out[f"{TOP}.v"] = verilog(cfg)
+    return out
+
+
+def generate(cfg: EncoderConfig, out_dir: str | os.PathLike) -> Path:
+    """Write every file of :func:`files`, ``files.f`` and ``params.json`` into
+    ``out_dir`` (all or nothing; see :func:`rtl_gen.emit.write_outputs`)."""
+    if not isinstance(cfg, EncoderConfig):
+        raise ConfigError(f"generate wants an EncoderConfig, got {type(cfg).__name__}")
+    return emit.write_outputs(cfg, out_dir, files(cfg))
+
+
+def sources(rtl_dir: str | os.PathLike) -> list[Path]:
+    return emit.sources(rtl_dir, "encoder")

@@ -52,6 +52,8 @@ FLOWS = {
                      "verif.residual_tb"),
     "attention": Flow("attention", "rtl_gen.attention:AttentionConfig", "rtl_gen.attention",
                       "verif.attention_tb"),
+    "encoder": Flow("encoder", "rtl_gen.encoder:EncoderConfig", "rtl_gen.encoder",
+                    "verif.encoder_tb"),
 }
 
 

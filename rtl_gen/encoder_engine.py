@@ -1,0 +1,697 @@
+"""The encoder-layer engine's RTL: one shared matmul array, on-chip buffers, an FSM.
+
+``build(cfg)`` returns the Veriloggen module ``qbert_encoder`` for an
+:class:`rtl_gen.encoder.EncoderConfig`; the units it instantiates (matmul,
+softmax, layernorm, gelu, requant, residual) are the units' own generators,
+used through their stream contracts only (docs/encoder.md, "Architecture").
+
+Version 1 runs the passes strictly one after another (a pass drains before the
+next starts); overlap comes later, guided by the cycle model.
+
+Buffers are ``array`` banks (token row mod ``array``), each a memory of
+words of ``array`` lanes addressed ``{group, word}``; every read is registered
+(block RAM) and every bank of a buffer is read at the same address, so a
+read gives either a column of a row group (pick one lane of every bank) or
+one token's word (pick one bank).
+"""
+from __future__ import annotations
+
+from golden_model.quant import MULT_BITS
+from golden_model.weightfile import MAGIC, VERSION
+
+from . import emit, gelu, layernorm, matmul, requant, residual, softmax
+from .attention import _Builder
+from .matmul import SHIFT_BITS
+
+TOP = "qbert_encoder"
+ACT = 8
+SCORE = 16
+ONE_30 = 1 << 30      # residual operand a is already requantized: a * 2^30 >>> 30 == a
+
+# phases of the sequencer
+PHASES = ("IDLE", "HDR", "SCAL", "LOADX", "LIN", "QK", "SM", "PV", "LNP", "LNV")
+PH = {name: i for i, name in enumerate(PHASES)}
+# linear layers in the order the weight stream holds them
+LINEARS = ("q", "k", "v", "out", "up", "down")
+LIN = {name: i for i, name in enumerate(LINEARS)}
+# sub-steps of a linear pass, per column block
+LSTEPS = ("PRM", "W", "TILES", "DRAIN")
+LS = {name: i for i, name in enumerate(LSTEPS)}
+
+
+class _Drivers:
+    """Wires driven by different phases: collect (condition, value), emit one mux."""
+
+    def __init__(self, m):
+        self.m, self.items = m, {}
+
+    def wire(self, name: str, width: int = 1):
+        w = self.m.Wire(name, width)
+        self.items[name] = (w, width, [])
+        return w
+
+    def drive(self, w, cond, value) -> None:
+        self.items[w.name][2].append((cond, value))
+
+    def finish(self, b: _Builder) -> None:
+        import veriloggen as vg
+        for w, width, pairs in self.items.values():
+            expr = b.k(0, width)
+            for cond, value in reversed(pairs):
+                expr = vg.Mux(cond, value, expr)
+            self.m.Assign(w(expr))
+
+
+class _Buf:
+    """``banks`` memories of ``lanes`` x ``lane_bits``-bit words, one registered
+    read address for all banks, one write port (bank, address, word)."""
+
+    def __init__(self, m, clk, drv: _Drivers, name: str, banks: int, lanes: int,
+                 lane_bits: int, addr_bits: int):
+        from veriloggen import AndList, If, Posedge
+        self.name, self.banks, self.lanes, self.lane_bits = name, banks, lanes, lane_bits
+        self.word_bits = lanes * lane_bits
+        self.addr_bits = addr_bits
+        self.rd_addr = drv.wire(f"{name}_rd_addr", addr_bits)
+        self.rd_en = drv.wire(f"{name}_rd_en")
+        self.we = drv.wire(f"{name}_we")
+        self.wbank = drv.wire(f"{name}_wbank", max(1, emit.clog2(banks)))
+        self.waddr = drv.wire(f"{name}_waddr", addr_bits)
+        self.wdata = drv.wire(f"{name}_wdata", self.word_bits)
+        self.rd = []
+        for r in range(banks):
+            mem = m.Reg(f"{name}{r}_mem", self.word_bits, dims=1 << addr_bits)
+            q = m.Reg(f"{name}{r}_rd_q", self.word_bits)
+            m.Always(Posedge(clk))(If(self.rd_en)(q(mem[self.rd_addr])))
+            m.Always(Posedge(clk))(If(AndList(self.we, self.wbank == _k(r, self.wbank.width)))(
+                mem[self.waddr](self.wdata)))
+            self.rd.append(q)
+
+    def lane(self, r: int, i):
+        """Lane ``i`` (an expression) of bank r's read word, lane_bits wide."""
+        from veriloggen import Slice
+        return _pick(i, [Slice(self.rd[r], (j + 1) * self.lane_bits - 1, j * self.lane_bits)
+                         for j in range(self.lanes)])
+
+    def bank(self, r):
+        """The read word of bank ``r`` (an expression)."""
+        return _pick(r, self.rd)
+
+
+def _k(v: int, w: int):
+    import veriloggen as vg
+    return vg.Int(v & ((1 << w) - 1), w, 10)
+
+
+def _pick(sel, items):
+    import veriloggen as vg
+    if len(items) == 1:
+        return items[0]
+    w = max(1, emit.clog2(len(items)))
+    out = items[-1]
+    for i in reversed(range(len(items) - 1)):
+        out = vg.Mux(sel == _k(i, w), items[i], out)
+    return out
+
+
+def _sat(x, fw: int, tw: int):
+    """Signed saturation of the fw-bit expression x to tw bits."""
+    import veriloggen as vg
+    if fw == tw:
+        return x
+    hi = vg.Slice(x, fw - 1, tw - 1)
+    fits = vg.OrList(hi == _k(0, fw - tw + 1), hi == _k(-1, fw - tw + 1))
+    return vg.Mux(fits, vg.Slice(x, tw - 1, 0),
+                  vg.Mux(x[fw - 1], _k(1 << (tw - 1), tw), _k((1 << (tw - 1)) - 1, tw)))
+
+
+def _lanes(word, lanes: int, bits: int):
+    from veriloggen import Slice
+    return [Slice(word, (i + 1) * bits - 1, i * bits) for i in range(lanes)]
+
+
+def _fit(expr, from_w: int, to_w: int):
+    """Zero-extend or truncate an unsigned expression to to_w bits."""
+    from veriloggen import Cat, Slice
+    if from_w == to_w:
+        return expr
+    return Cat(_k(0, to_w - from_w), expr) if to_w > from_w else Slice(expr, to_w - 1, 0)
+
+
+def _pad(expr, used: int, width: int):
+    from veriloggen import Cat
+    return expr if width == used else Cat(_k(0, width - used), expr)
+
+
+def build(cfg):
+    """The Veriloggen module ``qbert_encoder`` of an EncoderConfig (units as stubs)."""
+    import veriloggen as vg
+    from veriloggen import AndList, Cat, If, Module, Mux, Not, OrList, Posedge, Slice, StubModule
+
+    A, D, F, NH, DH, SM = cfg.array, cfg.hidden, cfg.ffn, cfg.heads, cfg.head_dim, cfg.max_seq
+    GM, DW, FW, DHW = SM // A, D // A, F // A, DH // A
+    sh = cfg.stream_shape
+    WBITS, BW = cfg.weight_bits, sh.beat_bytes * 8
+    mc, sc, lc, gc = cfg.matmul, cfg.softmax, cfg.layernorm, cfg.gelu
+    rqc, rsc = cfg.requant, cfg.residual
+    OB = mc.out_bits
+    SW = SM.bit_length()
+    GB, DWB, FWB, LB = emit.clog2(GM), emit.clog2(DW), emit.clog2(FW), emit.clog2(A)
+    KB = cfg.k_max.bit_length()
+    KWB = max(emit.clog2(cfg.k_max // A + 1), GB, emit.clog2(DHW + 1))
+    TB = max(emit.clog2(GM + 1), emit.clog2(DHW + 1), emit.clog2(FW + 1))
+    HB = emit.clog2(NH + 1)
+    rb = sh.record_beats
+    REC = {"hdr": rb(22), "scal": rb(32), "prm": rb(20 * A), "ln": rb(8 * A)}
+    SRB = max(REC.values()) * BW
+
+    m = Module(TOP)
+    b = _Builder(m)
+    k = _k
+    drv = _Drivers(m)
+    clk, rst = m.Input("clk"), m.Input("rst")
+    start = m.Input("start_i")
+    seq_len = m.Input("seq_len_i", SW)
+    busy_o, done_o = m.Output("busy_o"), m.Output("done_o")
+    err_seq_o, err_hdr_o = m.Output("err_seq_o"), m.Output("err_hdr_o")
+    err_short_o, err_long_o = m.Output("err_w_short_o"), m.Output("err_w_long_o")
+    err_unit_o = m.Output("err_unit_o")
+    x_tdata, x_tvalid = m.Input("s_axis_x_tdata", A * ACT), m.Input("s_axis_x_tvalid")
+    x_tready, x_tlast = m.Output("s_axis_x_tready"), m.Input("s_axis_x_tlast")
+    w_tdata, w_tvalid = m.Input("s_axis_w_tdata", BW), m.Input("s_axis_w_tvalid")
+    w_tready, w_tlast = m.Output("s_axis_w_tready"), m.Input("s_axis_w_tlast")
+    y_tdata, y_tvalid = m.Output("m_axis_y_tdata", A * ACT), m.Output("m_axis_y_tvalid")
+    y_tready, y_tlast = m.Input("m_axis_y_tready"), m.Output("m_axis_y_tlast")
+    unused = [x_tlast]
+
+    def reg(name, width=1):
+        return m.Reg(name, width)
+
+    def wire(name, width, expr):
+        w = m.Wire(name, width)
+        m.Assign(w(expr))
+        return w
+
+    ph = reg("phase_q", emit.clog2(len(PHASES)))
+    lin = reg("linear_q", 3)
+    lst = reg("lin_step_q", 2)
+    is_ph = {name: wire(f"ph_{name.lower()}", 1, ph == k(i, ph.width)) for name, i in PH.items()}
+    is_lin = {name: wire(f"is_lin_{name}", 1, lin == k(i, 3)) for name, i in LIN.items()}
+    in_lin = is_ph["LIN"]
+    step = {name: wire(f"step_{name.lower()}", 1, AndList(in_lin, lst == k(i, 2)))
+            for name, i in LS.items()}
+
+    seq = reg("seq_q", SW)
+    groups = reg("groups_q", TB)        # ceil(S / A), set when X is loaded
+    last_n = reg("last_rows_q", LB + 1)  # tokens in the last group (1..A)
+    done_q = reg("done_q")
+    errs = {n: reg(f"err_{n}_q") for n in ("seq", "hdr", "short", "long")}
+
+    # ---- buffers ---------------------------------------------------------
+    def buf(name, lane_bits, word_bits_field, lanes=A):
+        return _Buf(m, clk, drv, name, A, lanes, lane_bits, GB + word_bits_field)
+
+    X, Q, K, V, C, H1 = (buf(n, ACT, DWB) for n in ("x", "q", "k", "v", "c", "h1"))
+    G = buf("g", ACT, FWB)
+    R = buf("r", SCORE, DWB)
+    S = _Buf(m, clk, drv, "s", A, A, SCORE, GB)
+    P = _Buf(m, clk, drv, "p", A, A, ACT, GB)
+
+    # ---- weight stream: records shift into sr; weight rows go to wbuf -----
+    w_fire = wire("w_fire", 1, AndList(w_tvalid, w_tready))
+    sr = reg("sr_q", SRB)
+    sr_next = wire("sr_next", SRB, Cat(w_tdata, Slice(sr, SRB - 1, BW)) if SRB > BW else w_tdata)
+    rec_cnt = reg("rec_beat_q", emit.clog2(max(REC.values()) + 1))
+    w_cnt = reg("w_beats_q", 32)
+    total = sh.total_beats
+    m.Always(Posedge(clk))(If(w_fire)(sr(sr_next)))
+    unused.append(Slice(sr, BW - 1, 0))   # the oldest beat: shifted out by the next one
+
+    def rec_bits(name, offset, bits):
+        """The low ``bits`` bits of the little-endian field at byte ``offset`` of the
+        record ``name`` completed by this beat (sr_next)."""
+        lo = SRB - REC[name] * BW + 8 * offset
+        return Slice(sr_next, lo + bits - 1, lo)
+
+    rec_end = {n: wire(f"rec_end_{n}", 1, rec_cnt == k(REC[n] - 1, rec_cnt.width)) for n in REC}
+    wbuf = m.Reg("wbuf_mem", A * WBITS, dims=1 << emit.clog2(cfg.k_max))
+    wk = reg("wbuf_wr_k_q", KB)
+
+    # ---- sequencer registers ---------------------------------------------
+    nblk = reg("blk_q", max(DWB, FWB) + 1)  # column block of the linear pass
+    head = reg("head_q", HB)
+    hoff = reg("head_word_q", DWB + 1)      # head * DH / A: the head's first word
+    g_att = reg("att_group_q", TB)
+    which_ln = reg("which_ln_q")
+    seg_start = m.Wire("seg_start")
+
+    lin_k = wire("lin_k", KB, Mux(is_lin["down"], k(F, KB), k(D, KB)))
+    lin_blocks = wire("lin_blocks", nblk.width, Mux(is_lin["up"], k(FW, nblk.width), k(DW, nblk.width)))
+    seg_k = wire("seg_k", KB, Mux(in_lin, lin_k, Mux(is_ph["QK"], k(DH, KB), _fit(seq, SW, KB))))
+    seg_tiles = wire("seg_tiles", TB, Mux(is_ph["PV"], k(DHW, TB), groups))
+
+    # block parameters (PRM record): bias, mult, shift, post mult, post shift per lane
+    blk = {f: [reg(f"blk_{f}{c}_q", w) for c in range(A)] for f, w in
+           (("bias", mc.bias_bits), ("mult", MULT_BITS), ("shift", SHIFT_BITS),
+            ("pmult", MULT_BITS), ("pshift", SHIFT_BITS))}
+    prm_latch = []
+    for fi, f in enumerate(("bias", "mult", "shift", "pmult", "pshift")):
+        for c in range(A):
+            prm_latch.append(blk[f][c](rec_bits("prm", 4 * (fi * A + c), blk[f][c].width)))
+    scal = {n: reg(f"{n}_q", w) for n, w in
+            (("scores_mult", MULT_BITS), ("scores_shift", SHIFT_BITS), ("ctx_mult", MULT_BITS),
+             ("ctx_shift", SHIFT_BITS), ("ln1_mult", MULT_BITS), ("ln1_shift", SHIFT_BITS),
+             ("ln2_mult", MULT_BITS), ("ln2_shift", SHIFT_BITS))}
+    scal_latch = [r(rec_bits("scal", 4 * i, r.width))
+                  for i, r in enumerate(scal.values())]
+
+    hdr_expect = [(0, 4, int.from_bytes(MAGIC, "little")), (4, 2, VERSION), (8, 2, D),
+                  (10, 2, NH), (12, 2, F), (14, 2, A), (16, 1, WBITS), (18, 4, total)]
+    hdr_bad = wire("hdr_bad", 1, OrList(*[rec_bits("hdr", o, 8 * n) != k(v, 8 * n)
+                                          for o, n, v in hdr_expect]))
+
+    # ---- X load -----------------------------------------------------------
+    x_w, x_r, x_g = reg("x_word_q", DWB), reg("x_row_q", LB), reg("x_group_q", TB)
+    x_tok = reg("x_tokens_q", SW)
+    m.Assign(x_tready(is_ph["LOADX"]))
+    x_fire = wire("x_fire", 1, AndList(x_tvalid, x_tready))
+    x_end = wire("x_end", 1, AndList(x_fire, x_w == k(DW - 1, DWB), x_tok + k(1, SW) == seq))
+    drv.drive(X.we, is_ph["LOADX"], x_fire)
+    drv.drive(X.wbank, is_ph["LOADX"], x_r)
+    drv.drive(X.waddr, is_ph["LOADX"], Cat(Slice(x_g, GB - 1, 0), x_w))
+    drv.drive(X.wdata, is_ph["LOADX"], x_tdata)
+    m.Always(Posedge(clk))(
+        If(OrList(rst, is_ph["IDLE"]))(x_w(0), x_r(0), x_g(0), x_tok(0)).Elif(x_fire)(
+            If(x_w == k(DW - 1, DWB))(
+                x_w(0), x_tok(x_tok + 1),
+                If(x_r == k(A - 1, LB))(x_r(0), x_g(x_g + 1)).Else(x_r(x_r + 1)))
+            .Else(x_w(x_w + 1))))
+    m.Always(Posedge(clk))(If(x_end)(groups(x_g + 1), last_n(Cat(k(0, 1), x_r) + 1)))
+
+    # ---- matmul feed -----------------------------------------------------
+    f_valid, f_last = reg("feed_valid_q"), reg("feed_last_q")
+    f_lane = reg("feed_lane_q", LB)
+    f_t, f_kw, f_kl, f_k = reg("feed_tile_q", TB), reg("feed_word_q", KWB), reg("feed_lane_ctr_q", LB), reg("feed_k_q", KB)
+    f_done = reg("feed_done_q")
+    act_ready = m.Wire("mm_act_tready")
+    f_run = wire("feed_run", 1, AndList(OrList(step["TILES"], is_ph["QK"], is_ph["PV"]), Not(f_done)))
+    f_adv = wire("feed_adv", 1, OrList(Not(f_valid), act_ready))
+    f_go = wire("feed_go", 1, AndList(f_adv, f_run))
+    k_end = wire("feed_k_end", 1, f_k + k(1, KB) == seg_k)
+    m.Always(Posedge(clk))(
+        If(OrList(rst, seg_start))(f_valid(0), f_t(0), f_kw(0), f_kl(0), f_k(0), f_done(0))
+        .Elif(f_adv)(
+            f_valid(f_run), f_last(k_end), f_lane(f_kl),
+            If(f_run)(
+                If(k_end)(
+                    f_k(0), f_kw(0), f_kl(0), f_t(f_t + 1),
+                    If(f_t + k(1, TB) == seg_tiles)(f_done(1)))
+                .Else(
+                    f_k(f_k + 1),
+                    If(f_kl == k(A - 1, LB))(f_kl(0), f_kw(f_kw + 1)).Else(f_kl(f_kl + 1))))))
+    wbuf_q = reg("wbuf_rd_q", A * WBITS)
+    m.Always(Posedge(clk))(If(AndList(f_go, in_lin))(wbuf_q(wbuf[Slice(f_k, emit.clog2(cfg.k_max) - 1, 0)])))
+
+    t_g = Slice(f_t, GB - 1, 0)
+    kw_d = Slice(f_kw, DWB - 1, 0)
+    src = {"q": X, "k": X, "v": X, "out": C, "up": H1, "down": G}
+    for name, bf in (("x", X), ("c", C), ("h1", H1)):
+        lins = [n for n, s in src.items() if s is bf]
+        cond = AndList(in_lin, OrList(*[is_lin[n] for n in lins]))
+        drv.drive(bf.rd_addr, cond, Cat(t_g, kw_d))
+        drv.drive(bf.rd_en, cond, f_go)
+    drv.drive(G.rd_addr, AndList(in_lin, is_lin["down"]), Cat(t_g, Slice(f_kw, FWB - 1, 0)))
+    drv.drive(G.rd_en, AndList(in_lin, is_lin["down"]), f_go)
+    def low(name, expr, full_w, w):
+        """The low w bits of a full_w-bit expression (through a wire: Slice needs one)."""
+        full = wire(name, full_w, expr)
+        unused.append(Slice(full, full_w - 1, w))    # the sum never exceeds w bits here
+        return Slice(full, w - 1, 0)
+
+    hw = low("head_word", hoff + _fit(f_kw, KWB, DWB + 1), DWB + 1, DWB)
+    drv.drive(Q.rd_addr, is_ph["QK"], Cat(Slice(g_att, GB - 1, 0), hw))
+    drv.drive(Q.rd_en, is_ph["QK"], f_go)
+    drv.drive(K.rd_addr, is_ph["QK"], Cat(t_g, hw))
+    drv.drive(K.rd_en, is_ph["QK"], f_go)
+    drv.drive(P.rd_addr, is_ph["PV"], Slice(f_kw, GB - 1, 0))
+    drv.drive(P.rd_en, is_ph["PV"], f_go)
+    hb = low("head_block", hoff + _fit(f_t, TB, DWB + 1), DWB + 1, DWB)
+    drv.drive(V.rd_addr, is_ph["PV"], Cat(Slice(f_kw, GB - 1, 0), hb))
+    drv.drive(V.rd_en, is_ph["PV"], f_go)
+
+    def col(bf, r):
+        return bf.lane(r, f_lane)
+
+    lin_act = [_pick(lin, [col(src[n], r) for n in LINEARS]) for r in range(A)]
+    wrow = [emit.sext(wire(f"wgt_row{c}", WBITS, w), WBITS, ACT)
+            for c, w in enumerate(_lanes(wbuf_q, A, WBITS))]
+    act = [Mux(in_lin, lin_act[r], Mux(is_ph["QK"], col(Q, r), col(P, r))) for r in range(A)]
+    v_row = _lanes(wire("v_row", A * ACT, V.bank(f_lane)), A, ACT)
+    wgt = [Mux(in_lin, wrow[c], Mux(is_ph["QK"], col(K, c), v_row[c])) for c in range(A)]
+    act_w = wire("mm_act", A * ACT, Cat(*reversed(act)))
+    wgt_w = wire("mm_wgt", mc.wgt_word_bits, _pad(Cat(*reversed(wgt)), A * ACT, mc.wgt_word_bits))
+
+    # one parameter beat per tile, in tile order
+    prm_cnt = reg("prm_tiles_q", TB)
+    prm_ready = m.Wire("mm_prm_tready")
+    # not in a segment's first cycle: the count still belongs to the previous segment
+    prm_valid = wire("mm_prm_tvalid", 1, AndList(OrList(step["TILES"], step["DRAIN"], is_ph["QK"],
+                                                        is_ph["PV"]), prm_cnt != seg_tiles,
+                                                 Not(seg_start)))
+    m.Always(Posedge(clk))(If(OrList(rst, seg_start))(prm_cnt(0)).Elif(
+        AndList(prm_valid, prm_ready))(prm_cnt(prm_cnt + 1)))
+    PF, PL = mc.prm_field_bits, mc.prm_lane_bits
+
+    def prm_lane(shift, mult, bias):
+        return _pad(Cat(shift, mult, bias), PF, PL)
+
+    zero_bias = k(0, mc.bias_bits)
+    prm_lanes = [Mux(in_lin, prm_lane(blk["shift"][c], blk["mult"][c], blk["bias"][c]),
+                     Mux(is_ph["QK"], prm_lane(scal["scores_shift"], scal["scores_mult"], zero_bias),
+                         prm_lane(scal["ctx_shift"], scal["ctx_mult"], zero_bias)))
+                 for c in range(A)]
+    prm_w = wire("mm_prm", A * PL, Cat(*reversed(prm_lanes)))
+
+    mm = {n: m.Wire(f"mm_out_{n}", w) for n, w in (("tdata", A * OB), ("tvalid", 1),
+                                                      ("tready", 1), ("tlast", 1))}
+    mm_wgt_ready, mm_err = m.Wire("mm_wgt_tready"), m.Wire("mm_err_tlast")
+    unused.append(mm_wgt_ready)
+    m.Instance(StubModule(matmul.TOP), "u_matmul", ports=[
+        ("clk", clk), ("rst", rst),
+        ("s_axis_act_tdata", act_w), ("s_axis_act_tvalid", f_valid),
+        ("s_axis_act_tready", act_ready), ("s_axis_act_tlast", f_last),
+        ("s_axis_wgt_tdata", wgt_w), ("s_axis_wgt_tvalid", f_valid),
+        ("s_axis_wgt_tready", mm_wgt_ready), ("s_axis_wgt_tlast", f_last),
+        ("s_axis_prm_tdata", prm_w), ("s_axis_prm_tvalid", prm_valid),
+        ("s_axis_prm_tready", prm_ready),
+        ("m_axis_tdata", mm["tdata"]), ("m_axis_tvalid", mm["tvalid"]),
+        ("m_axis_tready", mm["tready"]), ("m_axis_tlast", mm["tlast"]),
+        ("err_tlast_o", mm_err)])
+    unused.append(mm["tlast"])
+    mm_lanes = [wire(f"mm_out{c}", OB, x) for c, x in enumerate(_lanes(mm["tdata"], A, OB))]
+    mm_fire = wire("mm_fire", 1, AndList(mm["tvalid"], mm["tready"]))
+
+    # ---- destination rows: counted for every pass that writes tiles -------
+    wr_r, wr_t = reg("dst_row_q", LB), reg("dst_tile_q", TB)
+    dst_fire = m.Wire("dst_fire")
+    m.Always(Posedge(clk))(If(OrList(rst, seg_start))(wr_r(0), wr_t(0)).Elif(dst_fire)(
+        If(wr_r == k(A - 1, LB))(wr_r(0), wr_t(wr_t + 1)).Else(wr_r(wr_r + 1))))
+    drained = wire("seg_drained", 1, wr_t == seg_tiles)
+    sat8 = wire("mm_sat8", A * ACT, Cat(*reversed([_sat(x, OB, ACT) for x in mm_lanes])))
+    sat16 = wire("mm_sat16", A * SCORE, Cat(*reversed([_sat(x, OB, SCORE) for x in mm_lanes])))
+    n_d = Slice(nblk, DWB - 1, 0)
+    wr_g = Slice(wr_t, GB - 1, 0)
+    direct_lin = wire("lin_direct", 1, AndList(in_lin, OrList(is_lin["q"], is_lin["k"], is_lin["v"])))
+    for name, bf in (("q", Q), ("k", K), ("v", V)):
+        c_ = AndList(in_lin, is_lin[name])
+        drv.drive(bf.we, c_, mm_fire)
+        drv.drive(bf.wbank, c_, wr_r)
+        drv.drive(bf.waddr, c_, Cat(wr_g, n_d))
+        drv.drive(bf.wdata, c_, sat8)
+    drv.drive(S.we, is_ph["QK"], mm_fire)
+    drv.drive(S.wbank, is_ph["QK"], wr_r)
+    drv.drive(S.waddr, is_ph["QK"], wr_g)
+    drv.drive(S.wdata, is_ph["QK"], sat16)
+    ctx_word = low("ctx_word", hoff + _fit(wr_t, TB, DWB + 1), DWB + 1, DWB)
+    drv.drive(C.we, is_ph["PV"], mm_fire)
+    drv.drive(C.wbank, is_ph["PV"], wr_r)
+    drv.drive(C.waddr, is_ph["PV"], Cat(Slice(g_att, GB - 1, 0), ctx_word))
+    drv.drive(C.wdata, is_ph["PV"], sat8)
+
+    # residual (out, down): a = the matmul's 17-bit rows, b = X / H1 rows in the same order
+    res_lin = wire("lin_residual", 1, AndList(in_lin, OrList(is_lin["out"], is_lin["down"])))
+    b_valid, b_bank = reg("res_b_valid_q"), reg("res_b_bank_q", LB)
+    b_r, b_t = reg("res_b_row_q", LB), reg("res_b_tile_q", TB)
+    b_ready = m.Wire("res_b_tready")
+    b_run = wire("res_b_run", 1, AndList(res_lin, OrList(step["TILES"], step["DRAIN"]), b_t != groups))
+    b_adv = wire("res_b_adv", 1, OrList(Not(b_valid), b_ready))
+    m.Always(Posedge(clk))(
+        If(OrList(rst, seg_start))(b_valid(0), b_r(0), b_t(0)).Elif(b_adv)(
+            b_valid(b_run), b_bank(b_r),
+            If(b_run)(If(b_r == k(A - 1, LB))(b_r(0), b_t(b_t + 1)).Else(b_r(b_r + 1)))))
+    for bf, name in ((X, "out"), (H1, "down")):
+        c_ = AndList(in_lin, is_lin[name])
+        drv.drive(bf.rd_addr, c_, Cat(Slice(b_t, GB - 1, 0), n_d))
+        drv.drive(bf.rd_en, c_, AndList(b_adv, b_run))
+    res_b = wire("res_b", A * ACT, Mux(is_lin["out"], X.bank(b_bank), H1.bank(b_bank)))
+    res_prm = wire("res_prm", A * residual.PRM_LANE_BITS, Cat(*reversed([
+        _pad(Cat(blk["pshift"][c], blk["pmult"][c], k(30, SHIFT_BITS), k(ONE_30, MULT_BITS)),
+             2 * requant.PRM_FIELD_BITS, residual.PRM_LANE_BITS) for c in range(A)])))
+    res_out = {n: m.Wire(f"res_out_{n}", w) for n, w in (("tdata", emit.bytes_width(A * SCORE)),
+                                                         ("tvalid", 1), ("tlast", 1))}
+    res_a_ready, res_prm_ready = m.Wire("res_a_tready"), m.Wire("res_prm_tready")
+    unused.extend([res_prm_ready, res_out["tlast"]])
+    m.Instance(StubModule(residual.TOP), "u_residual", ports=[
+        ("clk", clk), ("rst", rst),
+        ("s_axis_a_tdata", _pad(mm["tdata"], A * OB, emit.bytes_width(A * OB))),
+        ("s_axis_a_tvalid", AndList(mm["tvalid"], res_lin)),
+        ("s_axis_a_tready", res_a_ready), ("s_axis_a_tlast", mm["tlast"]),
+        ("s_axis_b_tdata", res_b), ("s_axis_b_tvalid", b_valid), ("s_axis_b_tready", b_ready),
+        ("s_axis_prm_tdata", res_prm), ("s_axis_prm_tvalid", res_lin),
+        ("s_axis_prm_tready", res_prm_ready),
+        ("m_axis_tdata", res_out["tdata"]), ("m_axis_tvalid", res_out["tvalid"]),
+        ("m_axis_tready", k(1, 1)), ("m_axis_tlast", res_out["tlast"])])
+    res_fire = wire("res_fire", 1, AndList(res_out["tvalid"], res_lin))
+    drv.drive(R.we, res_lin, res_fire)
+    drv.drive(R.wbank, res_lin, wr_r)
+    drv.drive(R.waddr, res_lin, Cat(wr_g, n_d))
+    drv.drive(R.wdata, res_lin, Slice(res_out["tdata"], A * SCORE - 1, 0))
+
+    # up: sat16 -> GELU -> requant (the block's post multipliers) -> G
+    up_lin = wire("lin_up_pass", 1, AndList(in_lin, is_lin["up"]))
+    ge = {n: m.Wire(f"gelu_out_{n}", w) for n, w in (("tdata", gc.out_word_bits), ("tvalid", 1),
+                                                      ("tready", 1), ("tlast", 1))}
+    ge_ready = m.Wire("gelu_in_tready")
+    m.Instance(StubModule(gelu.TOP), "u_gelu", ports=[
+        ("clk", clk), ("rst", rst),
+        ("s_axis_tdata", _pad(sat16, A * SCORE, gc.in_word_bits)),
+        ("s_axis_tvalid", AndList(mm["tvalid"], up_lin)), ("s_axis_tready", ge_ready),
+        ("s_axis_tlast", mm["tlast"]),
+        ("m_axis_tdata", ge["tdata"]), ("m_axis_tvalid", ge["tvalid"]),
+        ("m_axis_tready", ge["tready"]), ("m_axis_tlast", ge["tlast"])])
+    rq_prm = wire("rq_prm", A * requant.PRM_LANE_BITS, Cat(*reversed([
+        _pad(Cat(blk["pshift"][c], blk["pmult"][c]), requant.PRM_FIELD_BITS, requant.PRM_LANE_BITS)
+        for c in range(A)])))
+    rq_out = {n: m.Wire(f"rq_out_{n}", w) for n, w in (("tdata", emit.bytes_width(A * ACT)),
+                                                       ("tvalid", 1), ("tlast", 1))}
+    rq_prm_ready = m.Wire("rq_prm_tready")
+    unused.extend([rq_prm_ready, rq_out["tlast"]])
+    m.Instance(StubModule(requant.TOP), "u_requant", ports=[
+        ("clk", clk), ("rst", rst),
+        ("s_axis_tdata", _pad(Slice(ge["tdata"], A * gc.out_bits - 1, 0), A * gc.out_bits,
+                              emit.bytes_width(A * rqc.acc_bits))),
+        ("s_axis_tvalid", ge["tvalid"]), ("s_axis_tready", ge["tready"]),
+        ("s_axis_tlast", ge["tlast"]),
+        ("s_axis_prm_tdata", rq_prm), ("s_axis_prm_tvalid", up_lin),
+        ("s_axis_prm_tready", rq_prm_ready),
+        ("m_axis_tdata", rq_out["tdata"]), ("m_axis_tvalid", rq_out["tvalid"]),
+        ("m_axis_tready", k(1, 1)), ("m_axis_tlast", rq_out["tlast"])])
+    if gc.out_word_bits > A * gc.out_bits:
+        unused.append(Slice(ge["tdata"], gc.out_word_bits - 1, A * gc.out_bits))
+    rq_fire = wire("rq_fire", 1, AndList(rq_out["tvalid"], up_lin))
+    drv.drive(G.we, up_lin, rq_fire)
+    drv.drive(G.wbank, up_lin, wr_r)
+    drv.drive(G.waddr, up_lin, Cat(wr_g, Slice(nblk, FWB - 1, 0)))
+    drv.drive(G.wdata, up_lin, rq_out["tdata"])
+
+    m.Assign(mm["tready"](Mux(res_lin, res_a_ready, Mux(up_lin, ge_ready, k(1, 1)))))
+    m.Assign(dst_fire(Mux(res_lin, res_fire, Mux(up_lin, rq_fire,
+                                                     AndList(mm_fire, OrList(direct_lin, is_ph["QK"],
+                                                                             is_ph["PV"]))))))
+
+    # ---- softmax over the group's A score rows ----------------------------
+    sf_valid, sf_last, sf_bank = reg("sf_valid_q"), reg("sf_last_q"), reg("sf_bank_q", LB)
+    sf_keep = reg("sf_keep_q", A)
+    sf_r, sf_w, sf_done = reg("sf_row_q", LB), reg("sf_word_q", TB), reg("sf_done_q")
+    sf_ready = m.Wire("sf_tready")
+    sf_run = wire("sf_run", 1, AndList(is_ph["SM"], Not(sf_done)))
+    sf_adv = wire("sf_adv", 1, OrList(Not(sf_valid), sf_ready))
+    w_end = wire("sf_word_end", 1, sf_w + k(1, TB) == groups)
+    keep_last = Cat(*reversed([Cat(k(0, 1), last_n) > k(i, LB + 2) for i in range(A)]))
+    m.Always(Posedge(clk))(
+        If(OrList(rst, seg_start))(sf_valid(0), sf_r(0), sf_w(0), sf_done(0)).Elif(sf_adv)(
+            sf_valid(sf_run), sf_last(w_end), sf_bank(sf_r),
+            sf_keep(Mux(w_end, keep_last, k((1 << A) - 1, A))),
+            If(sf_run)(
+                If(w_end)(sf_w(0), If(sf_r == k(A - 1, LB))(sf_done(1)).Else(sf_r(sf_r + 1)))
+                .Else(sf_w(sf_w + 1)))))
+    drv.drive(S.rd_addr, is_ph["SM"], Slice(sf_w, GB - 1, 0))
+    drv.drive(S.rd_en, is_ph["SM"], AndList(sf_adv, sf_run))
+    smo = {n: m.Wire(f"sm_out_{n}", w) for n, w in (("tdata", sc.out_word_bits), ("tkeep", A),
+                                                     ("tvalid", 1), ("tlast", 1))}
+    sm_err_len, sm_err_keep = m.Wire("sm_err_len"), m.Wire("sm_err_keep")
+    unused.append(smo["tkeep"])
+    m.Instance(StubModule(softmax.TOP), "u_softmax", ports=[
+        ("clk", clk), ("rst", rst),
+        ("s_axis_tdata", S.bank(sf_bank)), ("s_axis_tkeep", sf_keep),
+        ("s_axis_tvalid", sf_valid), ("s_axis_tready", sf_ready), ("s_axis_tlast", sf_last),
+        ("m_axis_tdata", smo["tdata"]), ("m_axis_tkeep", smo["tkeep"]),
+        ("m_axis_tvalid", smo["tvalid"]), ("m_axis_tready", k(1, 1)),
+        ("m_axis_tlast", smo["tlast"]), ("err_len_o", sm_err_len), ("err_keep_o", sm_err_keep)])
+    if sc.out_word_bits > A * sc.out_bits:
+        unused.append(Slice(smo["tdata"], sc.out_word_bits - 1, A * sc.out_bits))
+    p_r, p_w, p_rows = reg("p_row_q", LB), reg("p_word_q", GB), reg("p_rows_q", LB + 1)
+    p_fire = wire("p_fire", 1, AndList(smo["tvalid"], is_ph["SM"]))
+    m.Always(Posedge(clk))(If(OrList(rst, seg_start))(p_r(0), p_w(0), p_rows(0)).Elif(p_fire)(
+        If(smo["tlast"])(p_w(0), p_r(p_r + 1), p_rows(p_rows + 1)).Else(p_w(p_w + 1))))
+    drv.drive(P.we, is_ph["SM"], p_fire)
+    drv.drive(P.wbank, is_ph["SM"], p_r)
+    drv.drive(P.waddr, is_ph["SM"], p_w)
+    drv.drive(P.wdata, is_ph["SM"], Cat(*reversed([Cat(k(0, ACT - sc.out_bits), x) for x in
+                                                   _lanes(smo["tdata"], A, sc.out_bits)])))
+
+    # ---- LayerNorm: parameters from the LN records, then the S tokens of R --
+    ln_rec = reg("ln_rec_q", DWB + 1)
+    ln_pv = reg("ln_prm_valid_q")
+    ln_pw = reg("ln_prm_q", lc.prm_word_bits)
+    ln_pready = m.Wire("ln_prm_tready")
+    ln_mult = Mux(which_ln, scal["ln2_mult"], scal["ln1_mult"])
+    ln_shift = Mux(which_ln, scal["ln2_shift"], scal["ln1_shift"])
+    ln_lanes = [Cat(rec_bits("ln", 4 * A + 4 * i, lc.beta_bits), rec_bits("ln", 4 * i, lc.gamma_bits))
+                for i in range(A)]
+    ln_word = _pad(Cat(ln_shift, ln_mult, *reversed(ln_lanes)),
+                   A * lc.prm_lane_bits + MULT_BITS + SHIFT_BITS, lc.prm_word_bits)
+    ln_rec_done = wire("ln_rec_done", 1, AndList(is_ph["LNP"], w_fire, rec_end["ln"]))
+    m.Always(Posedge(clk))(
+        If(rst)(ln_pv(0)).Elif(ln_rec_done)(ln_pv(1), ln_pw(ln_word)).Elif(ln_pready)(ln_pv(0)))
+    ln_p_fire = wire("ln_prm_fire", 1, AndList(ln_pv, ln_pready))
+    ln_p_last = wire("ln_prm_last", 1, ln_rec == k(DW - 1, ln_rec.width))
+
+    l_valid, l_last, l_bank = reg("ln_in_valid_q"), reg("ln_in_last_q"), reg("ln_in_bank_q", LB)
+    l_w, l_r, l_g, l_tok, l_done = (reg("ln_in_word_q", DWB), reg("ln_in_row_q", LB),
+                                    reg("ln_in_group_q", TB), reg("ln_in_tokens_q", SW),
+                                    reg("ln_in_done_q"))
+    l_ready = m.Wire("ln_in_tready")
+    l_run = wire("ln_in_run", 1, AndList(is_ph["LNV"], Not(l_done)))
+    l_adv = wire("ln_in_adv", 1, OrList(Not(l_valid), l_ready))
+    l_wend = wire("ln_in_word_end", 1, l_w == k(DW - 1, DWB))
+    m.Always(Posedge(clk))(
+        If(OrList(rst, seg_start))(l_valid(0), l_w(0), l_r(0), l_g(0), l_tok(0), l_done(0))
+        .Elif(l_adv)(
+            l_valid(l_run), l_last(l_wend), l_bank(l_r),
+            If(l_run)(
+                If(l_wend)(
+                    l_w(0), l_tok(l_tok + 1),
+                    If(l_tok + k(1, SW) == seq)(l_done(1)),
+                    If(l_r == k(A - 1, LB))(l_r(0), l_g(l_g + 1)).Else(l_r(l_r + 1)))
+                .Else(l_w(l_w + 1)))))
+    drv.drive(R.rd_addr, is_ph["LNV"], Cat(Slice(l_g, GB - 1, 0), l_w))
+    drv.drive(R.rd_en, is_ph["LNV"], AndList(l_adv, l_run))
+    lo = {n: m.Wire(f"ln_out_{n}", w) for n, w in (("tdata", lc.out_word_bits), ("tvalid", 1),
+                                                    ("tready", 1), ("tlast", 1))}
+    ln_err = m.Wire("ln_err_len")
+    unused.append(lo["tlast"])           # tokens are counted
+    m.Instance(StubModule(layernorm.TOP), "u_layernorm", ports=[
+        ("clk", clk), ("rst", rst),
+        ("s_axis_tdata", _pad(R.bank(l_bank), A * SCORE, lc.in_word_bits)),
+        ("s_axis_tvalid", l_valid), ("s_axis_tready", l_ready), ("s_axis_tlast", l_last),
+        ("s_axis_prm_tdata", ln_pw), ("s_axis_prm_tvalid", ln_pv),
+        ("s_axis_prm_tready", ln_pready), ("s_axis_prm_tlast", ln_p_last),
+        ("m_axis_tdata", lo["tdata"]), ("m_axis_tvalid", lo["tvalid"]),
+        ("m_axis_tready", lo["tready"]), ("m_axis_tlast", lo["tlast"]),
+        ("err_len_o", ln_err)])
+    o_w, o_r, o_g, o_tok = (reg("ln_out_word_q", DWB), reg("ln_out_row_q", LB),
+                            reg("ln_out_group_q", TB), reg("ln_out_tokens_q", SW))
+    ln_to_y = wire("ln_to_y", 1, AndList(is_ph["LNV"], which_ln))
+    m.Assign(lo["tready"](Mux(ln_to_y, y_tready, k(1, 1))))
+    o_fire = wire("ln_out_fire", 1, AndList(lo["tvalid"], lo["tready"], is_ph["LNV"]))
+    m.Always(Posedge(clk))(If(OrList(rst, seg_start))(o_w(0), o_r(0), o_g(0), o_tok(0)).Elif(o_fire)(
+        If(o_w == k(DW - 1, DWB))(
+            o_w(0), o_tok(o_tok + 1),
+            If(o_r == k(A - 1, LB))(o_r(0), o_g(o_g + 1)).Else(o_r(o_r + 1)))
+        .Else(o_w(o_w + 1))))
+    ln_all_out = wire("ln_all_out", 1, o_tok == seq)
+    h1_w = AndList(is_ph["LNV"], Not(which_ln))
+    drv.drive(H1.we, h1_w, o_fire)
+    drv.drive(H1.wbank, h1_w, o_r)
+    drv.drive(H1.waddr, h1_w, Cat(Slice(o_g, GB - 1, 0), o_w))
+    drv.drive(H1.wdata, h1_w, Slice(lo["tdata"], A * ACT - 1, 0))
+    m.Assign(y_tdata(Slice(lo["tdata"], A * ACT - 1, 0)))
+    m.Assign(y_tvalid(AndList(lo["tvalid"], ln_to_y)))
+    m.Assign(y_tlast(AndList(o_w == k(DW - 1, DWB), o_tok + k(1, SW) == seq)))
+    if lc.out_word_bits > A * ACT:
+        unused.append(Slice(lo["tdata"], lc.out_word_bits - 1, A * ACT))
+
+    # ---- weight stream handshake and checks -------------------------------
+    m.Assign(w_tready(OrList(is_ph["HDR"], is_ph["SCAL"], step["PRM"], step["W"],
+                             AndList(is_ph["LNP"], Not(ln_pv)))))
+    last_beat = wire("w_last_beat", 1, w_cnt == k(total - 1, 32))
+    m.Always(Posedge(clk))(
+        If(OrList(rst, AndList(is_ph["IDLE"], start)))(w_cnt(0)).Elif(w_fire)(w_cnt(w_cnt + 1)))
+    rec_now = Mux(is_ph["HDR"], rec_end["hdr"], Mux(is_ph["SCAL"], rec_end["scal"],
+                                                    Mux(is_ph["LNP"], rec_end["ln"], rec_end["prm"])))
+    rec_counting = OrList(is_ph["HDR"], is_ph["SCAL"], step["PRM"], is_ph["LNP"])
+    m.Always(Posedge(clk))(
+        If(OrList(rst, is_ph["IDLE"]))(rec_cnt(0)).Elif(AndList(w_fire, rec_counting))(
+            If(rec_now)(rec_cnt(0)).Else(rec_cnt(rec_cnt + 1))))
+    m.Always(Posedge(clk))(If(AndList(w_fire, step["W"]))(
+        wbuf[Slice(wk, emit.clog2(cfg.k_max) - 1, 0)](Slice(w_tdata, A * WBITS - 1, 0))))
+    if BW > A * WBITS:
+        unused.append(Slice(w_tdata, BW - 1, A * WBITS))
+
+    # ---- the sequencer -----------------------------------------------------
+    seg_pulse = reg("seg_start_q")
+    m.Assign(seg_start(seg_pulse))
+    go = AndList(is_ph["IDLE"], start)
+    seq_ok = AndList(seq_len != k(0, SW), seq_len <= k(SM, SW))
+    lin_last_blk = nblk + k(1, nblk.width) == lin_blocks
+
+    def goto(name):
+        return ph(k(PH[name], ph.width))
+
+    def next_linear():
+        return [
+            If(is_lin["v"])(goto("QK"), head(0), hoff(0), g_att(0), seg_pulse(1))
+            .Elif(is_lin["out"])(goto("LNP"), which_ln(0), ln_rec(0))
+            .Elif(is_lin["down"])(goto("LNP"), which_ln(1), ln_rec(0))
+            .Else(lin(lin + 1), nblk(0), lst(k(LS["PRM"], 2)))]
+
+    m.Always(Posedge(clk))(
+        seg_pulse(0),
+        If(rst)(goto("IDLE"), done_q(0), lin(0), lst(0), nblk(0), head(0), hoff(0), g_att(0),
+                which_ln(0), ln_rec(0), wk(0), *[e(0) for e in errs.values()])
+        .Else(
+            If(go)(
+                If(seq_ok)(goto("HDR"), seq(seq_len), done_q(0))
+                .Else(errs["seq"](1))),
+            If(AndList(is_ph["HDR"], w_fire, rec_end["hdr"]))(
+                goto("SCAL"), If(hdr_bad)(errs["hdr"](1))),
+            If(AndList(is_ph["SCAL"], w_fire, rec_end["scal"]))(goto("LOADX"), *scal_latch),
+            If(x_end)(goto("LIN"), lin(0), nblk(0), lst(k(LS["PRM"], 2))),
+            If(AndList(step["PRM"], w_fire, rec_end["prm"]))(lst(k(LS["W"], 2)), wk(0), *prm_latch),
+            If(AndList(step["W"], w_fire))(
+                wk(wk + 1),
+                If(wk + k(1, KB) == lin_k)(lst(k(LS["TILES"], 2)), seg_pulse(1))),
+            If(AndList(step["TILES"], Not(seg_pulse), f_done))(lst(k(LS["DRAIN"], 2))),
+            If(AndList(step["DRAIN"], drained))(
+                If(lin_last_blk)(*next_linear())
+                .Else(nblk(nblk + 1), lst(k(LS["PRM"], 2)))),
+            If(AndList(is_ph["QK"], Not(seg_pulse), f_done, drained))(goto("SM"), seg_pulse(1)),
+            If(AndList(is_ph["SM"], Not(seg_pulse), p_rows == k(A, LB + 1)))(goto("PV"), seg_pulse(1)),
+            If(AndList(is_ph["PV"], Not(seg_pulse), f_done, drained))(
+                seg_pulse(1),
+                If(g_att + k(1, TB) == groups)(
+                    g_att(0),
+                    If(head == k(NH - 1, HB))(goto("LIN"), lin(k(LIN["out"], 3)), nblk(0),
+                                              lst(k(LS["PRM"], 2)), seg_pulse(0))
+                    .Else(goto("QK"), head(head + 1), hoff(hoff + k(DHW, hoff.width))))
+                .Else(goto("QK"), g_att(g_att + 1))),
+            If(ln_p_fire)(
+                ln_rec(ln_rec + 1),
+                If(ln_p_last)(goto("LNV"), seg_pulse(1))),
+            If(AndList(is_ph["LNV"], Not(seg_pulse), ln_all_out))(
+                If(which_ln)(goto("IDLE"), done_q(1))
+                .Else(goto("LIN"), lin(k(LIN["up"], 3)), nblk(0), lst(k(LS["PRM"], 2)))),
+            If(AndList(w_fire, w_tlast, Not(last_beat)))(errs["short"](1)),
+            If(AndList(w_fire, last_beat, Not(w_tlast)))(errs["long"](1))))
+
+    m.Assign(busy_o(Not(is_ph["IDLE"])))
+    m.Assign(done_o(done_q))
+    for name, port in (("seq", err_seq_o), ("hdr", err_hdr_o), ("short", err_short_o),
+                       ("long", err_long_o)):
+        m.Assign(port(errs[name]))
+    m.Assign(err_unit_o(OrList(mm_err, sm_err_len, sm_err_keep, ln_err)))
+    drv.finish(b)
+    unused_w = m.Wire("unused_ports")
+    m.Assign(unused_w(vg.Uxor(Cat(*unused))))
+    return m

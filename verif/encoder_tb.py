@@ -1,0 +1,103 @@
+"""cocotb test module of the encoder-layer engine (run through verif/runner.py).
+
+Environment (set by the runner): QBERT_RTL_DIR (the folder with params.json),
+QBERT_ENC_TEXT and QBERT_ENC_LAYER (the MiniLM case), QBERT_INFO_FILE.
+"""
+from __future__ import annotations
+
+import os
+
+import cocotb
+import numpy as np
+from cocotb.triggers import RisingEdge
+
+from rtl_gen.encoder import EncoderConfig
+from verif.encoder_cases import (W, X, Y, EncoderCase, describe_mismatch, expected, minilm_case,
+                                 pack_tokens, stream_of, stream_words, unpack_tokens)
+from verif.tb import StreamTB, env_int, write_info
+
+ERRORS = ("err_seq_o", "err_hdr_o", "err_w_short_o", "err_w_long_o", "err_unit_o")
+
+
+def _config() -> EncoderConfig:
+    return EncoderConfig.load(os.environ["QBERT_RTL_DIR"])
+
+
+class EncoderTB(StreamTB):
+    def __init__(self, dut, cfg: EncoderConfig):
+        super().__init__(dut)
+        self.cfg = cfg
+        self.x, self.w = self.source(X), self.source(W)
+        self.y = self.sink(Y)
+        self.monitor_master(Y)
+        dut.start_i.value = 0
+        dut.seq_len_i.value = 0
+
+    def budget(self, c: EncoderCase) -> int:
+        cfg = self.cfg
+        slow = max([len(p) for p in c.pauses.values()] + [1])
+        work = (4 * cfg.macs(c.seq) // cfg.array ** 2 + 4 * cfg.stream_shape.total_beats
+                + 400 * c.seq + 50_000)
+        return work * (slow + 1)
+
+    def errors(self) -> dict:
+        return {e: int(getattr(self.dut, e).value) for e in ERRORS}
+
+    async def run_case(self, c: EncoderCase) -> tuple[np.ndarray, int]:
+        """Reset, start, stream the input and the weights; the output [S, D] and the
+        cycles from start to done."""
+        from cocotbext.axi import AxiStreamFrame
+        cfg, dut = self.cfg, self.dut
+        self.set_pauses(c.pauses)
+        await self.reset()
+        self.violations.clear()
+        dut.seq_len_i.value = c.seq
+        dut.start_i.value = 1
+        await RisingEdge(self.clk)
+        dut.start_i.value = 0
+        start = self.cycle
+        self.x.send_nowait(AxiStreamFrame(pack_tokens(cfg, c.x)))
+        self.w.send_nowait(AxiStreamFrame(stream_words(cfg, stream_of(cfg, c))))
+        budget = self.budget(c)
+        while not int(dut.done_o.value):
+            if self.cycle - start > budget:
+                raise AssertionError(f"DUT hung: no done_o within {budget} cycles; errors "
+                                     f"{self.errors()}, output beats so far "
+                                     f"{sum(len(f.tdata) for f in list(self.y.queue))}")
+            await RisingEdge(self.clk)
+        cycles = self.cycle - start
+        for _ in range(20):
+            await RisingEdge(self.clk)
+        frames = []
+        while not self.y.empty():
+            frames.append(self.y.recv_nowait())
+        beats = c.seq * cfg.hidden // cfg.array
+        if len(frames) != 1 or len(frames[0].tdata) != beats:
+            raise AssertionError(f"expected one output frame of {beats} beats (tlast on the "
+                                 f"last), got frames of {[len(f.tdata) for f in frames]} beats")
+        errs = {k: v for k, v in self.errors().items() if v}
+        if errs:
+            raise AssertionError(f"error flags raised on a well-formed layer: {errs}")
+        if self.violations:
+            raise AssertionError(self.violations[0])
+        return unpack_tokens(cfg, list(frames[0].tdata), c.seq), cycles
+
+
+@cocotb.test()
+async def encoder_minilm(dut):
+    """One all-MiniLM-L6-v2 layer on a real sentence, every output element bit-exact."""
+    cfg = _config()
+    text = os.environ.get("QBERT_ENC_TEXT", "A man is eating food.")
+    layer = env_int("QBERT_ENC_LAYER", 0)
+    tb = EncoderTB(dut, cfg)
+    c = minilm_case(cfg, text, layer)
+    got, cycles = await tb.run_case(c)
+    exp = expected(c)
+    if not np.array_equal(exp, got):
+        raise AssertionError(describe_mismatch(c, exp, got))
+    macs = cfg.macs(c.seq)
+    dut._log.info("encoder layer %d, S=%d: %d outputs bit-exact in %d cycles (%d MACs, %.1f%% "
+                  "of the array's %d MAC/cycle)", layer, c.seq, exp.size, cycles, macs,
+                  100 * macs / (cycles * cfg.array ** 2), cfg.array ** 2)
+    write_info({"minilm": {"layer": layer, "seq": c.seq, "outputs": int(exp.size),
+                           "cycles": cycles, "macs": macs}})
