@@ -182,10 +182,38 @@ def cmd_prove(flow: Flow, args) -> int:
     return 0 if passed else 1
 
 
+def cmd_sim_minilm(flow: Flow, args) -> int:
+    """``qbert sim encoder --model minilm --layer L --text T``: one real layer, bit-exact;
+    the cycle count is the last line."""
+    from verif import runner
+    from verif.encoder_cases import minilm_case
+    if args.layer is None or not args.text or not args.text.strip():
+        raise ConfigError("qbert sim encoder --model minilm needs --layer L and a non-empty --text")
+    runner.check_simulator(args.simulator)
+    cfg, rtl, _ = _rtl_config(flow, args)
+    c = minilm_case(cfg, args.text, args.layer)       # bad layer / too many tokens: exit 2 here
+    print(f"sim encoder: all-MiniLM-L6-v2 layer {args.layer}, {c.seq} tokens, on {rtl}", flush=True)
+    res, info = simulate(flow, cfg, rtl, examples=1, seed=0, simulator=args.simulator,
+                         waves=args.waves, testcase="encoder_minilm",
+                         extra_env={"QBERT_ENC_TEXT": args.text, "QBERT_ENC_LAYER": str(args.layer)})
+    if not res.passed or "minilm" not in info:
+        print("sim encoder: FAIL (see the log above)", file=sys.stderr)
+        return 1
+    r = info["minilm"]
+    print(f"sim encoder: PASS, {r['outputs']} output elements bit-exact vs "
+          f"golden_model.encoder.encoder_layer; {r['macs']} MACs, "
+          f"{100 * r['macs'] / (r['cycles'] * cfg.array ** 2):.1f}% of the array's peak")
+    print(f"cycles: {r['cycles']}")
+    return 0
+
+
 def cmd_sim(flow: Flow, args) -> int:
     from verif import runner
+    if flow.unit == "encoder" and args.model:
+        return cmd_sim_minilm(flow, args)
     if args.model or args.layer is not None or args.text:
-        raise ConfigError(f"--model/--layer/--text belong to `qbert sim encoder`, not {flow.unit}")
+        raise ConfigError(f"--model/--layer/--text belong to `qbert sim encoder --model minilm`"
+                          f"{'' if flow.unit == 'encoder' else f', not {flow.unit}'}")
     if args.examples is not None and args.examples < 1:
         raise ConfigError(f"--examples must be >= 1, got {args.examples}")
     runner.check_simulator(args.simulator)

@@ -54,11 +54,13 @@ def test_embed_output_folder_must_exist(tmp_path, capsys):
     assert code == 2 and "does not exist" in err
 
 
-@pytest.mark.parametrize("argv", [[cmd, unit] + (["-o", "x"] if cmd == "gen" else [])
-                                  for unit in PENDING for cmd in ("gen", "sim", "prove", "lint", "bench")])
-def test_units_not_built_yet_exit_2(capsys, argv):
-    code, _, err = run(capsys, *argv)
-    assert code == 2 and "not built yet" in err and f"issue #{PENDING[argv[1]]}" in err
+@pytest.mark.parametrize("cmd", ("gen", "sim", "prove", "lint", "bench"))
+def test_units_not_built_yet_exit_2(capsys, monkeypatch, cmd):
+    """Every unit is built now; the mechanism stays for the next one (a unit
+    marked pending here)."""
+    monkeypatch.setitem(PENDING, "encoder", 7)
+    code, _, err = run(capsys, cmd, "encoder", *(["-o", "x"] if cmd == "gen" else []))
+    assert code == 2 and "not built yet" in err and "issue #7" in err
 
 
 @pytest.mark.parametrize("argv", [["gen", "conv", "-o", "x"], ["bench", "nope"],
