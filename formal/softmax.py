@@ -112,6 +112,7 @@ def top_block(cfg, *, latency: int | None = None, timing: bool = False) -> str:
     a("    always @(*) if (f_chk) begin")
     a("        assert (ld_bank_q == g_in_row);                                  // I1 load_bank")
     a(f"        assert ({{{LW - AW}'d0, wr_ptr_q}} == g_in_beats);                // I1 load_bank: beats")
+    a(f"        assert (g_in_beats <= {LW}'d{D - 1});                            // I1 load_bank: range")
     a("        assert (f_pending == f_busy_banks);                              // I2 pending_banks")
     a("        assert (g_in_row - g_out_row == f_pending[1:0]);                 // I2 pending_banks: window")
     for b in range(BANKS):
