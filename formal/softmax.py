@@ -9,6 +9,12 @@ model by :func:`formal.equiv.exp_vectors_job` and its arithmetic is shown not
 to wrap by :func:`formal.lemmas.exp_poly_width`.
 
 Divider: :mod:`formal.divider` at the widths the unit instantiates.
+
+Top level (:func:`top_job`): AXI4-Stream P1/P2, U1/U2, R1 row_length and the
+invariants I1-I5 by k-induction, the datapath cut free.  :func:`latency_job`
+adds U3 (bounded latency, the bound :func:`latency_bound` =
+SoftmaxConfig.latency(max_len)) and the timing lemmas I6-I9 that make it
+1-inductive (:func:`timing_lemmas`), with no narrowing of the environment.
 """
 from __future__ import annotations
 
