@@ -95,7 +95,8 @@ def test_latency_bound_is_the_config_formula():
 
 
 @pytest.mark.parametrize("cfg", [TINY, SoftmaxConfig(lanes=2, max_len=16, div_bits_per_cycle=1),
-                                 SoftmaxConfig()], ids=["tiny", "l2_n16_r1", "default"])
+                                 SoftmaxConfig(lanes=2, max_len=6), SoftmaxConfig()],
+                         ids=["tiny", "l2_n16_r1", "l2_n6_3_words", "default"])
 def test_top_control_proven(run, cfg):
     # P1/P2, U1/U2, R1 row_length and the invariants: unbounded (k-induction)
     r = run(top_job(cfg, depth=3, latency=0))
