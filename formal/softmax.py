@@ -9,10 +9,18 @@ model by :func:`formal.equiv.exp_vectors_job` and its arithmetic is shown not
 to wrap by :func:`formal.lemmas.exp_poly_width`.
 
 Divider: :mod:`formal.divider` at the widths the unit instantiates.
+
+Top level (:func:`top_job`): AXI4-Stream P1/P2, U1/U2, R1 row_length and the
+invariants I1-I5 by k-induction, the datapath cut free.  :func:`latency_job`
+adds U3 (bounded latency, the bound :func:`latency_bound` =
+SoftmaxConfig.latency(max_len)) and the timing lemmas I6-I9 that make it
+1-inductive (:func:`timing_lemmas`), with no narrowing of the environment.
 """
 from __future__ import annotations
 
-from . import equiv
+import dataclasses
+
+from . import axis, equiv
 from .sby import SbyJob
 
 
@@ -39,7 +47,7 @@ def latency_bound(cfg) -> int:
     return cfg.latency(cfg.max_len)
 
 
-def top_block(cfg, *, latency: int | None = None) -> str:
+def top_block(cfg, *, latency: int | None = None, timing: bool = False) -> str:
     """Properties of ``qbert_softmax`` for SoftmaxConfig ``cfg``, injected before
     its ``endmodule`` (they name its internal bank registers for the invariants).
 
@@ -50,7 +58,8 @@ def top_block(cfg, *, latency: int | None = None) -> str:
     - U1/U2/U3 (qbert_axis_units): no output row without an accepted input
       row, at most 4 rows in flight, and while a row is pending the next
       output row ends within ``latency`` cycles in which the output is not
-      stalled (default :func:`latency_bound`);
+      stalled (default :func:`latency_bound`); with ``timing``, the
+      lemmas of :func:`timing_lemmas` that make U3 inductive;
     - R1 ``row_length``: output row k has as many beats as input row k (rows
       counted on the ports; a row ends at tlast or after max_len / LANES beats);
     - I1.. the invariants that make them inductive (bank states vs counters).
@@ -109,6 +118,7 @@ def top_block(cfg, *, latency: int | None = None) -> str:
     a("    always @(*) if (f_chk) begin")
     a("        assert (ld_bank_q == g_in_row);                                  // I1 load_bank")
     a(f"        assert ({{{LW - AW}'d0, wr_ptr_q}} == g_in_beats);                // I1 load_bank: beats")
+    a(f"        assert (g_in_beats <= {LW}'d{D - 1});                            // I1 load_bank: range")
     a("        assert (f_pending == f_busy_banks);                              // I2 pending_banks")
     a("        assert (g_in_row - g_out_row == f_pending[1:0]);                 // I2 pending_banks: window")
     for b in range(BANKS):
@@ -149,6 +159,8 @@ def top_block(cfg, *, latency: int | None = None) -> str:
     a(f"        assert (!(!od_valid_q && or_act_q) || (or_ptr_q == {AW}'d0 && or_bank_q == (out_valid_q ? out_bank_q + 2'd1 : g_out_row)));  // I5 out_pipe: first beat")
     a("        assert (or_act_q || or_bank_q == (od_valid_q ? od_bank_q + 2'd1 : out_valid_q ? out_bank_q + 2'd1 : g_out_row));  // I5 out_pipe: next bank")
     a("    end")
+    if timing:
+        a(timing_lemmas(cfg, LAT, st, last))
     a("    // non-vacuity (mode cover): a whole output row; one that waited out a stall with another row pending")
     a("    reg f_stalled = 1'b0;")
     a("    always @(posedge clk) if (rst) f_stalled <= 1'b0; else if (m_axis_tvalid && !m_axis_tready) f_stalled <= 1'b1;")
@@ -156,6 +168,102 @@ def top_block(cfg, *, latency: int | None = None) -> str:
     a("    always @(*) if (f_chk) cover (f_stalled && f_out_fire && m_axis_tlast && f_pending == 2);  // C2 row_after_stall")
     a("`endif")
     return "\n".join(L) + "\n"
+
+
+def timing_lemmas(cfg, latency: int, st, last) -> str:
+    """The lemmas that make U3 (bound ``latency``, the checker's LATENCY) k-inductive.
+
+    ``rem`` is the number of un-stalled cycles the oldest pending row (bank
+    ``g_out_row``) still needs until its last output beat is taken, read off its
+    bank state and the stage registers (B = its beats, last = B - 1, S the
+    divider's steps, V = div_cycles = S + 2; a row whose last input beat was
+    just taken has rem = 2B + V + 4, one less than latency(B)):
+
+    ======== ====================================== ==============================
+    state    where the row is                       rem
+    ======== ====================================== ==============================
+    LOADED   EXP not started (it starts now)        2*last + S + 8
+    LOADED   EXP read stage at address p            2*last + S + 7 - p
+    LOADED   EXP write stage on its last word       last + S + 6
+    EXPED    DIV not started (it starts now)        last + S + 5
+    EXPED    divider busy, step counter c           last + S + 4 - c
+    EXPED    divider done                           last + 4
+    READY    OUT not started (it starts now)        last + 3
+    READY    OUT read stage at address p            last + 2 - p
+    READY    last beat in the OUT data stage        1
+    READY    last beat offered on m_axis            0
+    ======== ====================================== ==============================
+
+    Every un-stalled cycle lowers rem by one (the oldest row never waits for
+    another row: every stage walks the banks in row order, and the rows before
+    it are gone); a stall freezes the OUT stage, the only one it can be in then.
+    The lemma: timer + rem <= latency - 1, so timer < latency.  What it needs:
+
+    - I6 exp_walk: the EXP read stage's last address is its bank's, ptr <= last;
+    - I7 stage_order: along the window of pending rows the bank states never
+      rise (READY rows first, then EXPED, then LOADED), DIV works on the first
+      row not READY, EXP on the first not EXPED (the one after, while the
+      write stage finishes a row's last word);
+    - I8 div_count: the divider's step counter (``u_div.cnt_q``, tied to the
+      free wire ``f_dv_cnt`` by the job's ``connect``) stays below its step
+      count while it is busy, and done_o only comes when it is not busy.
+    """
+    from rtl_gen import emit
+    from rtl_gen.softmax import BANKS
+    D, S = cfg.depth, cfg.divider.steps
+    AW = max(1, (D - 1).bit_length())
+    CN = emit.clog2(S)
+    W = axis.counter_width(BANKS, latency)
+
+    def n(state_ok) -> str:          # 3-bit count of the banks whose state passes
+        return " + ".join(f"{{2'd0, {state_ok(f'bank{b}_state_q')}}}" for b in range(BANKS))
+
+    def k(v: int) -> str:
+        return f"{W}'d{v}"
+    TW = W                           # the checker's timer width
+    W = max(W, CN, AW)
+
+    def zx(sig: str, w: int) -> str:     # zero-extended to W bits
+        return sig if w == W else f"{{{W - w}'d0, {sig}}}"
+    lo = zx("f_last_o", AW)
+    L = [
+        "    // ---- bounded latency: timing lemmas (no environment narrowing) ----",
+        f"    wire [{CN - 1}:0] f_dv_cnt;   // = u_div.cnt_q (SBY script: connect -set)",
+        f"    wire [2:0] f_n_ready = {n(lambda x: f'{x} == 2{chr(39)}d3')};",
+        f"    wire [2:0] f_n_exped = {n(lambda x: f'{x}[1]')};     // EXPED or READY",
+        "    wire f_ew_end = ew_valid_q && ew_last_q;",
+        f"    wire [1:0] f_st_o = {st('g_out_row')};",
+        f"    wire [{AW - 1}:0] f_last_o = {last('g_out_row')};",
+        f"    wire [{W - 1}:0] f_rem =",
+        f"        f_st_o == 2'd3 ? ((out_valid_q && out_last_q) ? {k(0)} : (od_valid_q && od_last_q) ? {k(1)} :",
+        f"                          (or_act_q && or_bank_q == g_out_row) ? {lo} + {k(2)} - {zx('or_ptr_q', AW)} :",
+        f"                          {lo} + {k(3)}) :",
+        f"        f_st_o == 2'd2 ? ((dv_act_q && dv_done) ? {lo} + {k(4)} :",
+        f"                          dv_act_q ? {lo} + {k(S + 4)} - {zx('f_dv_cnt', CN)} : {lo} + {k(S + 5)}) :",
+        f"        (er_act_q && er_bank_q == g_out_row) ? {lo} + {lo} + {k(S + 7)} - {zx('er_ptr_q', AW)} :",
+        f"        (f_ew_end && ew_bank_q == g_out_row) ? {lo} + {k(S + 6)} : {lo} + {lo} + {k(S + 8)};",
+        "    // one bit wider than timer and rem: the sum must not wrap",
+        f"    wire [{W}:0] f_budget = {{{W + 1 - TW}'d0, f_timer}} + {{1'b0, f_rem}};",
+        "    always @(*) if (f_chk) begin",
+        f"        assert (f_pending == 0 ? f_timer == {TW}'d0 : f_budget <= {W + 1}'d{latency - 1});  // I9 latency_budget",
+        f"        assert (!er_act_q || (er_last_q == {last('er_bank_q')} && er_ptr_q <= er_last_q));  // I6 exp_walk",
+        "        assert (dv_bank_q == g_out_row + f_n_ready[1:0]);                // I7 stage_order: DIV on the first row not READY",
+        "        assert (er_bank_q == g_out_row + f_n_exped[1:0] + {1'b0, f_ew_end});  // I7 stage_order: EXP on the first not EXPED",
+        "        assert (!f_ew_end || ew_bank_q == g_out_row + f_n_exped[1:0]);   // I7 stage_order: EXP write stage",
+        "        assert (!dv_done || dv_ready);                                   // I8 div_count: done when idle",
+        f"        assert (dv_ready || f_dv_cnt <= {CN}'d{S - 1});                     // I8 div_count: steps",
+    ]
+    for b in range(BANKS):
+        pos = f"{{1'b0, 2'd{b} - g_out_row}}"
+        L.append(f"        assert ((bank{b}_state_q == 2'd3) == ({pos} < f_n_ready));   // I7 stage_order: READY rows first")
+        L.append(f"        assert (bank{b}_state_q[1] == ({pos} < f_n_exped));          // I7 stage_order: then EXPED")
+    L.append("    end")
+    return "\n".join(L)
+
+
+#: Yosys commands after the datapath cut, for the timing lemmas: the divider's
+#: step counter made visible in the top (Yosys has no hierarchical references)
+DIV_COUNTER = ("flatten", "connect -set f_dv_cnt u_div.cnt_q")
 
 
 #: Yosys commands after ``prep``: the datapath cut free (formal cut points).  The
@@ -171,7 +279,7 @@ CUT_DATAPATH = ("cutpoint qbert_softmax_exp", "cutpoint qbert_softmax/t:$mul")
 def top_job(cfg, rtl_text: str | None = None, submodules: dict | None = None, *,
             engine: str = "smtbmc yices", depth: int = 4, mode: str = "prove",
             latency: int | None = None, name: str | None = None, mutate=None,
-            cut_datapath: bool = True) -> SbyJob:
+            cut_datapath: bool = True, timing: bool = False) -> SbyJob:
     """SBY job for the generated ``qbert_softmax`` of ``cfg`` (or ``rtl_text``).
     ``submodules``: file name -> Verilog text of the modules it instantiates
     (default: the generated exp stage and divider)."""
@@ -182,7 +290,7 @@ def top_job(cfg, rtl_text: str | None = None, submodules: dict | None = None, *,
     text = rtl_text if rtl_text is not None else verilog(cfg)
     if mutate is not None:
         text = mutate(text)
-    text = inject(text, TOP, top_block(cfg, latency=latency))
+    text = inject(text, TOP, top_block(cfg, latency=latency, timing=timing))
     if submodules is None:
         submodules = {f"{EXP_TOP}.v": exp_verilog(cfg),
                       f"{cfg.divider.module_name}.v": divider.verilog(cfg.divider)}
@@ -190,11 +298,29 @@ def top_job(cfg, rtl_text: str | None = None, submodules: dict | None = None, *,
                f"{TOP}.sv": text, axis.CHECKER_FILE: axis.CHECKER_SV}
     label = f"l{cfg.lanes}_n{cfg.max_len}_i{cfg.in_bits}_r{cfg.div_bits_per_cycle}"
     script = None
-    if cut_datapath:
-        script = tuple(f"read -formal -sv {f}" for f in sources) + (f"prep -top {TOP}",) + CUT_DATAPATH
+    if cut_datapath or timing:
+        script = (tuple(f"read -formal -sv {f}" for f in sources) + (f"prep -top {TOP}",)
+                  + (CUT_DATAPATH if cut_datapath else ()) + (DIV_COUNTER if timing else ()))
     return SbyJob(name or f"softmax_top_{label}", TOP, sources, mode=mode, depth=depth, engine=engine,
                   script=script,
                   description=f"qbert_softmax {label}: AXI4-Stream rules, rows in == rows out "
                               f"with the same length"
                               + ("" if latency == 0 else f", last beat within "
                                  f"{latency or latency_bound(cfg) + 1} - 1 unstalled cycles"))
+
+
+def latency_job(cfg, rtl_text: str | None = None, submodules: dict | None = None, *,
+                engine: str = "smtbmc yices", depth: int = 1, mode: str = "prove",
+                latency: int | None = None, name: str | None = None, mutate=None) -> SbyJob:
+    """U3 unbounded: :func:`top_job` with the timing lemmas (:func:`timing_lemmas`),
+    no narrowing of the environment.  ``latency``: the checker's LATENCY
+    (default latency_bound(cfg) + 1: the last output beat within
+    SoftmaxConfig.latency(max_len) un-stalled cycles)."""
+    lat = latency if latency is not None else latency_bound(cfg) + 1
+    job = top_job(cfg, rtl_text, submodules, engine=engine, depth=depth, mode=mode, latency=lat,
+                  name=name, mutate=mutate, timing=True)
+    return dataclasses.replace(job, name=name or job.name + "_latency", description=(
+        job.description.split(":")[0] + f": U3 unbounded, the last output beat of the oldest "
+        f"pending row within {lat - 1} un-stalled cycles of its last input beat or of the previous "
+        f"row's last output beat (timing lemmas I6-I9; environment not narrowed: any input "
+        f"timing, any m_axis_tready), with P1/P2, U1/U2, R1, I1-I5"))
