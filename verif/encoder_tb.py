@@ -40,6 +40,19 @@ class EncoderTB(StreamTB):
                 + 400 * c.seq + 50_000)
         return work * (slow + 1)
 
+    async def _profile(self):
+        """Cycles spent in each sequencer phase (and linear layer): for the cycle model."""
+        from rtl_gen.encoder_engine import LINEARS, PHASES
+        dut = self.dut
+        while True:
+            await RisingEdge(self.clk)
+            ph = PHASES[int(dut.phase_q.value)]
+            if ph == "LIN":
+                ph = "LIN_" + LINEARS[int(dut.linear_q.value)]
+            self.phases[ph] = self.phases.get(ph, 0) + 1
+            if int(dut.done_o.value):
+                return
+
     def errors(self) -> dict:
         return {e: int(getattr(self.dut, e).value) for e in ERRORS}
 
@@ -56,6 +69,9 @@ class EncoderTB(StreamTB):
         await RisingEdge(self.clk)
         dut.start_i.value = 0
         start = self.cycle
+        self.phases = {}
+        if os.environ.get("QBERT_ENC_PROFILE"):
+            cocotb.start_soon(self._profile())
         self.x.send_nowait(AxiStreamFrame(pack_tokens(cfg, c.x)))
         self.w.send_nowait(AxiStreamFrame(stream_words(cfg, stream_of(cfg, c))))
         budget = self.budget(c)
@@ -100,4 +116,4 @@ async def encoder_minilm(dut):
                   "of the array's %d MAC/cycle)", layer, c.seq, exp.size, cycles, macs,
                   100 * macs / (cycles * cfg.array ** 2), cfg.array ** 2)
     write_info({"minilm": {"layer": layer, "seq": c.seq, "outputs": int(exp.size),
-                           "cycles": cycles, "macs": macs}})
+                           "cycles": cycles, "macs": macs, "phases": tb.phases}})
