@@ -128,8 +128,13 @@ class EncoderConfig(UnitConfig):
                               out_bits=_NUM.residual_bits)
 
     def check_layer(self, p: LayerParams, name: str = "layer") -> None:
-        """Every bias of ``p`` fits bias_bits (the stream carries i32; the array adds
-        bias_bits): a ConfigError naming the linear layer otherwise."""
+        """``p`` has this Config's sizes and every bias fits bias_bits (the stream
+        carries i32; the array adds bias_bits): a ConfigError naming what differs."""
+        d, f, h = p.attn.q.w.shape[0], p.up.w.shape[1], p.attn.heads
+        if (d, f, h) != (self.hidden, self.ffn, self.heads):
+            raise ConfigError(f"encoder: Config hidden={self.hidden}, ffn={self.ffn}, "
+                              f"heads={self.heads} does not match {name} (hidden={d}, ffn={f}, "
+                              f"heads={h})")
         for lin, lp in (("q", p.attn.q), ("k", p.attn.k), ("v", p.attn.v), ("out", p.out),
                         ("up", p.up), ("down", p.down)):
             need = max(bits_for(int(np.min(lp.bias)), int(np.max(lp.bias))), 1)

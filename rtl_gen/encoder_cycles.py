@@ -84,4 +84,5 @@ def layer_cycles(cfg: EncoderConfig, s: int) -> LayerCycles:
     linear("up", d, fw, gelu.LATENCY + requant.LATENCY)
     linear("down", f, dw, res_post)
     ph["LNP2"], ph["LNV2"] = lnp, lnv
+    ph["DONE"] = 1        # done_o is registered: high the cycle after the last output
     return LayerCycles(ph, cfg.macs(s), a)

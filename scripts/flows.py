@@ -22,6 +22,8 @@ from rtl_gen.config import ConfigError, UnitConfig
 REPO = Path(__file__).resolve().parents[1]
 WAIVERS = REPO / "rtl_gen" / "lint_waivers.vlt"
 DEFAULT_EXAMPLES = 100
+#: units whose examples are whole layers: fewer by default
+DEFAULT_EXAMPLES_OF = {"encoder": 5}
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,10 @@ def cmd_prove(flow: Flow, args) -> int:
     return 0 if passed else 1
 
 
+#: units whose `qbert sim` runs a subset of their cocotb tests (the rest have their own command)
+SIM_TESTS = {"encoder": ["encoder_matches_golden", "encoder_cycles", "encoder_error_flags"]}
+
+
 def cmd_sim_minilm(flow: Flow, args) -> int:
     """``qbert sim encoder --model minilm --layer L --text T``: one real layer, bit-exact;
     the cycle count is the last line."""
@@ -218,14 +224,14 @@ def cmd_sim(flow: Flow, args) -> int:
         raise ConfigError(f"--examples must be >= 1, got {args.examples}")
     runner.check_simulator(args.simulator)
     cfg, rtl, generated = _rtl_config(flow, args)
-    examples = args.examples or DEFAULT_EXAMPLES
+    examples = args.examples or DEFAULT_EXAMPLES_OF.get(flow.unit, DEFAULT_EXAMPLES)
     seed = args.seed if args.seed is not None else random.randrange(1 << 31)
     repro = _repro(flow, args, cfg, rtl, generated, seed, examples)
     print(f"sim {flow.unit}: {rtl} ({', '.join(f'{k}={v}' for k, v in cfg.to_params().items())}), "
           f"{examples} examples, seed {seed}", flush=True)
     start = time.perf_counter()
     res, info = simulate(flow, cfg, rtl, examples=examples, seed=seed, simulator=args.simulator,
-                         waves=args.waves, repro=repro)
+                         waves=args.waves, repro=repro, testcase=SIM_TESTS.get(flow.unit))
     wall = time.perf_counter() - start
     if args.waves:
         dumps = sorted(res.build_dir.glob("dump.*"))

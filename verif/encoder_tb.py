@@ -1,7 +1,9 @@
 """cocotb test module of the encoder-layer engine (run through verif/runner.py).
 
 Environment (set by the runner): QBERT_RTL_DIR (the folder with params.json),
-QBERT_ENC_TEXT and QBERT_ENC_LAYER (the MiniLM case), QBERT_INFO_FILE.
+QBERT_EXAMPLES, QBERT_SEED, QBERT_REPRO, QBERT_INFO_FILE; QBERT_ENC_MAX_SEQ caps the
+S of the synthetic layers (default two row groups); QBERT_ENC_TEXT and
+QBERT_ENC_LAYER give the MiniLM case; QBERT_ENC_PROFILE=1 counts cycles per phase.
 """
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ import numpy as np
 from cocotb.triggers import RisingEdge
 
 from rtl_gen.encoder import EncoderConfig
-from verif.encoder_cases import (W, X, Y, EncoderCase, describe_mismatch, expected, minilm_case,
-                                 pack_tokens, stream_of, stream_words, unpack_tokens)
-from verif.tb import StreamTB, env_int, write_info
+from verif.encoder_cases import (W, X, Y, EncoderCase, cases, describe_mismatch, expected,
+                                 minilm_case, pack_tokens, stream_of, stream_words, synthetic_case,
+                                 unpack_tokens)
+from verif.tb import StreamTB, env_int, run_property, write_info
 
 ERRORS = ("err_seq_o", "err_hdr_o", "err_w_short_o", "err_w_long_o", "err_unit_o")
 
@@ -97,6 +100,111 @@ class EncoderTB(StreamTB):
         if self.violations:
             raise AssertionError(self.violations[0])
         return unpack_tokens(cfg, list(frames[0].tdata), c.seq), cycles
+
+
+@cocotb.test()
+async def encoder_matches_golden(dut):
+    """Synthetic layers (random weights, calibrated scales, saturation mixed in) under
+    random stalls on every port: every output element equals encoder_layer."""
+    cfg = _config()
+    tb = EncoderTB(dut, cfg)
+    examples = env_int("QBERT_EXAMPLES", 10)
+    seed = env_int("QBERT_SEED", 0)
+    repro = os.environ.get("QBERT_REPRO", f"qbert sim encoder --seed {seed} --examples {examples}")
+    stats = {"examples": 0, "outputs": 0, "macs": 0}
+
+    async def check(c: EncoderCase) -> None:
+        got, _ = await tb.run_case(c)
+        exp = expected(c)
+        if not np.array_equal(exp, got):
+            raise AssertionError(describe_mismatch(c, exp, got))
+        stats["examples"] += 1
+        stats["outputs"] += int(exp.size)
+        stats["macs"] += cfg.macs(c.seq)
+
+    # whole layers: S up to two row groups unless QBERT_ENC_MAX_SEQ says otherwise
+    max_seq = min(cfg.max_seq, env_int("QBERT_ENC_MAX_SEQ", 2 * cfg.array))
+    await run_property(cases(cfg, max_seq), check, examples=examples, seed=seed, log=dut._log,
+                       repro=repro)
+    dut._log.info("encoder: %d synthetic layers, %d outputs bit-exact", stats["examples"],
+                  stats["outputs"])
+    write_info(stats)
+
+
+@cocotb.test()
+async def encoder_cycles(dut):
+    """No stalls: the cycles of a layer at S = 1, a partial group and max_seq against
+    the cycle model (rtl_gen/encoder_cycles.py), each checked bit-exact too."""
+    from rtl_gen.encoder_cycles import layer_cycles
+    cfg = _config()
+    tb = EncoderTB(dut, cfg)
+    rng = np.random.default_rng(5)
+    rows = []
+    for s in sorted({1, max(1, cfg.max_seq - cfg.array // 2), cfg.max_seq}):
+        c = synthetic_case(cfg, rng.integers(-128, 128, (s, cfg.hidden)), s, 1.0)
+        got, cycles = await tb.run_case(c)
+        exp = expected(c)
+        if not np.array_equal(exp, got):
+            raise AssertionError(describe_mismatch(c, exp, got))
+        model = layer_cycles(cfg, s).total
+        rows.append({"seq": s, "cycles": cycles, "model": model})
+        dut._log.info("encoder S=%d: %d cycles, model %d (%+.2f%%)", s, cycles, model,
+                      100 * (model - cycles) / cycles)
+    write_info({"cycles": rows})
+
+
+@cocotb.test()
+async def encoder_error_flags(dut):
+    """A sequence length outside 1..max_seq, a bad header, a short and a long weight
+    stream each raise their sticky flag (and only the expected ones)."""
+    from cocotbext.axi import AxiStreamFrame
+    cfg = _config()
+    tb = EncoderTB(dut, cfg)
+    c = synthetic_case(cfg, np.zeros((1, cfg.hidden), np.int64), 1, 1.0)
+    words = stream_words(cfg, stream_of(cfg, c))
+
+    async def start(seq):
+        await tb.reset()
+        dut.seq_len_i.value = seq
+        dut.start_i.value = 1
+        await RisingEdge(tb.clk)
+        dut.start_i.value = 0
+        for _ in range(3):
+            await RisingEdge(tb.clk)
+
+    async def expect(flags, what, cycles=0):
+        for _ in range(cycles):
+            await RisingEdge(tb.clk)
+        got = {k for k, v in tb.errors().items() if v}
+        if got != set(flags):
+            raise AssertionError(f"{what}: error flags {sorted(got)}, expected {sorted(flags)}")
+
+    for bad in (0, cfg.max_seq + 1):
+        if bad < 1 << len(dut.seq_len_i):
+            await start(bad)
+            await expect({"err_seq_o"}, f"seq_len_i={bad}")
+            if int(dut.busy_o.value):
+                raise AssertionError(f"seq_len_i={bad}: the engine started anyway")
+    await start(1)
+    hdr = list(words)
+    hdr[0] ^= 0xFF                                   # magic
+    tb.w.send_nowait(AxiStreamFrame(hdr))           # the rest waits for the X input
+    await expect({"err_hdr_o"}, "a wrong magic", cfg.stream_shape.record_beats(22) + 12)
+    for name, frame in (("err_w_short_o", words[:5]),           # tlast on beat 5 of many
+                        ("err_w_long_o", None)):
+        await start(1)
+        if frame is None:                                     # every beat, no tlast at the end
+            tb.x.send_nowait(AxiStreamFrame(pack_tokens(cfg, c.x)))
+            frame = words + [0]
+            budget = tb.budget(c)
+            tb.w.send_nowait(AxiStreamFrame(frame))
+            while not int(dut.err_w_long_o.value) and budget:
+                await RisingEdge(tb.clk)
+                budget -= 1
+            await expect({name}, "a stream longer than the layer", 2)
+        else:
+            tb.w.send_nowait(AxiStreamFrame(frame))
+            await expect({name}, "a stream ending early", 12)
 
 
 @cocotb.test()

@@ -124,7 +124,7 @@ def test_cli_writes_the_stream_and_refuses_bad_input(tmp_path, capsys):
     assert hdr.layer == 2 and hdr.shape.cols == 32
     for argv, message in ((["--layer", "6"], "layers 0..5"),
                           (["--layer", "0", "-P", "array=7"], "array=7"),
-                          (["--layer", "0", "-P", "hidden=768"], "does not match all-MiniLM"),
+                          (["--layer", "0", "-P", "hidden=768"], "does not match all-MiniLM-L6-v2 layer 0"),
                           (["--layer", "0", "-P", "bias_bits=12"], "layer 0.q has a bias of 16 bits")):
         bad = tmp_path / "bad.bin"
         assert main(["model", "weights", *argv, "-o", str(bad)]) == 2

@@ -1,0 +1,67 @@
+"""Cocotb simulations of the encoder-layer engine against golden_model.encoder.encoder_layer.
+
+Default run: tiny Configs (W8 and W4) with Hypothesis-drawn synthetic layers under
+stalls, the cycle model checked, the error flags; and one real all-MiniLM-L6-v2
+layer on a short sentence at the MiniLM Config.  Slow: all six layers and a
+128-token input (tox -e fuzz).
+"""
+import pytest
+
+from rtl_gen.encoder import EncoderConfig, generate
+from rtl_gen.encoder_cycles import layer_cycles
+from scripts import flows
+
+FLOW = flows.FLOWS["encoder"]
+TINY = EncoderConfig(hidden=8, heads=2, ffn=16, max_seq=8, array=2)
+TINY_W4 = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, weight_bits=4)
+#: the MiniLM sizes on an 8x8 array: builds faster than the default 16x16
+MINILM8 = EncoderConfig.preset("minilm", array=8, max_seq=32)
+
+
+def _sim(cfg, rtl, examples=1, seed=20261122, testcase=None, env=None):
+    return flows.simulate(FLOW, cfg, rtl, examples=examples, seed=seed, testcase=testcase,
+                          extra_env=env,
+                          repro=f"qbert sim encoder --rtl {rtl} --seed {seed} --examples {examples}")
+
+
+@pytest.mark.parametrize("cfg", [TINY, TINY_W4], ids=["tiny_w8", "tiny_w4"])
+def test_synthetic_layers_cycles_and_error_flags(tmp_path, cfg):
+    generate(cfg, tmp_path / "rtl")
+    res, info = _sim(cfg, tmp_path / "rtl", examples=8, testcase=flows.SIM_TESTS["encoder"],
+                     env={"QBERT_ENC_MAX_SEQ": str(cfg.max_seq)})
+    assert res.passed, f"simulation failed: see the log above ({res.results_xml})"
+    assert res.tests == 3 and info["examples"] == 8 and info["outputs"] > 0
+    for row in info["cycles"]:
+        assert row["model"] == layer_cycles(cfg, row["seq"]).total
+        assert abs(row["model"] - row["cycles"]) <= 0.05 * row["cycles"], row
+
+
+def _minilm(tmp_path, cfg, text, layer):
+    generate(cfg, tmp_path / "rtl")
+    res, info = _sim(cfg, tmp_path / "rtl", testcase="encoder_minilm",
+                     env={"QBERT_ENC_TEXT": text, "QBERT_ENC_LAYER": str(layer)})
+    assert res.passed, f"simulation failed: see the log above ({res.results_xml})"
+    return info["minilm"]
+
+
+def test_minilm_layer_on_a_sentence(tmp_path):
+    r = _minilm(tmp_path, MINILM8, "A man is eating food.", 2)
+    assert r["outputs"] == r["seq"] * 384 and r["seq"] == 8
+    assert abs(layer_cycles(MINILM8, r["seq"]).total - r["cycles"]) <= 0.05 * r["cycles"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layer", range(6))
+def test_minilm_every_layer(tmp_path, layer):
+    _minilm(tmp_path, EncoderConfig(), "Integer transformers run on small FPGAs, bit for bit.", layer)
+
+
+@pytest.mark.slow
+def test_minilm_128_tokens_utilization(tmp_path):
+    """A 128-token input at the default Config: bit-exact, the cycle model within
+    5 %, and the MAC array busy >= 80 % of the layer."""
+    cfg = EncoderConfig()
+    r = _minilm(tmp_path, cfg, " ".join(["word"] * 126), 1)
+    assert r["seq"] == 128
+    assert abs(layer_cycles(cfg, 128).total - r["cycles"]) <= 0.05 * r["cycles"]
+    assert r["macs"] / (r["cycles"] * cfg.array ** 2) >= 0.80
