@@ -633,7 +633,9 @@ def build(cfg):
     seg_pulse = reg("seg_start_q")
     m.Assign(seg_start(seg_pulse))
     go = AndList(is_ph["IDLE"], start)
-    seq_ok = AndList(seq_len != k(0, SW), seq_len <= k(SM, SW))
+    # S <= max_seq is a constant when max_seq is all ones in SW bits (2^SW - 1)
+    seq_ok = (seq_len != k(0, SW) if SM == (1 << SW) - 1
+              else AndList(seq_len != k(0, SW), seq_len <= k(SM, SW)))
     lin_last_blk = nblk + k(1, nblk.width) == lin_blocks
 
     def goto(name):
@@ -691,6 +693,8 @@ def build(cfg):
                        ("long", err_long_o)):
         m.Assign(port(errs[name]))
     m.Assign(err_unit_o(OrList(mm_err, sm_err_len, sm_err_keep, ln_err)))
+    if A == 1:       # one lane, one bank: nothing to select
+        unused.extend([f_lane, b_bank, sf_bank, l_bank])
     drv.finish(b)
     unused_w = m.Wire("unused_ports")
     m.Assign(unused_w(vg.Uxor(Cat(*unused))))

@@ -172,6 +172,7 @@ UNIT_BENCHES = {
     "requant": _bench_plain("bench_elementwise"),
     "residual": _bench_plain("bench_elementwise"),
     "attention": _bench_plain("bench_attention"),
+    "encoder": _bench_plain("bench_encoder"),
 }
 
 

@@ -196,8 +196,10 @@ def cmd_sim_minilm(flow: Flow, args) -> int:
     if args.layer is None or not args.text or not args.text.strip():
         raise ConfigError("qbert sim encoder --model minilm needs --layer L and a non-empty --text")
     runner.check_simulator(args.simulator)
-    cfg, rtl, _ = _rtl_config(flow, args)
+    cfg = (flow.config_class().load(args.rtl) if getattr(args, "rtl", None)
+           else config_from_args(flow, args.params, args.config))
     c = minilm_case(cfg, args.text, args.layer)       # bad layer / too many tokens: exit 2 here
+    cfg, rtl, _ = _rtl_config(flow, args)
     print(f"sim encoder: all-MiniLM-L6-v2 layer {args.layer}, {c.seq} tokens, on {rtl}", flush=True)
     res, info = simulate(flow, cfg, rtl, examples=1, seed=0, simulator=args.simulator,
                          waves=args.waves, testcase="encoder_minilm",

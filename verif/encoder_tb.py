@@ -122,8 +122,8 @@ async def encoder_matches_golden(dut):
         stats["outputs"] += int(exp.size)
         stats["macs"] += cfg.macs(c.seq)
 
-    # whole layers: S up to two row groups unless QBERT_ENC_MAX_SEQ says otherwise
-    max_seq = min(cfg.max_seq, env_int("QBERT_ENC_MAX_SEQ", 2 * cfg.array))
+    # whole layers: S up to two row groups (at least 8) unless QBERT_ENC_MAX_SEQ says otherwise
+    max_seq = min(cfg.max_seq, env_int("QBERT_ENC_MAX_SEQ", max(2 * cfg.array, 8)))
     await run_property(cases(cfg, max_seq), check, examples=examples, seed=seed, log=dut._log,
                        repro=repro)
     dut._log.info("encoder: %d synthetic layers, %d outputs bit-exact", stats["examples"],

@@ -65,3 +65,16 @@ def test_minilm_128_tokens_utilization(tmp_path):
     assert r["seq"] == 128
     assert abs(layer_cycles(cfg, 128).total - r["cycles"]) <= 0.05 * r["cycles"]
     assert r["macs"] / (r["cycles"] * cfg.array ** 2) >= 0.80
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--layer", "6", "--text", "Hi."], "layers 0..5"),
+    (["--layer", "0", "--text", " ".join(["word"] * 200)], "must be in [1, 128] (max_seq)"),
+    (["--layer", "0"], "needs --layer L and a non-empty --text"),
+    (["--layer", "0", "--text", "Hi.", "-P", "hidden=768", "-P", "ffn=3072"],
+     "does not match layer 0"),
+])
+def test_sim_minilm_bad_input_exits_2_before_simulating(capsys, argv, message):
+    from scripts.cli import main
+    assert main(["sim", "encoder", "--model", "minilm", *argv]) == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,92 @@
+"""`qbert bench encoder`: the cycle model against Verilator, the array's utilization,
+and the BERT-base estimate against FQ-BERT (docs/encoder.md, "Performance").
+
+1. Simulation: the cocotb test `encoder_cycles` runs synthetic layers of S = 1, a
+   partial row group and max_seq with no stalls (each checked bit-exact) and
+   reports the cycles from start_i to done_o; the cycle model
+   (rtl_gen/encoder_cycles.py) is printed beside them.
+2. The model for MiniLM and BERT-base at 128 tokens on arrays of 8, 16 and 32:
+   cycles per layer, utilization, and a 12-layer BERT-base inference against
+   FQ-BERT's 43.89 ms at 214 MHz (9.39 M cycles).
+3. Resources (unless --no-synth): Yosys synth_xilinx of every unit the engine
+   instantiates, each at the engine's Config (the engine's own glue has no
+   multipliers: its DSPs are the units' DSPs).
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+#: FQ-BERT on a ZCU102 (Liu et al. 2021): BERT-base, sequence 128, 43.89 ms at 214 MHz
+FQBERT_MS, FQBERT_MHZ, FQBERT_DSP = 43.89, 214, 1751
+FQBERT_CYCLES = round(FQBERT_MS * 1e-3 * FQBERT_MHZ * 1e6)
+
+
+def model_table(seq: int = 128, arrays=(8, 16, 32)) -> list[dict]:
+    from rtl_gen.encoder import EncoderConfig
+    from rtl_gen.encoder_cycles import layer_cycles
+    rows = []
+    for name, layers in (("minilm", 6), ("bert-base", 12)):
+        for a in arrays:
+            cfg = EncoderConfig.preset(name, array=a, max_seq=seq)
+            r = layer_cycles(cfg, seq)
+            rows.append({"model": name, "array": a, "seq": seq, "layer_cycles": r.total,
+                         "inference_cycles": r.total * layers,
+                         "utilization": round(r.utilization, 4)})
+    return rows
+
+
+def unit_resources(cfg) -> dict:
+    """Yosys resources of every unit the engine instantiates, at the engine's Config."""
+    from rtl_gen import gelu, layernorm, matmul, requant, residual, softmax
+    from .synth import synth
+    units = {"matmul": ({f"{matmul.TOP}.v": matmul.verilog(cfg.matmul)}, matmul.TOP),
+             "softmax": (softmax.files(cfg.softmax), softmax.TOP),
+             "layernorm": (layernorm.verilog_files(cfg.layernorm), layernorm.TOP),
+             "gelu": ({f"{gelu.TOP}.v": gelu.verilog(cfg.gelu)}, gelu.TOP),
+             "requant": ({f"{requant.TOP}.v": requant.verilog(cfg.requant)}, requant.TOP),
+             "residual": ({f"{residual.TOP}.v": residual.verilog(cfg.residual)}, residual.TOP)}
+    out = {}
+    for name, (files, top) in units.items():
+        with tempfile.TemporaryDirectory() as d:
+            paths = []
+            for fn, text in files.items():
+                (Path(d) / fn).write_text(text)
+                paths.append(Path(d) / fn)
+            out[name] = synth(top, paths)
+            print(f"  {name}: {out[name]['LUT']} LUT, {out[name]['FF']} FF, "
+                  f"{out[name]['DSP48E2']} DSP48E2 ({out[name]['seconds']} s)", flush=True)
+    return out
+
+
+def main(flow, cfg, rtl: Path, do_synth: bool = True) -> dict:
+    from .flows import simulate
+    t0 = time.time()
+    res, info = simulate(flow, cfg, rtl, examples=1, seed=0, testcase="encoder_cycles")
+    if not res.passed:
+        raise RuntimeError("the bench simulation failed (see the log above)")
+    print(f"\nencoder bench: {', '.join(f'{k}={v}' for k, v in cfg.to_params().items())} "
+          f"(simulated in {time.time() - t0:.0f} s, every layer checked against encoder_layer)")
+    print(f"{'S':>5} {'cycles':>10} {'model':>10} {'error':>8} {'MAC util':>9}")
+    for r in info["cycles"]:
+        util = cfg.macs(r["seq"]) / (r["cycles"] * cfg.array ** 2)
+        print(f"{r['seq']:>5} {r['cycles']:>10} {r['model']:>10} "
+              f"{100 * (r['model'] - r['cycles']) / r['cycles']:>+7.2f}% {100 * util:>8.1f}%")
+    table = model_table()
+    print(f"\ncycle model at 128 tokens (FQ-BERT, BERT-base on a ZCU102: {FQBERT_MS} ms at "
+          f"{FQBERT_MHZ} MHz = {FQBERT_CYCLES:,} cycles):")
+    print(f"{'model':>10} {'array':>6} {'cycles/layer':>13} {'inference':>12} {'util':>7} "
+          f"{'vs FQ-BERT':>11}")
+    for r in table:
+        vs = f"{r['inference_cycles'] / FQBERT_CYCLES:.2f}x" if r["model"] == "bert-base" else ""
+        print(f"{r['model']:>10} {r['array']:>6} {r['layer_cycles']:>13,} "
+              f"{r['inference_cycles']:>12,} {100 * r['utilization']:>6.1f}% {vs:>11}")
+    out = {"config": cfg.to_params(), "cycles": info["cycles"], "model": table}
+    if do_synth:
+        print("\nYosys synth_xilinx -family xcup of the units at this Config:")
+        units = unit_resources(cfg)
+        dsp = sum(u["DSP48E2"] for u in units.values())
+        print(f"  engine DSP48E2 (sum of its units): {dsp} (FQ-BERT's ZCU102 budget: {FQBERT_DSP})")
+        out["synth"] = units
+    return out
