@@ -18,6 +18,13 @@ from . import gelu, requant, residual
 from .encoder import EncoderConfig
 
 
+#: cycles between a bank's last weight beat and the array seeing it full, between a
+#: drained block and its bank taking the next block's first beat, the WAIT step of
+#: every block, and the entry cycle of a linear pass that the first load overlaps
+#: (read off the RTL's registers; checked against Verilator, docs/encoder.md)
+LOADED_SEEN, BANK_FREE, LIN_STEP, LIN_ENTRY = 1, 1, 1, 1
+
+
 @dataclass(frozen=True)
 class LayerCycles:
     phases: dict          # phase -> cycles (the sequencer's phases; LIN split per layer)
@@ -59,7 +66,17 @@ def layer_cycles(cfg: EncoderConfig, s: int) -> LayerCycles:
     ph = {"START": 1, "HDR": rb(22), "SCAL": rb(32), "LOADX": s * dw}
 
     def linear(name: str, k: int, blocks: int, post: int) -> None:
-        ph[f"LIN_{name}"] = blocks * (prm + k + _segment(cfg, g, k, post))
+        """Two weight banks: block n loads (its PRM record and K rows, one beat a
+        cycle) once block n-2 has drained; it computes once loaded and block n-1
+        has drained."""
+        load, seg = prm + k, _segment(cfg, g, k, post) + LIN_STEP
+        load_end, comp_end = [], []
+        for n in range(blocks):
+            free = comp_end[n - 2] + BANK_FREE if n >= 2 else 0
+            load_end.append(max(load_end[-1] if load_end else 0, free) + load)
+            start = max(load_end[-1] + LOADED_SEEN, comp_end[-1] if comp_end else 0)
+            comp_end.append(start + seg)
+        ph[f"LIN_{name}"] = comp_end[-1] - LIN_ENTRY
 
     for name in ("q", "k", "v"):
         linear(name, d, dw, 0)

@@ -34,8 +34,8 @@ PH = {name: i for i, name in enumerate(PHASES)}
 # linear layers in the order the weight stream holds them
 LINEARS = ("q", "k", "v", "out", "up", "down")
 LIN = {name: i for i, name in enumerate(LINEARS)}
-# sub-steps of a linear pass, per column block
-LSTEPS = ("PRM", "W", "TILES", "DRAIN")
+# compute steps of a linear pass, per column block (the loader runs beside them)
+LSTEPS = ("WAIT", "TILES", "DRAIN")
 LS = {name: i for i, name in enumerate(LSTEPS)}
 
 
@@ -234,8 +234,14 @@ def build(cfg):
         return Slice(sr_next, lo + bits - 1, lo)
 
     rec_end = {n: wire(f"rec_end_{n}", 1, rec_cnt == k(REC[n] - 1, rec_cnt.width)) for n in REC}
-    wbuf = m.Reg("wbuf_mem", A * WBITS, dims=1 << emit.clog2(cfg.k_max))
+    # two weight blocks: the loader fills bank lb while the array reads bank cb
+    KWB2 = emit.clog2(cfg.k_max)
+    wbuf = m.Reg("wbuf_mem", A * WBITS, dims=2 << KWB2)
     wk = reg("wbuf_wr_k_q", KB)
+    lb, cb = reg("load_bank_q"), reg("compute_bank_q")
+    full = [reg(f"wbuf_full{i}_q") for i in range(2)]
+    ld_w = reg("load_weights_q")               # 0: the block's PRM record, 1: its K rows
+    ld_blk = reg("load_blocks_q", max(DWB, FWB) + 1)
 
     # ---- sequencer registers ---------------------------------------------
     nblk = reg("blk_q", max(DWB, FWB) + 1)  # column block of the linear pass
@@ -250,14 +256,16 @@ def build(cfg):
     seg_k = wire("seg_k", KB, Mux(in_lin, lin_k, Mux(is_ph["QK"], k(DH, KB), _fit(seq, SW, KB))))
     seg_tiles = wire("seg_tiles", TB, Mux(is_ph["PV"], k(DHW, TB), groups))
 
-    # block parameters (PRM record): bias, mult, shift, post mult, post shift per lane
-    blk = {f: [reg(f"blk_{f}{c}_q", w) for c in range(A)] for f, w in
-           (("bias", mc.bias_bits), ("mult", MULT_BITS), ("shift", SHIFT_BITS),
-            ("pmult", MULT_BITS), ("pshift", SHIFT_BITS))}
-    prm_latch = []
-    for fi, f in enumerate(("bias", "mult", "shift", "pmult", "pshift")):
-        for c in range(A):
-            prm_latch.append(blk[f][c](rec_bits("prm", 4 * (fi * A + c), blk[f][c].width)))
+    # block parameters (PRM record) per weight bank: bias, mult, shift, post mult and
+    # shift per lane; `blk` is the compute bank's (the block on the array or draining)
+    fields = (("bias", mc.bias_bits), ("mult", MULT_BITS), ("shift", SHIFT_BITS),
+              ("pmult", MULT_BITS), ("pshift", SHIFT_BITS))
+    banked = [{f: [reg(f"blk{i}_{f}{c}_q", w) for c in range(A)] for f, w in fields}
+              for i in range(2)]
+    prm_latch = [[banked[i][f][c](rec_bits("prm", 4 * (fi * A + c), w))
+                  for fi, (f, w) in enumerate(fields) for c in range(A)] for i in range(2)]
+    blk = {f: [wire(f"blk_{f}{c}", w, Mux(cb, banked[1][f][c], banked[0][f][c]))
+               for c in range(A)] for f, w in fields}
     scal = {n: reg(f"{n}_q", w) for n, w in
             (("scores_mult", MULT_BITS), ("scores_shift", SHIFT_BITS), ("ctx_mult", MULT_BITS),
              ("ctx_shift", SHIFT_BITS), ("ln1_mult", MULT_BITS), ("ln1_shift", SHIFT_BITS),
@@ -310,7 +318,7 @@ def build(cfg):
                     f_k(f_k + 1),
                     If(f_kl == k(A - 1, LB))(f_kl(0), f_kw(f_kw + 1)).Else(f_kl(f_kl + 1))))))
     wbuf_q = reg("wbuf_rd_q", A * WBITS)
-    m.Always(Posedge(clk))(If(AndList(f_go, in_lin))(wbuf_q(wbuf[Slice(f_k, emit.clog2(cfg.k_max) - 1, 0)])))
+    m.Always(Posedge(clk))(If(AndList(f_go, in_lin))(wbuf_q(wbuf[Cat(cb, Slice(f_k, KWB2 - 1, 0))])))
 
     t_g = Slice(f_t, GB - 1, 0)
     kw_d = Slice(f_kw, DWB - 1, 0)
@@ -613,19 +621,22 @@ def build(cfg):
         unused.append(Slice(lo["tdata"], lc.out_word_bits - 1, A * ACT))
 
     # ---- weight stream handshake and checks -------------------------------
-    m.Assign(w_tready(OrList(is_ph["HDR"], is_ph["SCAL"], step["PRM"], step["W"],
+    ld_on = wire("load_active", 1, AndList(in_lin, ld_blk != lin_blocks, Not(_pick(lb, full))))
+    ld_prm = wire("load_prm", 1, AndList(ld_on, Not(ld_w)))
+    ld_wt = wire("load_rows", 1, AndList(ld_on, ld_w))
+    m.Assign(w_tready(OrList(is_ph["HDR"], is_ph["SCAL"], ld_on,
                              AndList(is_ph["LNP"], Not(ln_pv)))))
     last_beat = wire("w_last_beat", 1, w_cnt == k(total - 1, 32))
     m.Always(Posedge(clk))(
         If(OrList(rst, AndList(is_ph["IDLE"], start)))(w_cnt(0)).Elif(w_fire)(w_cnt(w_cnt + 1)))
     rec_now = Mux(is_ph["HDR"], rec_end["hdr"], Mux(is_ph["SCAL"], rec_end["scal"],
                                                     Mux(is_ph["LNP"], rec_end["ln"], rec_end["prm"])))
-    rec_counting = OrList(is_ph["HDR"], is_ph["SCAL"], step["PRM"], is_ph["LNP"])
+    rec_counting = OrList(is_ph["HDR"], is_ph["SCAL"], ld_prm, is_ph["LNP"])
     m.Always(Posedge(clk))(
         If(OrList(rst, is_ph["IDLE"]))(rec_cnt(0)).Elif(AndList(w_fire, rec_counting))(
             If(rec_now)(rec_cnt(0)).Else(rec_cnt(rec_cnt + 1))))
-    m.Always(Posedge(clk))(If(AndList(w_fire, step["W"]))(
-        wbuf[Slice(wk, emit.clog2(cfg.k_max) - 1, 0)](Slice(w_tdata, A * WBITS - 1, 0))))
+    m.Always(Posedge(clk))(If(AndList(w_fire, ld_wt))(
+        wbuf[Cat(lb, Slice(wk, KWB2 - 1, 0))](Slice(w_tdata, A * WBITS - 1, 0))))
     if BW > A * WBITS:
         unused.append(Slice(w_tdata, BW - 1, A * WBITS))
 
@@ -641,17 +652,21 @@ def build(cfg):
     def goto(name):
         return ph(k(PH[name], ph.width))
 
+    def enter_linear(which):
+        return [lin(which), nblk(0), lst(k(LS["WAIT"], 2)), ld_blk(0), ld_w(0)]
+
     def next_linear():
         return [
             If(is_lin["v"])(goto("QK"), head(0), hoff(0), g_att(0), seg_pulse(1))
             .Elif(is_lin["out"])(goto("LNP"), which_ln(0), ln_rec(0))
             .Elif(is_lin["down"])(goto("LNP"), which_ln(1), ln_rec(0))
-            .Else(lin(lin + 1), nblk(0), lst(k(LS["PRM"], 2)))]
+            .Else(*enter_linear(lin + 1))]
 
     m.Always(Posedge(clk))(
         seg_pulse(0),
         If(rst)(goto("IDLE"), done_q(0), lin(0), lst(0), nblk(0), head(0), hoff(0), g_att(0),
-                which_ln(0), ln_rec(0), wk(0), *[e(0) for e in errs.values()])
+                which_ln(0), ln_rec(0), wk(0), lb(0), cb(0), full[0](0), full[1](0), ld_w(0),
+                ld_blk(0), *[e(0) for e in errs.values()])
         .Else(
             If(go)(
                 If(seq_ok)(goto("HDR"), seq(seq_len), done_q(0))
@@ -659,23 +674,29 @@ def build(cfg):
             If(AndList(is_ph["HDR"], w_fire, rec_end["hdr"]))(
                 goto("SCAL"), If(hdr_bad)(errs["hdr"](1))),
             If(AndList(is_ph["SCAL"], w_fire, rec_end["scal"]))(goto("LOADX"), *scal_latch),
-            If(x_end)(goto("LIN"), lin(0), nblk(0), lst(k(LS["PRM"], 2))),
-            If(AndList(step["PRM"], w_fire, rec_end["prm"]))(lst(k(LS["W"], 2)), wk(0), *prm_latch),
-            If(AndList(step["W"], w_fire))(
+            If(x_end)(goto("LIN"), *enter_linear(k(LIN["q"], 3))),
+            # the loader: a block's PRM record, then its K rows, into bank lb
+            If(AndList(ld_prm, w_fire, rec_end["prm"]))(
+                ld_w(1), wk(0), If(lb)(*prm_latch[1]).Else(*prm_latch[0])),
+            If(AndList(ld_wt, w_fire))(
                 wk(wk + 1),
-                If(wk + k(1, KB) == lin_k)(lst(k(LS["TILES"], 2)), seg_pulse(1))),
+                If(wk + k(1, KB) == lin_k)(ld_w(0), lb(Not(lb)), ld_blk(ld_blk + 1),
+                                           If(lb)(full[1](1)).Else(full[0](1)))),
+            # the array: a loaded block, one tile per row group, drained, bank freed
+            If(AndList(step["WAIT"], _pick(cb, full)))(lst(k(LS["TILES"], 2)), seg_pulse(1)),
             If(AndList(step["TILES"], Not(seg_pulse), f_done))(lst(k(LS["DRAIN"], 2))),
             If(AndList(step["DRAIN"], drained))(
+                cb(Not(cb)), If(cb)(full[1](0)).Else(full[0](0)),
                 If(lin_last_blk)(*next_linear())
-                .Else(nblk(nblk + 1), lst(k(LS["PRM"], 2)))),
+                .Else(nblk(nblk + 1), lst(k(LS["WAIT"], 2)))),
             If(AndList(is_ph["QK"], Not(seg_pulse), f_done, drained))(goto("SM"), seg_pulse(1)),
             If(AndList(is_ph["SM"], Not(seg_pulse), p_rows == k(A, LB + 1)))(goto("PV"), seg_pulse(1)),
             If(AndList(is_ph["PV"], Not(seg_pulse), f_done, drained))(
                 seg_pulse(1),
                 If(g_att + k(1, TB) == groups)(
                     g_att(0),
-                    If(head == k(NH - 1, HB))(goto("LIN"), lin(k(LIN["out"], 3)), nblk(0),
-                                              lst(k(LS["PRM"], 2)), seg_pulse(0))
+                    If(head == k(NH - 1, HB))(goto("LIN"), *enter_linear(k(LIN["out"], 3)),
+                                              seg_pulse(0))
                     .Else(goto("QK"), head(head + 1), hoff(hoff + k(DHW, hoff.width))))
                 .Else(goto("QK"), g_att(g_att + 1))),
             If(ln_p_fire)(
@@ -683,7 +704,7 @@ def build(cfg):
                 If(ln_p_last)(goto("LNV"), seg_pulse(1))),
             If(AndList(is_ph["LNV"], Not(seg_pulse), ln_all_out))(
                 If(which_ln)(goto("IDLE"), done_q(1))
-                .Else(goto("LIN"), lin(k(LIN["up"], 3)), nblk(0), lst(k(LS["PRM"], 2)))),
+                .Else(goto("LIN"), *enter_linear(k(LIN["up"], 3)))),
             If(AndList(w_fire, w_tlast, Not(last_beat)))(errs["short"](1)),
             If(AndList(w_fire, last_beat, Not(w_tlast)))(errs["long"](1))))
 

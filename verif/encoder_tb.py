@@ -81,8 +81,7 @@ class EncoderTB(StreamTB):
         while not int(dut.done_o.value):
             if self.cycle - start > budget:
                 raise AssertionError(f"DUT hung: no done_o within {budget} cycles; errors "
-                                     f"{self.errors()}, output beats so far "
-                                     f"{sum(len(f.tdata) for f in list(self.y.queue))}")
+                                     f"{self.errors()}, output frames so far {self.y.count()}")
             await RisingEdge(self.clk)
         cycles = self.cycle - start
         for _ in range(20):
@@ -147,7 +146,8 @@ async def encoder_cycles(dut):
         if not np.array_equal(exp, got):
             raise AssertionError(describe_mismatch(c, exp, got))
         model = layer_cycles(cfg, s).total
-        rows.append({"seq": s, "cycles": cycles, "model": model})
+        rows.append({"seq": s, "cycles": cycles, "model": model, **(
+            {"phases": tb.phases} if tb.phases else {})})
         dut._log.info("encoder S=%d: %d cycles, model %d (%+.2f%%)", s, cycles, model,
                       100 * (model - cycles) / cycles)
     write_info({"cycles": rows})

@@ -1,6 +1,6 @@
 """Mutation check of the encoder testbench: single-point bugs in the generated
-qbert_encoder.v (buffer addressing, head offsets, the residual and LayerNorm
-parameter glue, the softmax row length, output framing) must each make
+qbert_encoder.v (buffer addressing, the weight banks, head offsets, the residual
+and LayerNorm parameter glue, the softmax row length, output framing) must each make
 `qbert sim encoder --rtl DIR` exit 1 with a report that the printed command
 reproduces.  Each mutant is one Verilator build of the tiny engine; one runs by
 default, the rest under ``-m slow`` (tox -e mutants).
@@ -16,8 +16,10 @@ ANY = r"output elements differ|DUT hung|output frame|AXI4-Stream requires|error 
 
 #: name -> (original text, mutated text, what the report must say): each site occurs once
 MUTANTS = {
-    "residual_operand_not_identity": ("{ blk_pshift0_q, blk_pmult0_q, 6'd30,",
-                                      "{ blk_pshift0_q, blk_pmult0_q, 6'd29,", DATA),
+    "residual_operand_not_identity": ("{ blk_pshift0, blk_pmult0, 6'd30,",
+                                      "{ blk_pshift0, blk_pmult0, 6'd29,", DATA),
+    "weights_read_from_the_loading_bank": ("wbuf_mem[{ compute_bank_q, feed_k_q",
+                                           "wbuf_mem[{ load_bank_q, feed_k_q", ANY),
     "context_column_block_ignored": ("assign ctx_word = head_word_q + dst_tile_q[2:0];",
                                      "assign ctx_word = head_word_q + 3'd0;", DATA),
     "head_offset_step": ("head_word_q <= head_word_q + 3'd2;",
