@@ -31,9 +31,25 @@
    of the Config): m_axis obeys AXI4-Stream (reset, hold under stall), no
    output vector without an input vector and at most BANKS + 5 in flight
    (the shared ``qbert_axis_units`` counter), made inductive by the map
-   "pending == banks in use + vector ends in the output pipeline".  Not
-   proven: bounded latency (U3) -- it needs the divider/isqrt timing as
-   invariants of the scalar FSM; the testbench's hang timeout checks it.
+   "pending == banks in use + vector ends in the output pipeline".
+
+4. ``latency`` (:func:`latency_job`, k-induction, datapath cut free): U3 --
+   every pending vector's last output beat within ``drain_cycles()``
+   un-stalled cycles of its last input beat (or of the previous vector's last
+   output beat), bound ``u3_bound = drain_cycles() + 1`` of the shared
+   ``qbert_axis_units`` -- and F1 -- H / lanes beats a vector, tlast on the
+   last only (the shared ``qbert_axis_frame``); with U1 (no spurious) and U2
+   that is exactly one output vector of H elements for every input vector.
+   No environment narrowing beyond the top job's.  Inductive through one
+   budget lemma, timer + rem < bound, where rem is the cycles the oldest
+   pending vector still needs (its end in the output pipeline, its bank read
+   out from rd_ptr, or its bank in the scalar FSM: the state's remaining
+   cycles from :meth:`LayerNormConfig.scalar_schedule`, inside a wait read
+   from the submodule's ``cnt_q``), plus the scalar FSM's view of the
+   submodules' timing (busy with cnt_q < steps, or done, exactly in its wait
+   state; idle elsewhere: the divider's D1 and the isqrt's L1/I2), the bank
+   order (read, scalar and load banks in ring order, states SCALED* LOADED*
+   FREE*) and the beat positions of the output pipeline.
 """
 from __future__ import annotations
 
@@ -376,8 +392,10 @@ def top_formal_block(cfg, bound: int = 0, lemmas: bool = True, no_stall: bool = 
             "    reg f_stalled = 1'b0;",
             "    always @(posedge clk) if (rst) f_stalled <= 1'b0; else if (m_axis_tvalid && !m_axis_tready) f_stalled <= 1'b1;",
             "    always @(*) if (!f_first && !rst) cover (m_axis_tvalid && m_axis_tready && m_axis_tlast);  // C1 vector_out",
-            "    always @(*) if (!f_first && !rst) cover (f_stalled && m_axis_tvalid && m_axis_tready && m_axis_tlast && f_pending == 2);  // C2 vector_after_stall",
         ]
+        if not no_stall:   # the narrowed environment never stalls
+            lines.append("    always @(*) if (!f_first && !rst) cover (f_stalled && m_axis_tvalid && m_axis_tready "
+                         "&& m_axis_tlast && f_pending == 2);  // C2 vector_after_stall")
     lines.append("`endif")
     return "\n".join(lines) + "\n"
 

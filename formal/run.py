@@ -21,10 +21,12 @@ round half up, MAC bound for its k_max).
 reference vectors, the divider at the unit's widths, and the z3 lemmas.
 ``--rtl``/``cfg`` as for matmul.
 
-``layernorm``: the generated unit's submodules (:mod:`formal.layernorm`): the
-32-bit isqrt (ghost + linear invariants, z3 recurrence lemma) and its two
-shared dividers (:mod:`formal.divider`), plus the z3 no-overflow bounds for
-the Config's H and input width.  ``rtl_dir`` / ``cfg`` as for matmul.
+``layernorm``: the generated unit (:mod:`formal.layernorm`): the 32-bit
+isqrt (ghost + linear invariants, z3 recurrence lemma), its two shared
+dividers (:mod:`formal.divider`), the top's protocol and vector count
+(P1/P2, U1/U2), its bounded latency and output framing (U3, F1), plus the z3
+no-overflow bounds for the Config's H and input width.  ``rtl_dir`` / ``cfg``
+as for matmul.
 
 ``gelu``, ``requant``, ``residual`` (:data:`ELEMENTWISE`): the generated
 elementwise units, the same way (RTL on disk with its params.json Config, or

@@ -91,12 +91,17 @@ def test_prove_layernorm_on_disk(tmp_path):
     assert all_passed(res), [r.summary() for r in res]
     names = [r.name for r in res]
     assert "isqrt_x32" in names and "layernorm_top_h8_l2" in names and any(re.match(r"divider_n\d+_d16_r4", n) for n in names)
+    assert "layernorm_latency_h8_l2" in names
     # a broken isqrt on disk fails the same command
     v = tmp_path / "rtl" / "qbert_isqrt_x32.v"
     v.write_text(MUTANTS["compare_strict"](v.read_text()))
+    # and a top with tlast one beat early fails the latency/framing job
+    top = tmp_path / "rtl" / "qbert_layernorm.v"
+    top.write_text(FRAME_MUTANTS["tlast_early"](top.read_text()))
     res = prove("layernorm", None, tmp_path / "rtl", "yices", workdir=tmp_path / "work2")
     assert not all_passed(res)
     assert [r.status for r in res if r.name == "isqrt_x32"] != ["PASS"]
+    assert [r.status for r in res if r.name == "layernorm_latency_h8_l2"] != ["PASS"]
 
 
 # ---- U3 bounded latency and F1 output framing (formal.layernorm.latency_job) ----
@@ -106,11 +111,13 @@ TINY = LayerNormConfig(hidden=2, lanes=1)
 FRAMED = LayerNormConfig(hidden=6, lanes=2)
 
 
-def _bmc(cfg, **kw):
-    """A deterministic BMC run (zeros back to back, no stall) deep enough for the
-    first vector's last output beat and a few cycles more."""
+def _bmc(cfg, mode="bmc", **kw):
+    """A deterministic run (zeros back to back from reset, no stall; a trace of it
+    is one of the full environment) deep enough for the first vector's last
+    output beat and a few cycles more."""
     d = cfg.drain_cycles()
-    return fln.latency_job(cfg, mode="bmc", depth=d + cfg.beats + 8, skip=d - 4, no_stall=True, **kw)
+    return fln.latency_job(cfg, mode=mode, depth=d + cfg.beats + 8, skip=d - 4 if mode == "bmc" else 0,
+                           no_stall=True, **kw)
 
 
 def test_drain_cycles_is_the_scalar_schedule():
@@ -127,15 +134,41 @@ def test_latency_and_framing_proven(run, cfg):
     assert r.status == "PASS", r.summary()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("hidden", [384, 768])
+def test_latency_and_framing_proven_full_size(run, hidden):
+    r = run(fln.latency_job(LayerNormConfig(hidden=hidden)))
+    assert r.status == "PASS", r.summary()
+
+
+def test_latency_environment_not_vacuous(run):
+    # a whole output vector, and one that waited out a stall with another pending
+    r = run(fln.latency_job(TINY, mode="cover", depth=TINY.drain_cycles() + 16))
+    assert r.status == "PASS", r.summary()
+
+
 def test_latency_bound_holds_in_bmc(run):
-    # the same deterministic run as the must-fail checks below passes with the real bound
+    # the deterministic run of the must-fail checks below reaches a vector out ...
+    r = run(_bmc(TINY, mode="cover"))
+    assert r.status == "PASS", r.summary()
+    # ... and passes with the real bound
     r = run(_bmc(TINY))
     assert r.status == "PASS", r.summary()
 
 
 def test_latency_bound_is_tight(run):
-    # drain_cycles (one cycle less than the bound) is a reachable counterexample with a trace
-    r = run(_bmc(TINY, bound=TINY.drain_cycles()))
+    # drain_cycles (one cycle less than the bound): a reachable counterexample with a
+    # trace, in the full environment (BMC from reset, every step checked)
+    d = TINY.drain_cycles()
+    r = run(fln.latency_job(TINY, mode="bmc", depth=d + 8, bound=d))
+    assert r.status == "FAIL" and r.trace, r.summary()
+    assert "U3 latency" in r.properties, r.summary()
+
+
+@pytest.mark.slow
+def test_latency_bound_is_tight_full_size(run):
+    cfg = LayerNormConfig()
+    r = run(_bmc(cfg, bound=cfg.drain_cycles()))
     assert r.status == "FAIL" and r.trace, r.summary()
     assert "U3 latency" in r.properties, r.summary()
 
