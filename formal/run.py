@@ -514,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
     did not close, 2 bad usage / missing tools.
     """
     import argparse
+    # the -P routing below reads the unit names from argv: from the command line too
+    argv = sys.argv[1:] if argv is None else argv
     from rtl_gen.toolchain import ToolMissing
     p = argparse.ArgumentParser(prog="python -m formal.run")
     p.add_argument("units", nargs="*", default=list(UNITS_WITH_PROOFS),
