@@ -29,6 +29,11 @@ output, and asserts:
   stalled (m_tvalid && !m_tready).  The timer restarts after every output unit.
 
 U1 + U3 together say every accepted input unit yields exactly one output unit.
+
+``qbert_axis_frame`` -- the framing of one port: every unit is exactly
+``BEATS`` beats, ``tlast`` on the last and on no other (F1 ``frame_last``);
+``beat`` (an output) counts the beats of the current unit already taken, for
+the invariants of a k-induction.
 ``pending`` and ``timer`` are outputs so that a harness or a DUT can state the
 invariants that make the properties k-inductive (e.g. ``pending == the number
 of unit ends held in the DUT's pipeline``).
@@ -144,7 +149,30 @@ module qbert_axis_units #(
     endgenerate
 `endif
 endmodule
-`default_nettype wire
+
+// Framing: every unit on this port is BEATS beats with tlast on the last only.
+module qbert_axis_frame #(
+    parameter integer BEATS = 1,
+    parameter integer CW = 8           // counter width: holds BEATS
+) (
+    input wire           clk,
+    input wire           rst,
+    input wire           tvalid,
+    input wire           tready,
+    input wire           tlast,
+    output reg  [CW-1:0] beat          // beats of the current unit already taken
+);
+`ifdef FORMAL
+    initial beat = {CW{1'b0}};
+    always @(posedge clk)
+        if (rst) beat <= {CW{1'b0}};
+        else if (tvalid && tready) beat <= (beat == BEATS - 1) ? {CW{1'b0}} : beat + 1'b1;
+    always @(*) if (!rst) begin
+        assert (beat < BEATS);                                    // F1 frame_last
+        if (tvalid) assert (tlast == (beat == BEATS - 1));        // F1 frame_last
+    end
+`endif
+endmodule`default_nettype wire
 """
 
 
@@ -154,7 +182,7 @@ def property_of(failed: str) -> str | None:
     if not m:
         return None
     line = CHECKER_SV.splitlines()[int(m.group(1)) - 1]
-    tag = re.search(r"// ([PU]\d \w+)", line)
+    tag = re.search(r"// ([PUF]\d \w+)", line)
     return tag.group(1) if tag else None
 
 
@@ -186,6 +214,19 @@ def units_instance(name: str, s_prefix: str, m_prefix: str, *, max_pending: int,
             f"    .s_tvalid({s_prefix}_tvalid), .s_tready({s_prefix}_tready), .s_tlast({s_prefix}_tlast),\n"
             f"    .m_tvalid({m_prefix}_tvalid), .m_tready({m_prefix}_tready), .m_tlast({m_prefix}_tlast),\n"
             f"    .pending({pending}), .timer({timer}));\n")
+
+
+def frame_instance(name: str, prefix: str, *, beats: int, beat: str = "frame_beat",
+                   clk: str = "clk", rst: str = "rst") -> str:
+    """A wire ``beat`` and an instance of ``qbert_axis_frame`` on the port
+    ``<prefix>_t*``: every unit is ``beats`` beats, tlast on the last only."""
+    if beats < 1:
+        raise ValueError(f"beats must be >= 1, got {beats}")
+    cw = max(1, beats.bit_length())
+    return (f"wire [{cw - 1}:0] {beat};\n"
+            f"qbert_axis_frame #(.BEATS({beats}), .CW({cw})) {name} (\n"
+            f"    .clk({clk}), .rst({rst}), .tvalid({prefix}_tvalid), .tready({prefix}_tready),\n"
+            f"    .tlast({prefix}_tlast), .beat({beat}));\n")
 
 
 def harness(dut_top: str, s_data_w: int, m_data_w: int, *, max_pending: int = 4,

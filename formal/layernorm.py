@@ -31,9 +31,25 @@
    of the Config): m_axis obeys AXI4-Stream (reset, hold under stall), no
    output vector without an input vector and at most BANKS + 5 in flight
    (the shared ``qbert_axis_units`` counter), made inductive by the map
-   "pending == banks in use + vector ends in the output pipeline".  Not
-   proven: bounded latency (U3) -- it needs the divider/isqrt timing as
-   invariants of the scalar FSM; the testbench's hang timeout checks it.
+   "pending == banks in use + vector ends in the output pipeline".
+
+4. ``latency`` (:func:`latency_job`, k-induction, datapath cut free): U3 --
+   every pending vector's last output beat within ``drain_cycles()``
+   un-stalled cycles of its last input beat (or of the previous vector's last
+   output beat), bound ``u3_bound = drain_cycles() + 1`` of the shared
+   ``qbert_axis_units`` -- and F1 -- H / lanes beats a vector, tlast on the
+   last only (the shared ``qbert_axis_frame``); with U1 (no spurious) and U2
+   that is exactly one output vector of H elements for every input vector.
+   No environment narrowing beyond the top job's.  Inductive through one
+   budget lemma, timer + rem < bound, where rem is the cycles the oldest
+   pending vector still needs (its end in the output pipeline, its bank read
+   out from rd_ptr, or its bank in the scalar FSM: the state's remaining
+   cycles from :meth:`LayerNormConfig.scalar_schedule`, inside a wait read
+   from the submodule's ``cnt_q``), plus the scalar FSM's view of the
+   submodules' timing (busy with cnt_q < steps, or done, exactly in its wait
+   state; idle elsewhere: the divider's D1 and the isqrt's L1/I2), the bank
+   order (read, scalar and load banks in ring order, states SCALED* LOADED*
+   FREE*) and the beat positions of the output pipeline.
 """
 from __future__ import annotations
 
@@ -41,6 +57,7 @@ from __future__ import annotations
 from golden_model.layernorm import VAR_BITS
 from rtl_gen import seqarith
 
+from . import axis
 from .lemmas import _check, _in, _z3
 from .matmul import inject
 from .sby import SbyJob, SbyResult
@@ -190,7 +207,131 @@ def layernorm_bounds(cfg) -> SbyResult:
                   f"variance identity and centered value never wrap", claims)
 
 
-def top_formal_block(cfg) -> str:
+#: the output pipeline, from the read issue to m_axis: (valid, last) registers
+STAGES = (("r_valid_q", "r_last_q"), ("s1_valid_q", "s1_last_q"), ("s2_valid_q", "s2_last_q"),
+          ("s3_valid_q", "s3_last_q"), ("out_valid_q", "out_last_q"))
+#: scalar FSM wait state -> (submodule instance, its ready_o wire, its done_o wire)
+WAITS = {"MEAN": ("u_mean_div", "unused_mdiv_ready", "mdiv_done"),
+         "SQRT": ("u_isqrt", "unused_sqrt_ready", "sqrt_done"),
+         "DIV": ("u_factor_div", "unused_fdiv_ready", "fdiv_done")}
+
+
+#: data registers and memories of ``qbert_layernorm`` (after ``flatten``) that no
+#: control decision reads: the latency job cuts them free (with every product).
+#: Cutting only adds behaviours, so U3/F1 proven on the cut design hold for the
+#: real one; the values are what the datapath proofs and the simulation check.
+#: The output pipeline's own registers stay: P2 (hold under stall) reads them.
+CUT_MEMORIES = ("buf_mem", "prm_mem", "bank_sum_q", "bank_sq_q", "bank_mean_q", "bank_factor_q")
+CUT_REGS = ("sum_acc_q", "sq_acc_q", "sc_sum_q", "sc_sq_q", "sc_mean_q", "sc_ms_q", "sc_mm_q",
+            "sc_var_q", "sc_std_q", "u_mean_div.num_q", "u_mean_div.den_q", "u_mean_div.rem_q",
+            "u_factor_div.num_q", "u_factor_div.den_q", "u_factor_div.rem_q", "u_isqrt.x_q",
+            "u_isqrt.rem_q", "u_isqrt.root_q")
+
+
+def _wait_counters(cfg) -> dict:
+    """instance -> (width of its cnt_q, busy cycles per run): the submodules'
+    timing, as their own proofs state it (divider D1, isqrt L1/I2)."""
+    from rtl_gen import emit
+    rb = seqarith.isqrt_root_bits(VAR_BITS)
+    return {"u_mean_div": (emit.clog2(cfg.mean_divider.steps), cfg.mean_divider.steps),
+            "u_isqrt": (max(1, rb.bit_length()), seqarith.isqrt_latency(VAR_BITS)),
+            "u_factor_div": (emit.clog2(cfg.factor_divider.steps), cfg.factor_divider.steps)}
+
+
+def u3_bound(cfg) -> int:
+    """LATENCY of ``qbert_axis_units`` (timer < LATENCY): one more than the
+    un-stalled cycles from a vector's last input beat to its last output beat."""
+    return cfg.drain_cycles() + 1
+
+
+def _latency_lines(cfg, bound: int, cw: int, lemmas: bool) -> list[str]:
+    """U3 and the output framing (F1), with the lemmas that make them inductive.
+
+    ``f_rem``: un-stalled cycles until the oldest pending vector's last output
+    beat is taken: its end in the output pipeline (4 - stage), else its bank
+    read out from ``rd_ptr`` (beats - rd_ptr + 4), else its bank in the scalar
+    stage (``f_sc_rem`` + beats + 5, the FSM's remaining cycles to DONE from
+    :meth:`LayerNormConfig.scalar_schedule`, the waits read from the
+    submodules' ``cnt_q``).  Every un-stalled cycle lowers it by one, a stalled
+    one never raises it, and the lemma is timer + f_rem < bound.
+    """
+    from rtl_gen.layernorm import BANKS, SCALAR_STATES
+    assert BANKS == 4, "the bank-order lemmas index banks modulo 4 with 2 bits"
+    B = cfg.beats
+    PB = max(1, (B - 1).bit_length())
+    FB = max(1, B.bit_length())                # f_obeat, the framing counter
+    RW = max(cw, (bound + 2 * B + 64).bit_length()) + 1
+    W = FB + 4                                 # beat sums: f_obeat + up to 5 in flight
+    sched = cfg.scalar_schedule()
+    assert [s for s, _ in sched] == list(SCALAR_STATES)
+    counters = _wait_counters(cfg)
+    L = ["    // ---- U3 bounded latency, F1 output framing ----",
+         "    " + axis.frame_instance("f_frame", "m_axis", beats=B, beat="f_obeat").replace("\n", "\n    ")]
+    for inst, (w, _) in counters.items():
+        L.append(f"    wire [{w - 1}:0] f_cnt_{inst};   // = {inst}.cnt_q (connected by the job's script)")
+    if not lemmas:
+        return L
+    later, acc = {}, 0
+    for s, c in reversed(sched):
+        later[s] = acc
+        acc += c
+    sc_rem = f"{RW}'d0"
+    for code, (s, c) in reversed(list(enumerate(sched))):
+        if s in WAITS:
+            inst, ready, _ = WAITS[s]
+            w = counters[inst][0]
+            val = (f"(!{ready} ? {RW}'d{later[s] + c - 1} - {{{RW - w}'d0, f_cnt_{inst}}} "
+                   f": {RW}'d{later[s]})")
+        else:
+            val = f"{RW}'d{later[s]}"
+        sc_rem = f"(sc_state_q == 4'd{code}) ? {val} : {sc_rem}"
+    rem = (f"bank_state_q[rd_bank_q] == 2'd2 ? {RW}'d{B + 4} - {{{RW - PB}'d0, rd_ptr_q}} : "
+           f"bank_state_q[rd_bank_q] == 2'd1 ? f_sc_rem + {RW}'d{B + 5} : {RW}'d0")
+    for k, (v, l) in enumerate(STAGES):
+        rem = f"({v} && {l}) ? {RW}'d{len(STAGES) - 1 - k} : {rem}"
+    L += [f"    wire [{RW - 1}:0] f_sc_rem = {sc_rem};",
+          f"    wire [{RW - 1}:0] f_rem = {rem};",
+          f"    wire [{RW - 1}:0] f_budget = {{{RW - cw}'d0, f_timer}} + f_rem;"]
+    # the banks seen from the read side: f_b{i} = state of bank rd_bank + i
+    for i in range(BANKS):
+        L.append(f"    wire [1:0] f_b{i} = bank_state_q[rd_bank_q + 2'd{i}];")
+    used = " + ".join(f"{{1'b0, f_b{i} != 2'd0}}" for i in range(BANKS))
+    scaled = " + ".join(f"{{1'b0, f_b{i} == 2'd2}}" for i in range(BANKS))
+    L += [f"    wire [1:0] f_used = {used};    // mod 4: 4 banks in use wrap to 0",
+          f"    wire [1:0] f_scaled = {scaled};"]
+    # framing: each valid stage's beat index counts on from the beats already out
+    ahead = []
+    fw = f"{{{W - FB}'d0, f_obeat}}"
+    frame_asserts = []
+    for v, l in reversed(STAGES):
+        pos = " + ".join([fw] + [f"{{{W - 1}'d0, {a}}}" for a in ahead])
+        frame_asserts.append(f"        assert (!{v} || {l} == ((({pos}) % {W}'d{B}) == {W}'d{B - 1}));  // F1 frame_last: stage {v}")
+        ahead.append(v)
+    in_flight = " + ".join([fw] + [f"{{{W - 1}'d0, {v}}}" for v, _ in STAGES])
+    L.append("    always @(*) if (!f_first && !rst) begin")
+    for s, (inst, ready, done) in WAITS.items():
+        code = SCALAR_STATES.index(s)
+        w, busy = counters[inst]
+        L.append(f"        assert (sc_state_q == 4'd{code} ? ((!{ready} && !{done} && f_cnt_{inst} <= {w}'d{busy - 1}) "
+                 f"|| ({ready} && {done})) : ({ready} && !{done}));  // U3 latency: {inst} timing")
+    for i in range(BANKS):
+        L.append(f"        assert (f_b{i} != 2'd3);                                   // U3 latency: bank states")
+    for i in range(1, BANKS):
+        L.append(f"        assert ((f_b{i} == 2'd0 || f_b{i - 1} != 2'd0) && (f_b{i} != 2'd2 || f_b{i - 1} == 2'd2));  // U3 latency: bank order")
+    L += [
+        "        assert (ld_bank_q == rd_bank_q + f_used);                  // U3 latency: load bank",
+        "        assert (sc_bank_q == rd_bank_q + f_scaled);                // U3 latency: scalar bank",
+        f"        assert (rd_ptr_q <= {PB}'d{B - 1} && ld_ptr_q <= {PB}'d{B - 1});  // U3 latency: pointers",
+        "        assert (rd_ptr_q == 0 || f_b0 == 2'd2);                      // U3 latency: read bank",
+        f"        assert (f_pending == 0 ? f_timer == 0 : f_budget <= {RW}'d{bound - 1});  // U3 latency: budget",
+        *frame_asserts,
+        f"        assert ({{{W - PB}'d0, rd_ptr_q}} == ({in_flight}) % {W}'d{B});  // F1 frame_last: read pointer",
+        "    end",
+    ]
+    return L
+
+
+def top_formal_block(cfg, bound: int = 0, lemmas: bool = True, no_stall: bool = False) -> str:
     """Properties of ``qbert_layernorm`` (injected: they name its registers).
 
     Environment: reset first; s_axis and s_axis_prm obey AXI4-Stream
@@ -198,16 +339,22 @@ def top_formal_block(cfg) -> str:
     Asserted: m_axis P1/P2 (reset, hold under stall), U1 no output vector
     without an input vector, U2 at most BANKS + 5 vectors in the unit, with the
     invariant that makes them inductive: the pending count equals the banks
-    in use plus the vector ends in the output pipeline.
+    in use plus the vector ends in the output pipeline.  With ``bound`` > 0
+    also U3 (the next pending vector's last output beat within ``bound - 1``
+    un-stalled cycles) and F1 (H / lanes beats a vector, tlast exactly on the
+    last), see :func:`_latency_lines`; ``lemmas`` False leaves out every
+    invariant that only serves the induction (for BMC runs, where a planted
+    bug must show on the property itself).  ``no_stall`` narrows the
+    environment to one deterministic run (vectors of zeros back to back from
+    reset, m_axis_tready high, no parameter load): only for BMC runs
+    that must FAIL, as a trace of the narrowed environment is one of the full
+    environment, and the search is much shorter.
     """
     from rtl_gen.layernorm import BANKS
-    from . import axis
     B, PB = cfg.beats, max(1, (cfg.beats - 1).bit_length())
-    stages = [("r_valid_q", "r_last_q"), ("s1_valid_q", "s1_last_q"), ("s2_valid_q", "s2_last_q"),
-              ("s3_valid_q", "s3_last_q"), ("out_valid_q", "out_last_q")]
-    cw = axis.counter_width(BANKS + len(stages), 0)
+    cw = axis.counter_width(BANKS + len(STAGES), bound)
     in_use = " + ".join(f"{{{cw - 1}'d0, bank_state_q[{b}] != 2'd0}}" for b in range(BANKS))
-    in_pipe = " + ".join(f"{{{cw - 1}'d0, {v} && {l}}}" for v, l in stages)
+    in_pipe = " + ".join(f"{{{cw - 1}'d0, {v} && {l}}}" for v, l in STAGES)
     lines = [
         "`ifdef FORMAL",
         "    reg f_first = 1'b1;",
@@ -218,34 +365,104 @@ def top_formal_block(cfg) -> str:
         "    " + axis.check_instance("f_out", "m_axis", axis.ROLE_DUT, cfg.out_word_bits).replace("\n", "\n    "),
         f"    always @(*) if (!rst && s_axis_tvalid) assume (s_axis_tlast == (ld_ptr_q == {PB}'d{B - 1}));",
         f"    always @(*) if (!rst && s_axis_prm_tvalid) assume (s_axis_prm_tlast == (prm_ptr_q == {PB}'d{B - 1}));",
-        "    " + axis.units_instance("f_units", "s_axis", "m_axis", max_pending=BANKS + len(stages),
-                                    pending="f_pending", timer="f_timer").replace("\n", "\n    "),
-        "    always @(*) if (!f_first && !rst) begin",
-        f"        assert (f_pending == {in_use} + {in_pipe});   // pending map",
-        "        assert (sc_state_q == 4'd0 || bank_state_q[sc_bank_q] == 2'd1);",
-        "        assert (sc_state_q <= 4'd9);",
-        "        assert (!err_len_o);                          // well-formed input: no error",
-        "    end",
-        "`endif",
+        "    " + axis.units_instance("f_units", "s_axis", "m_axis", max_pending=BANKS + len(STAGES),
+                                    latency=bound, pending="f_pending", timer="f_timer").replace("\n", "\n    "),
     ]
+    if no_stall:
+        lines.append("    always @(*) assume (m_axis_tready && !s_axis_prm_tvalid && s_axis_tdata == 0);   // narrowed (BMC must-fail runs only)")
+        lines += ["    reg f_rst_q = 1'b1;   // AXI4-Stream P1: tvalid low in the cycle after reset",
+                  "    always @(posedge clk) f_rst_q <= rst;",
+                  "    always @(*) if (!f_first) assume (!rst);",
+                  "    always @(*) if (!f_rst_q) assume (s_axis_tvalid);"]
+    lines += [
+        "    always @(*) if (!f_first && !rst) begin",
+        "        assert (!err_len_o);                          // well-formed input: no error",
+    ]
+    if lemmas:
+        lines += [
+            f"        assert (f_pending == {in_use} + {in_pipe});   // pending map",
+            "        assert (sc_state_q == 4'd0 || bank_state_q[sc_bank_q] == 2'd1);",
+            "        assert (sc_state_q <= 4'd9);",
+        ]
+    lines.append("    end")
+    if bound:
+        lines += _latency_lines(cfg, bound, cw, lemmas)
+        lines += [
+            "    // non-vacuity (mode cover): a whole output vector, and one that waited out a stall",
+            "    reg f_stalled = 1'b0;",
+            "    always @(posedge clk) if (rst) f_stalled <= 1'b0; else if (m_axis_tvalid && !m_axis_tready) f_stalled <= 1'b1;",
+            "    always @(*) if (!f_first && !rst) cover (m_axis_tvalid && m_axis_tready && m_axis_tlast);  // C1 vector_out",
+        ]
+        if not no_stall:   # the narrowed environment never stalls
+            lines.append("    always @(*) if (!f_first && !rst) cover (f_stalled && m_axis_tvalid && m_axis_tready "
+                         "&& m_axis_tlast && f_pending == 2);  // C2 vector_after_stall")
+    lines.append("`endif")
     return "\n".join(lines) + "\n"
+
+
+def _top_sources(cfg, rtl_files, mutate, block: str) -> dict:
+    from rtl_gen.layernorm import TOP, verilog_files
+    files = dict(rtl_files or verilog_files(cfg))
+    text = files.pop(f"{TOP}.v")
+    if mutate is not None:
+        text = mutate(text)
+    srcs = {f"{TOP}.sv": inject(text, TOP, block), axis.CHECKER_FILE: axis.CHECKER_SV}
+    srcs.update({k[:-2] + ".sv": v for k, v in files.items()})
+    return srcs
 
 
 def top_job(cfg, rtl_files: dict | None = None, *, engine: str = "smtbmc yices",
             depth: int = 3, mode: str = "prove", mutate=None) -> SbyJob:
     """SBY job of the top (small Configs: the banks are real memories)."""
-    from rtl_gen.layernorm import TOP, verilog_files
-    from . import axis
-    files = dict(rtl_files or verilog_files(cfg))
-    text = files.pop(f"{TOP}.v")
-    if mutate is not None:
-        text = mutate(text)
-    srcs = {f"{TOP}.sv": inject(text, TOP, top_formal_block(cfg)), axis.CHECKER_FILE: axis.CHECKER_SV}
-    srcs.update({k[:-2] + ".sv": v for k, v in files.items()})
+    from rtl_gen.layernorm import TOP
+    srcs = _top_sources(cfg, rtl_files, mutate, top_formal_block(cfg))
     label = f"h{cfg.hidden}_l{cfg.lanes}"
     return SbyJob(f"layernorm_top_{label}", TOP, srcs, mode=mode, depth=depth, engine=engine,
                   description=f"{TOP} {label}: m_axis AXI4-Stream rules, no output vector "
                               f"without an input vector, at most BANKS + 5 in flight")
+
+
+def latency_job(cfg, rtl_files: dict | None = None, *, engine: str = "smtbmc yices",
+                depth: int = 1, mode: str = "prove", mutate=None, bound: int | None = None,
+                lemmas: bool | None = None, name: str | None = None, skip: int = 0,
+                no_stall: bool = False) -> SbyJob:
+    """U3 + F1 (+ P1/P2, U1, U2) on ``qbert_layernorm``: every vector's last output
+    beat within ``cfg.drain_cycles()`` un-stalled cycles of its last input beat
+    (or of the previous vector's last output beat), H / lanes beats a vector
+    with tlast exactly on the last.  No environment narrowing beyond the top
+    job's (well-formed vectors).
+
+    The submodules' ``cnt_q`` are joined to the top's ``f_cnt_*`` wires after
+    ``flatten`` (Yosys reads no hierarchical names), and every product and the
+    data registers :data:`CUT_MEMORIES` / :data:`CUT_REGS` are cut free: no
+    control decision reads data, so this only adds behaviours.
+    ``lemmas`` (default: mode == "prove") keeps the induction lemmas; BMC runs
+    leave them out so a bug shows on U3/F1 itself.  ``skip`` (BMC): steps
+    whose assertions are not checked (SBY ``skip``; proving that nothing fails
+    in every early step is what makes a deep BMC slow); ``no_stall``: see
+    :func:`top_formal_block`.
+    """
+    from rtl_gen.layernorm import TOP
+    bound = bound or u3_bound(cfg)
+    lemmas = (mode == "prove") if lemmas is None else lemmas
+    if no_stall and mode == "prove":
+        raise ValueError("no_stall narrows the environment: for BMC must-fail runs only")
+    srcs = _top_sources(cfg, rtl_files, mutate,
+                        top_formal_block(cfg, bound=bound, lemmas=lemmas, no_stall=no_stall))
+    connects = tuple(f"connect -set f_cnt_{inst} \\{inst}.cnt_q" for inst in _wait_counters(cfg))
+    script = (*(f"read -formal -sv {f}" for f in srcs), f"hierarchy -top {TOP}", "proc", "flatten",
+              *connects, f"prep -top {TOP}", f"cutpoint {TOP}/t:$mul {TOP}/t:$sshr {TOP}/t:$shl",
+              "cutpoint " + " ".join(f"{TOP}/c:{m}" for m in CUT_MEMORIES),
+              "cutpoint " + " ".join(f"{TOP}/w:{r}" for r in CUT_REGS),
+              # the bank states as flip-flops, not an SMT array (much faster deep BMC)
+              "memory_map", "opt_clean")
+    label = f"h{cfg.hidden}_l{cfg.lanes}"
+    return SbyJob(name or f"layernorm_latency_{label}", TOP, srcs, mode=mode, depth=depth,
+                  engine=engine, script=script, options={"skip": str(skip)} if skip else {},
+                  description=f"{TOP} {label}: every vector out within {bound - 1} un-stalled "
+                              f"cycles of its last input beat (U3, bound drain_cycles + 1 = "
+                              f"{bound}), {cfg.beats} beats a vector with tlast on the last "
+                              f"(F1), m_axis rules, U1/U2; datapath cut free")
 
 
 def layernorm_jobs(cfg=None, rtl_dir=None, engine: str = "smtbmc yices"):
@@ -276,7 +493,7 @@ def layernorm_jobs(cfg=None, rtl_dir=None, engine: str = "smtbmc yices"):
 
     import dataclasses
     jobs = [isqrt_job(VAR_BITS, text_of(seqarith.isqrt_name(VAR_BITS)), engine=engine),
-            top_job(cfg, files, engine=engine)]
+            top_job(cfg, files, engine=engine), latency_job(cfg, files, engine=engine)]
     for dc in dict.fromkeys((cfg.mean_divider, cfg.factor_divider)):
         jobs.append(fdivider.divider_job(dc, text_of(dc.module_name), engine=engine))
     jobs = [dataclasses.replace(j, description=f"{j.description} [{where}]") for j in jobs]
@@ -287,5 +504,5 @@ def layernorm_jobs(cfg=None, rtl_dir=None, engine: str = "smtbmc yices"):
     return jobs, lem
 
 
-__all__ = ["isqrt_formal_block", "isqrt_job", "isqrt_lemma", "layernorm_bounds", "layernorm_jobs",
+__all__ = ["isqrt_formal_block", "isqrt_job", "isqrt_lemma", "latency_job", "layernorm_bounds", "layernorm_jobs", "u3_bound",
            "top_formal_block", "top_job"]

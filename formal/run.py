@@ -21,10 +21,12 @@ round half up, MAC bound for its k_max).
 reference vectors, the divider at the unit's widths, and the z3 lemmas.
 ``--rtl``/``cfg`` as for matmul.
 
-``layernorm``: the generated unit's submodules (:mod:`formal.layernorm`): the
-32-bit isqrt (ghost + linear invariants, z3 recurrence lemma) and its two
-shared dividers (:mod:`formal.divider`), plus the z3 no-overflow bounds for
-the Config's H and input width.  ``rtl_dir`` / ``cfg`` as for matmul.
+``layernorm``: the generated unit (:mod:`formal.layernorm`): the 32-bit
+isqrt (ghost + linear invariants, z3 recurrence lemma), its two shared
+dividers (:mod:`formal.divider`), the top's protocol and vector count
+(P1/P2, U1/U2), its bounded latency and output framing (U3, F1), plus the z3
+no-overflow bounds for the Config's H and input width.  ``rtl_dir`` / ``cfg``
+as for matmul.
 
 ``gelu``, ``requant``, ``residual`` (:data:`ELEMENTWISE`): the generated
 elementwise units, the same way (RTL on disk with its params.json Config, or
@@ -506,6 +508,8 @@ def main(argv: list[str] | None = None) -> int:
     did not close, 2 bad usage / missing tools.
     """
     import argparse
+    # the -P routing below reads the unit names from argv: from the command line too
+    argv = sys.argv[1:] if argv is None else argv
     from rtl_gen.toolchain import ToolMissing
     p = argparse.ArgumentParser(prog="python -m formal.run")
     p.add_argument("units", nargs="*", default=list(UNITS_WITH_PROOFS),

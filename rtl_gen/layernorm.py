@@ -39,6 +39,9 @@ Architecture (four banks: load, scalar, read out in parallel)
 Vectors follow each other without a bubble as long as the scalar stage
 (:attr:`LayerNormConfig.scalar_cycles`) is shorter than a vector's H / LANES
 beats; otherwise it sets the pace (:meth:`LayerNormConfig.vector_period`).
+A vector's last output beat leaves at most
+:meth:`LayerNormConfig.drain_cycles` un-stalled cycles after its last input
+beat (proven unbounded, formal/layernorm.py; recorded in the top's header).
 """
 from __future__ import annotations
 
@@ -61,8 +64,9 @@ _NUM = Numerics()
 BANKS = 4
 #: pipeline registers from the read issue to m_axis: read, n, affine, product, output
 OUT_STAGES = 5
-#: FSM cycles of the scalar stage outside the two divisions and the isqrt
-SCALAR_OVERHEAD = 8
+#: the scalar stage's FSM states in order (the index is the code in sc_state_q);
+#: MEAN, SQRT and DIV wait for a submodule started in the *_GO state before them
+SCALAR_STATES = ("IDLE", "MEAN_GO", "MEAN", "VAR1", "VAR2", "SQRT_GO", "SQRT", "DIV_GO", "DIV", "DONE")
 
 
 @dataclass(frozen=True)
@@ -127,15 +131,32 @@ class LayerNormConfig(UnitConfig, emit.LaneWords):
         return DividerConfig(FACTOR_NUM_BITS + 1, seqarith.isqrt_root_bits(VAR_BITS),
                              self.div_bits_per_cycle)
 
+    def scalar_schedule(self) -> tuple[tuple[str, int], ...]:
+        """(state, cycles) of the scalar FSM for one vector, in order: every state
+        one cycle except the waits, which last from the submodule's start (in the
+        *_GO state) to its done_o: a divider's ``latency``, and the isqrt's
+        ``isqrt_latency`` busy cycles plus its done cycle."""
+        waits = {"MEAN": self.mean_divider.latency, "DIV": self.factor_divider.latency,
+                 "SQRT": seqarith.isqrt_latency(VAR_BITS) + 1}
+        return tuple((s, waits.get(s, 1)) for s in SCALAR_STATES)
+
     @property
     def scalar_cycles(self) -> int:
-        """Cycles the scalar stage spends on one vector."""
-        return (self.mean_divider.latency + seqarith.isqrt_latency(VAR_BITS)
-                + self.factor_divider.latency + SCALAR_OVERHEAD)
+        """Cycles the scalar stage spends on one vector (IDLE seeing the loaded
+        bank to DONE, both included)."""
+        return sum(c for _, c in self.scalar_schedule())
 
     def latency(self) -> int:
         """Cycles from the first input beat accepted to the first output beat valid
         (no stalls, unit idle)."""
+        return self.beats + self.scalar_cycles + OUT_STAGES
+
+    def drain_cycles(self) -> int:
+        """Un-stalled cycles from the cycle that accepts a vector's last input beat
+        to the cycle whose handshake takes its last output beat, for a vector that
+        finds the unit idle (the worst case: formal/layernorm.py proves U3 with the
+        bound ``drain_cycles() + 1`` for every pending vector).  Equal to
+        :meth:`latency` (in and out are both ``beats`` beats a cycle)."""
         return self.beats + self.scalar_cycles + OUT_STAGES
 
     def vector_period(self) -> int:
@@ -261,7 +282,8 @@ def build(cfg: LayerNormConfig):
     m.Assign(sq_d(Mux(first, _k(0, QB), sq_acc) + beat_sq))
 
     # ---- scalar stage: mean, variance, isqrt, factor ----------------------
-    S_IDLE, S_MEAN_GO, S_MEAN, S_VAR1, S_VAR2, S_SQRT_GO, S_SQRT, S_DIV_GO, S_DIV, S_DONE = range(10)
+    S_IDLE, S_MEAN_GO, S_MEAN, S_VAR1, S_VAR2, S_SQRT_GO, S_SQRT, S_DIV_GO, S_DIV, S_DONE = range(
+        len(SCALAR_STATES))
     SW = 4
     sc_state = m.Reg("sc_state_q", SW)
     sc_bank = m.Reg("sc_bank_q", KB)
@@ -465,7 +487,8 @@ def verilog_files(cfg: LayerNormConfig) -> dict[str, str]:
             sub, cfg, "rtl_gen/layernorm.py", f"Submodule of {TOP}: docs/layernorm.md")
     files[f"{TOP}.v"] = emit.verilog_text(
         top, cfg, "rtl_gen/layernorm.py", "Stream protocol and numerics: docs/layernorm.md",
-        var_shift=s.var_shift, norm_shift=s.norm_shift, affine_bits=s.affine_bits)
+        var_shift=s.var_shift, norm_shift=s.norm_shift, affine_bits=s.affine_bits,
+        drain_cycles=cfg.drain_cycles())
     return {name: emit.only_module(text, name[:-2]) for name, text in files.items()}
 
 
@@ -486,4 +509,5 @@ def sources(rtl_dir: str | os.PathLike) -> list[Path]:
     return emit.sources(rtl_dir, "layernorm")
 
 
-__all__ = ["LayerNormConfig", "generate", "build", "verilog", "sources", "TOP", "BANKS"]
+__all__ = ["LayerNormConfig", "generate", "build", "verilog", "sources", "TOP", "BANKS",
+           "OUT_STAGES", "SCALAR_STATES"]

@@ -38,6 +38,7 @@ def test_layernorm_bit_exact(tmp_path, name):
     assert res.tests == 3  # property, directed timing, wrong-length error
     assert info["examples"] == examples and info["outputs"] > 0
     assert info["latency"] == cfg.latency()
+    assert info["drain"] == cfg.drain_cycles()
     assert info["periods"] == [cfg.vector_period()] * (info["vectors"] - 1)
 
 
