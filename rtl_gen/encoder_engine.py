@@ -5,8 +5,9 @@
 softmax, layernorm, gelu, requant, residual) are the units' own generators,
 used through their stream contracts only (docs/encoder.md, "Architecture").
 
-Version 1 runs the passes strictly one after another (a pass drains before the
-next starts); overlap comes later, guided by the cycle model.
+The passes run one after another (a pass drains before the next starts); within
+a linear pass the next column block loads into the second weight bank while the
+array computes from the first.  rtl_gen/encoder_cycles.py models the schedule.
 
 Buffers are ``array`` banks (token row mod ``array``), each a memory of
 words of ``array`` lanes addressed ``{group, word}``; every read is registered
@@ -20,7 +21,6 @@ from golden_model.quant import MULT_BITS
 from golden_model.weightfile import MAGIC, VERSION
 
 from . import emit, gelu, layernorm, matmul, requant, residual, softmax
-from .attention import _Builder
 from .matmul import SHIFT_BITS
 
 TOP = "qbert_encoder"
@@ -53,10 +53,10 @@ class _Drivers:
     def drive(self, w, cond, value) -> None:
         self.items[w.name][2].append((cond, value))
 
-    def finish(self, b: _Builder) -> None:
+    def finish(self) -> None:
         import veriloggen as vg
         for w, width, pairs in self.items.values():
-            expr = b.k(0, width)
+            expr = _k(0, width)
             for cond, value in reversed(pairs):
                 expr = vg.Mux(cond, value, expr)
             self.m.Assign(w(expr))
@@ -153,7 +153,7 @@ def build(cfg):
     sh = cfg.stream_shape
     WBITS, BW = cfg.weight_bits, sh.beat_bytes * 8
     mc, sc, lc, gc = cfg.matmul, cfg.softmax, cfg.layernorm, cfg.gelu
-    rqc, rsc = cfg.requant, cfg.residual
+    rqc = cfg.requant
     OB = mc.out_bits
     SW = SM.bit_length()
     GB, DWB, FWB, LB = emit.clog2(GM), emit.clog2(DW), emit.clog2(FW), emit.clog2(A)
@@ -166,7 +166,6 @@ def build(cfg):
     SRB = max(REC.values()) * BW
 
     m = Module(TOP)
-    b = _Builder(m)
     k = _k
     drv = _Drivers(m)
     clk, rst = m.Input("clk"), m.Input("rst")
@@ -716,7 +715,7 @@ def build(cfg):
     m.Assign(err_unit_o(OrList(mm_err, sm_err_len, sm_err_keep, ln_err)))
     if A == 1:       # one lane, one bank: nothing to select
         unused.extend([f_lane, b_bank, sf_bank, l_bank])
-    drv.finish(b)
+    drv.finish()
     unused_w = m.Wire("unused_ports")
     m.Assign(unused_w(vg.Uxor(Cat(*unused))))
     return m

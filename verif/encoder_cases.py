@@ -89,7 +89,7 @@ def describe_mismatch(c: EncoderCase, exp: np.ndarray, got: np.ndarray) -> str:
 
 # -- synthetic layers: random weights, scales calibrated on the case's own data --
 
-def _rq(values, target: float, per_channel: bool) -> "Requant":
+def _rq(values, target: float, per_channel: bool):
     """A requantizer mapping max |values| (per tensor or per last-axis channel) to
     about ``target`` (above the output range on purpose when target is large)."""
     from golden_model.encoder import Requant
@@ -107,7 +107,7 @@ def synthetic_case(cfg: EncoderConfig, x: np.ndarray, seed: int, overdrive: floa
     scales every target past the range to exercise saturation."""
     from golden_model.elementwise import residual_add
     from golden_model.encoder import (AttentionParams, LayerNormParams, LayerParams, Linear,
-                                      attention_heads, linear_acc)
+                                      attention_heads)
     from golden_model.gelu import int_gelu
     from golden_model.layernorm import int_layernorm, normalize
     from golden_model.matmul import matmul_acc
