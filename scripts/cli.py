@@ -229,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", choices=("minilm",))
     s.add_argument("--layer", type=int)
     s.add_argument("--text")
+    s.add_argument("--weights", type=Path, help="encoder: a weight stream file (qbert model weights) "
+                                                "to drive instead of the golden model's")
     s.set_defaults(func=cmd_unit)
 
     pr = sub.add_parser("prove", help="run the SymbiYosys proofs of a unit")

@@ -198,12 +198,16 @@ def cmd_sim_minilm(flow: Flow, args) -> int:
     runner.check_simulator(args.simulator)
     cfg = (flow.config_class().load(args.rtl) if getattr(args, "rtl", None)
            else config_from_args(flow, args.params, args.config))
-    c = minilm_case(cfg, args.text, args.layer)       # bad layer / too many tokens: exit 2 here
+    weights = str(Path(args.weights).resolve()) if args.weights else ""
+    # a bad layer, too many tokens or a bad weight file: exit 2 here, before any RTL
+    c = minilm_case(cfg, args.text, args.layer, weights or None)
     cfg, rtl, _ = _rtl_config(flow, args)
-    print(f"sim encoder: all-MiniLM-L6-v2 layer {args.layer}, {c.seq} tokens, on {rtl}", flush=True)
+    print(f"sim encoder: all-MiniLM-L6-v2 layer {args.layer}, {c.seq} tokens, on {rtl}"
+          + (f", weights from {args.weights}" if weights else ""), flush=True)
     res, info = simulate(flow, cfg, rtl, examples=1, seed=0, simulator=args.simulator,
                          waves=args.waves, testcase="encoder_minilm",
-                         extra_env={"QBERT_ENC_TEXT": args.text, "QBERT_ENC_LAYER": str(args.layer)})
+                         extra_env={"QBERT_ENC_TEXT": args.text, "QBERT_ENC_LAYER": str(args.layer),
+                                    "QBERT_ENC_WEIGHTS": weights})
     if not res.passed or "minilm" not in info:
         print("sim encoder: FAIL (see the log above)", file=sys.stderr)
         return 1
@@ -219,8 +223,8 @@ def cmd_sim(flow: Flow, args) -> int:
     from verif import runner
     if flow.unit == "encoder" and args.model:
         return cmd_sim_minilm(flow, args)
-    if args.model or args.layer is not None or args.text:
-        raise ConfigError(f"--model/--layer/--text belong to `qbert sim encoder --model minilm`"
+    if args.model or args.layer is not None or args.text or getattr(args, "weights", None):
+        raise ConfigError(f"--model/--layer/--text/--weights belong to `qbert sim encoder --model minilm`"
                           f"{'' if flow.unit == 'encoder' else f', not {flow.unit}'}")
     if args.examples is not None and args.examples < 1:
         raise ConfigError(f"--examples must be >= 1, got {args.examples}")

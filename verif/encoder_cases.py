@@ -62,9 +62,12 @@ def stream_words(cfg: EncoderConfig, data: bytes) -> list[int]:
     return [int.from_bytes(data[i:i + bb], "little") for i in range(0, len(data), bb)]
 
 
-def minilm_case(cfg: EncoderConfig, text: str, layer: int) -> EncoderCase:
+def minilm_case(cfg: EncoderConfig, text: str, layer: int,
+                weights: str | None = None) -> EncoderCase:
     """all-MiniLM-L6-v2 layer ``layer`` on ``text``: its input is the golden
-    model's output of the layers before it."""
+    model's output of the layers before it.  ``weights``: a weight stream file
+    (what a DMA would send) to drive instead of the one the golden model writes;
+    the expected output is computed from the parameters read back from it."""
     from golden_model.calibrate import default_model
     from golden_model.embed import quantize_input
     model = default_model(cfg.weight_bits)
@@ -76,7 +79,22 @@ def minilm_case(cfg: EncoderConfig, text: str, layer: int) -> EncoderCase:
         x = encoder_layer(x, p, model.numerics)
     p = model.layers[layer]
     cfg.check_layer(p, f"layer {layer}")
-    return EncoderCase(x, p, layer, model.numerics)
+    if weights is None:
+        return EncoderCase(x, p, layer, model.numerics)
+    from pathlib import Path
+    from golden_model.weightfile import WeightFileError, read_layer
+    try:
+        data = Path(weights).read_bytes()
+    except OSError as e:
+        raise WeightFileError(f"--weights {weights}: cannot read it ({e.strerror})") from None
+    hdr, fp = read_layer(data, weights)
+    if hdr.shape != cfg.stream_shape:
+        raise WeightFileError(f"{weights}: built for {hdr.shape}, the engine reads "
+                              f"{cfg.stream_shape}")
+    if hdr.layer != layer:
+        raise WeightFileError(f"{weights}: holds layer {hdr.layer}, --layer is {layer}")
+    cfg.check_layer(fp, weights)
+    return EncoderCase(x, fp, layer, model.numerics, stream=data)
 
 
 def describe_mismatch(c: EncoderCase, exp: np.ndarray, got: np.ndarray) -> str:

@@ -3,7 +3,7 @@
 Environment (set by the runner): QBERT_RTL_DIR (the folder with params.json),
 QBERT_EXAMPLES, QBERT_SEED, QBERT_REPRO, QBERT_INFO_FILE; QBERT_ENC_MAX_SEQ caps the
 S of the synthetic layers (default two row groups); QBERT_ENC_TEXT and
-QBERT_ENC_LAYER give the MiniLM case; QBERT_ENC_PROFILE=1 counts cycles per phase.
+QBERT_ENC_LAYER give the MiniLM case (QBERT_ENC_WEIGHTS: its weight stream file); QBERT_ENC_PROFILE=1 counts cycles per phase.
 """
 from __future__ import annotations
 
@@ -214,7 +214,7 @@ async def encoder_minilm(dut):
     text = os.environ.get("QBERT_ENC_TEXT", "A man is eating food.")
     layer = env_int("QBERT_ENC_LAYER", 0)
     tb = EncoderTB(dut, cfg)
-    c = minilm_case(cfg, text, layer)
+    c = minilm_case(cfg, text, layer, os.environ.get("QBERT_ENC_WEIGHTS") or None)
     got, cycles = await tb.run_case(c)
     exp = expected(c)
     if not np.array_equal(exp, got):

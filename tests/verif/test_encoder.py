@@ -36,16 +36,22 @@ def test_synthetic_layers_cycles_and_error_flags(tmp_path, cfg):
         assert abs(row["model"] - row["cycles"]) <= 0.05 * row["cycles"], row
 
 
-def _minilm(tmp_path, cfg, text, layer):
+def _minilm(tmp_path, cfg, text, layer, weights=""):
     generate(cfg, tmp_path / "rtl")
     res, info = _sim(cfg, tmp_path / "rtl", testcase="encoder_minilm",
-                     env={"QBERT_ENC_TEXT": text, "QBERT_ENC_LAYER": str(layer)})
+                     env={"QBERT_ENC_TEXT": text, "QBERT_ENC_LAYER": str(layer),
+                          "QBERT_ENC_WEIGHTS": str(weights)})
     assert res.passed, f"simulation failed: see the log above ({res.results_xml})"
     return info["minilm"]
 
 
 def test_minilm_layer_on_a_sentence(tmp_path):
-    r = _minilm(tmp_path, MINILM8, "A man is eating food.", 2)
+    """Driven by the file `qbert model weights` writes (what a user's DMA sends)."""
+    from scripts.cli import main
+    w = tmp_path / "layer2.bin"
+    assert main(["model", "weights", "--layer", "2", "-P", "array=8", "-P", "max_seq=32",
+                 "-o", str(w)]) == 0
+    r = _minilm(tmp_path, MINILM8, "A man is eating food.", 2, w)
     assert r["outputs"] == r["seq"] * 384 and r["seq"] == 8
     assert abs(layer_cycles(MINILM8, r["seq"]).total - r["cycles"]) <= 0.05 * r["cycles"]
 
@@ -78,3 +84,26 @@ def test_sim_minilm_bad_input_exits_2_before_simulating(capsys, argv, message):
     from scripts.cli import main
     assert main(["sim", "encoder", "--model", "minilm", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_sim_minilm_bad_weight_files_exit_2(tmp_path, capsys):
+    from scripts.cli import main
+    good = tmp_path / "l1.bin"
+    assert main(["model", "weights", "--layer", "1", "-o", str(good)]) == 0
+    data = good.read_bytes()
+    bad = {"short.bin": data[:-16], "long.bin": data + bytes(16),
+           "version.bin": data[:4] + b"\x07\x00" + data[6:], "magic.bin": b"XXXX" + data[4:]}
+    for name, content in bad.items():
+        (tmp_path / name).write_bytes(content)
+    cases = [("short.bin", "1", "beats"), ("long.bin", "1", "beats"),
+             ("version.bin", "1", "order version 7"), ("magic.bin", "1", "magic"),
+             ("l1.bin", "2", "holds layer 1, --layer is 2"), ("none.bin", "1", "cannot read it")]
+    for name, layer, message in cases:
+        argv = ["sim", "encoder", "--model", "minilm", "--layer", layer, "--text", "Hi.",
+                "--weights", str(tmp_path / name)]
+        assert main(argv) == 2, name
+        err = capsys.readouterr().err
+        assert message in err and name in err, (name, err)
+    assert main(["sim", "encoder", "--model", "minilm", "--layer", "1", "--text", "Hi.",
+                 "--weights", str(good), "-P", "array=8"]) == 2
+    assert "built for" in capsys.readouterr().err
