@@ -96,3 +96,23 @@ def test_rows_delayed_fail_latency(run):
     r = run(_latency_job(NANO, rtl_text=text.replace(old, old[:-7] + " && m_axis_tready) begin"),
                          name="attention_mut_start_waits_for_tready"), timeout=1800)
     assert r.status == "FAIL" and "U3 latency" in r.properties, r.summary()
+
+
+def test_prove_jobs_say_what_they_cover():
+    """qbert prove attention: the latency BMC only where a whole head fits its
+    depth, and the prove job says so where it does not; the cover of a large
+    Config runs on the smallest head of the same arrays."""
+    from formal.attention import LATENCY_BMC_MAX, smallest_head
+    from formal.run import attention_jobs
+    jobs, _ = attention_jobs(AttentionConfig())
+    assert [j.mode for j in jobs] == ["prove", "cover"]
+    assert "NOT checked" in jobs[0].description and "max_seq=4, head_dim=4" in jobs[1].description
+    assert smallest_head(AttentionConfig()) == AttentionConfig(max_seq=4, head_dim=4)
+    jobs, _ = attention_jobs(NANO)
+    assert [j.mode for j in jobs] == ["prove", "cover", "bmc"]
+    assert NANO.head_latency(1) <= LATENCY_BMC_MAX and jobs[2].depth == NANO.head_latency(1) + 8
+
+
+def test_head_latency_is_checked_config():
+    with pytest.raises(Exception, match="S=3"):
+        TINY.head_latency(3)
