@@ -340,11 +340,13 @@ CUT_MEMORIES = ("cutpoint qbert_attention/t:$mem_v2",)
 
 
 def attention_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices",
-                  depth: int = 4, mode: str = "prove", name: str | None = None,
-                  parts=PARTS, bound: int | None = None, cut_memories: bool = False,
-                  skip_trivial: bool = False) -> SbyJob:
+                  depth: int = 2, mode: str = "prove", name: str | None = None,
+                  parts=PARTS, bound: int | None = None, cut_memories: bool = False) -> SbyJob:
     """SBY job for the generated ``qbert_attention`` of ``cfg`` (or ``rtl_text``:
-    the attention file's text) with abstract matmul and softmax units."""
+    the attention file's text) with abstract matmul and softmax units.
+    ``parts``: :data:`PARTS` (k-inductive at depth 2) or ``(LATENCY,)`` (BMC over
+    a whole head); ``bound`` replaces head_latency(max_seq) in the latency part;
+    ``cut_memories``: the buffers' read data free (:data:`CUT_MEMORIES`)."""
     from rtl_gen.attention import TOP, verilog
     text = rtl_text if rtl_text is not None else verilog(cfg)
     text = inject(text, TOP, formal_block(cfg, parts, bound))
@@ -356,18 +358,16 @@ def attention_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yic
     script = None
     if cut_memories:
         script = tuple(f"read -formal -sv {f}" for f in sources) + (f"prep -top {TOP}",) + CUT_MEMORIES
-    options = {}
-    if skip_trivial and tuple(parts) == (LATENCY,) and mode == "bmc":
-        # the head's timer starts at 0 in reset and grows by at most 1 a cycle, so
-        # "timer < L" cannot fail in the first L steps: skip checking them (only
-        # assumptions are kept there); U3 is the job's only assertion
-        options["skip"] = str(min(latency_bounds(cfg, bound).values()) + 1)
     return SbyJob(name or f"attention_{tag}_{mode}_s{cfg.max_seq}_d{cfg.head_dim}", TOP, sources,
-                  mode=mode, depth=depth, engine=engine, script=script, options=options,
+                  mode=mode, depth=depth, engine=engine, script=script,
                   description=f"attention head ({', '.join(parts)}): " + {
                       ("glue",): "AXI4-Stream on m_axis, row framing, bank flags",
                       ("rows",): "rows per head",
-                      ("feeds",): "AXI4-Stream on the feeds into the units"
+                      ("feeds",): "AXI4-Stream on the feeds into the units",
+                      PARTS: "AXI4-Stream on m_axis and the feeds, row framing, one row per "
+                             "query row, bank flags",
+                      (LATENCY,): "loads in -> last row within AttentionConfig.head_latency(S), "
+                                  "the units' latency bounds assumed",
                   }.get(tuple(parts), ", ".join(parts))
                   + " (abstract matmul/softmax units)")
 
