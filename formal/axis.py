@@ -29,14 +29,17 @@ output, and asserts:
   stalled (m_tvalid && !m_tready).  The timer restarts after every output unit.
 
 U1 + U3 together say every accepted input unit yields exactly one output unit.
+With ``ROLE = 1`` (:data:`ROLE_ENV`) the same three are *assumed*: the
+contract of an abstract unit whose own proof established them (a composed
+unit's proof, formal/attention.py).
+``pending`` and ``timer`` are outputs so that a harness or a DUT can state the
+invariants that make the properties k-inductive (e.g. ``pending == the number
+of unit ends held in the DUT's pipeline``).
 
 ``qbert_axis_frame`` -- the framing of one port: every unit is exactly
 ``BEATS`` beats, ``tlast`` on the last and on no other (F1 ``frame_last``);
 ``beat`` (an output) counts the beats of the current unit already taken, for
 the invariants of a k-induction.
-``pending`` and ``timer`` are outputs so that a harness or a DUT can state the
-invariants that make the properties k-inductive (e.g. ``pending == the number
-of unit ends held in the DUT's pipeline``).
 
 Yosys' open-source frontend has no ``bind``: instantiate the checkers in a
 harness around the DUT (:func:`harness`) or inside a generated DUT under
@@ -104,7 +107,8 @@ endmodule
 module qbert_axis_units #(
     parameter integer MAX_PENDING = 4,
     parameter integer LATENCY = 0,
-    parameter integer CW = 8           // counter width: holds MAX_PENDING + 1 and LATENCY
+    parameter integer CW = 8,          // counter width: holds MAX_PENDING + 1 and LATENCY
+    parameter integer ROLE = 0         // 0: the unit is the DUT -> assert; 1: an abstract unit's contract -> assume
 ) (
     input wire           clk,
     input wire           rst,
@@ -138,13 +142,23 @@ module qbert_axis_units #(
         end
     end
 
-    always @(*) if (!rst) begin
-        assert (!out_done || pending != {CW{1'b0}} || in_done);   // U1 no_spurious
-        assert (pending <= MAX_PENDING);                          // U2 bounded
-    end
     generate
-        if (LATENCY > 0) begin : latency
-            always @(*) if (!rst) assert (timer < LATENCY);       // U3 latency
+        if (ROLE == 0) begin : asserted
+            always @(*) if (!rst) begin
+                assert (!out_done || pending != {CW{1'b0}} || in_done);   // U1 no_spurious
+                assert (pending <= MAX_PENDING);                          // U2 bounded
+            end
+            if (LATENCY > 0) begin : latency
+                always @(*) if (!rst) assert (timer < LATENCY);           // U3 latency
+            end
+        end else begin : assumed
+            always @(*) if (!rst) begin
+                assume (!out_done || pending != {CW{1'b0}} || in_done);   // U1 no_spurious
+                assume (pending <= MAX_PENDING);                          // U2 bounded
+            end
+            if (LATENCY > 0) begin : latency
+                always @(*) if (!rst) assume (timer < LATENCY);           // U3 latency
+            end
         end
     endgenerate
 `endif
@@ -203,13 +217,18 @@ def check_instance(name: str, prefix: str, role: int, data_w: int, *, user_w: in
 
 def units_instance(name: str, s_prefix: str, m_prefix: str, *, max_pending: int,
                    latency: int = 0, pending: str = "units_pending", timer: str = "units_timer",
-                   clk: str = "clk", rst: str = "rst") -> str:
-    """Wires ``pending``/``timer`` and an instance of ``qbert_axis_units``."""
+                   clk: str = "clk", rst: str = "rst", role: int = ROLE_DUT) -> str:
+    """Wires ``pending``/``timer`` and an instance of ``qbert_axis_units``
+    (``role`` ROLE_DUT: U1-U3 asserted; ROLE_ENV: assumed)."""
     if max_pending < 1 or latency < 0:
         raise ValueError("max_pending must be >= 1 and latency >= 0")
+    if role not in (ROLE_DUT, ROLE_ENV):
+        raise ValueError(f"role must be ROLE_DUT (0) or ROLE_ENV (1), got {role!r}")
     cw = counter_width(max_pending, latency)
+    params = f".MAX_PENDING({max_pending}), .LATENCY({latency}), .CW({cw})" + (
+        f", .ROLE({role})" if role != ROLE_DUT else "")
     return (f"wire [{cw - 1}:0] {pending}, {timer};\n"
-            f"qbert_axis_units #(.MAX_PENDING({max_pending}), .LATENCY({latency}), .CW({cw})) {name} (\n"
+            f"qbert_axis_units #({params}) {name} (\n"
             f"    .clk({clk}), .rst({rst}),\n"
             f"    .s_tvalid({s_prefix}_tvalid), .s_tready({s_prefix}_tready), .s_tlast({s_prefix}_tlast),\n"
             f"    .m_tvalid({m_prefix}_tvalid), .m_tready({m_prefix}_tready), .m_tlast({m_prefix}_tlast),\n"

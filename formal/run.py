@@ -61,8 +61,9 @@ ELEMENTWISE = {
 }
 UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", *ELEMENTWISE, "kit")
 #: units whose proofs cover part of the unit (attention: its glue, with the
-#: units abstracted; no latency bound): `qbert prove` runs them, but they are
-#: not in UNITS_WITH_PROOFS, so `qbert export` does not gate on them yet
+#: units abstracted; its latency bound only by BMC, on small Configs): `qbert
+#: prove` runs them, but they are not in UNITS_WITH_PROOFS, so `qbert export`
+#: does not gate on them yet
 PARTIAL_PROOFS = ("attention",)
 
 #: the engine each unit closes fastest with (``--solver`` overrides)
@@ -342,7 +343,10 @@ def elementwise_jobs(unit: str, cfg=None, rtl_dir: Path | str | None = None,
 def attention_jobs(cfg=None, rtl_dir: Path | str | None = None,
                    engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
     """The composed attention head's glue with abstract units (formal/attention.py):
-    the proof and its non-vacuity cover.  The units' insides are their own proofs."""
+    the proof (k-induction) and its non-vacuity cover; the head's latency bound
+    (BMC over one whole head, only where head_latency(max_seq) <=
+    formal.attention.LATENCY_BMC_MAX: deeper runs do not finish).  The units'
+    insides are their own proofs."""
     from rtl_gen.attention import TOP, AttentionConfig
     from . import attention as fatt
     if rtl_dir is not None:
@@ -354,13 +358,16 @@ def attention_jobs(cfg=None, rtl_dir: Path | str | None = None,
     else:
         cfg, text = cfg if cfg is not None else AttentionConfig(), None
         where = "RTL generated from the Config"
-    jobs = [_describe(fatt.attention_job(cfg, text, engine=engine), where),
-            _describe(fatt.attention_job(cfg, text, engine=engine, mode="bmc", depth=40,
-                                         parts=("rows",)), where + "; bounded, 40 cycles"),
-            _describe(fatt.attention_job(cfg, text, engine=engine, mode="bmc", depth=20,
-                                         parts=("feeds",)), where + "; bounded, 20 cycles"),
-            _describe(fatt.attention_job(cfg, text, engine=engine, mode="cover", depth=40),
-                      where + "; non-vacuity: a whole head ends")]
+    span = cfg.head_latency(cfg.max_seq)
+    lat_note = "" if span <= fatt.LATENCY_BMC_MAX else (
+        f"; latency bound head_latency({cfg.max_seq}) = {span} NOT checked: its BMC runs only "
+        f"up to {fatt.LATENCY_BMC_MAX} cycles")
+    jobs = [_describe(fatt.attention_job(cfg, text, engine=engine, depth=2), where + lat_note),
+            fatt.cover_job(cfg, text, engine=engine, where=where)]
+    if not lat_note:
+        jobs.append(_describe(fatt.attention_job(cfg, text, engine=engine, mode="bmc", depth=span + 8,
+                                                 parts=(fatt.LATENCY,), cut_memories=True),
+                              where + f"; bounded, {span + 8} cycles: one whole head"))
     return jobs, []
 
 

@@ -129,18 +129,40 @@ async def attention_minilm(dut):
     write_info({"minilm_outputs": stats["outputs"]})
 
 
+async def _head_span(dut, seq: int, out: list) -> None:
+    """Cycles from the one in which the head's three loads are complete but
+    ``loaded_q`` is not yet set to the one that takes the head's last output beat
+    (the span :meth:`AttentionConfig.head_latency` bounds); appended to ``out``."""
+    cycle, pulse, rows = 0, None, 0
+    while True:
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        cycle += 1
+        if pulse is None and all(int(getattr(dut, f"{n}_loaded_q").value) for n in "qkv") \
+                and not int(dut.loaded_q.value):
+            pulse = cycle
+        if int(dut.m_axis_tvalid.value) and int(dut.m_axis_tready.value) and int(dut.m_axis_tlast.value):
+            rows += 1
+            if rows == seq:
+                out.append(cycle - pulse)
+                return
+
+
 @cocotb.test()
 async def attention_cycles(dut):
     """Directed, no stalls, S = max_seq: cycles from the head's first load beat to
     its last output beat, and from the first Q K^T beat (loads done) to it,
-    against one array's ideal S*S*head_dim/(rows*cols); checked bit-exact too."""
+    against one array's ideal S*S*head_dim/(rows*cols); checked bit-exact too.
+    The span from the loads being in to the last output beat must be within
+    ``AttentionConfig.head_latency`` (the bound ``qbert prove attention`` proves
+    for the head with the units' latency bounds assumed)."""
     cfg = _config()
     tb = AttentionTB(dut, cfg)
     s = cfg.max_seq
     rng = np.random.default_rng(11)
     q, k, v = (rng.integers(-128, 128, (s, cfg.head_dim)) for _ in range(3))
     c = AttentionCase(q, k, v, 1 << 30, 31 + 3, 1 << 30, 31 + 7, {})
-    first_mac = []
+    first_mac, span = [], []
 
     async def watch():
         while not first_mac:
@@ -151,12 +173,19 @@ async def attention_cycles(dut):
 
     cocotb.start_soon(watch())
     stats: dict = {}
+    span_task = cocotb.start_soon(_head_span(dut, s, span))
     total = await _check(tb, c, stats)
+    await span_task
     compute = tb.end_cycle - first_mac[0]
     ideal = cfg.ideal_cycles(s)
+    bound = cfg.head_latency(s)
     info = {"seq": s, "head_dim": cfg.head_dim, "total_cycles": total,
-            "compute_cycles": compute, "ideal_one_array": ideal}
+            "compute_cycles": compute, "ideal_one_array": ideal,
+            "loads_in_to_last_beat": span[0], "head_latency_bound": bound}
     dut._log.info("attention cycles, S=%d dh=%d: %d from the first load beat, %d from the "
                   "first Q K^T beat to the last output row; ideal of one array %d each for "
-                  "Q K^T and P V", s, cfg.head_dim, total, compute, ideal)
+                  "Q K^T and P V; loads in to the last beat %d (bound head_latency %d)",
+                  s, cfg.head_dim, total, compute, ideal, span[0], bound)
     write_info({"cycles": info})
+    assert span[0] <= bound, (f"loads in to the last output beat took {span[0]} cycles, over "
+                              f"AttentionConfig.head_latency({s}) = {bound}")

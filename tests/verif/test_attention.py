@@ -30,6 +30,8 @@ def test_attention_bit_exact_and_minilm_head(tmp_path):
     assert info["minilm_outputs"] == 12 * 32
     c = info["cycles"]
     assert c["seq"] == 16 and c["compute_cycles"] >= c["ideal_one_array"]
+    # the proof's latency bound (AttentionConfig.head_latency) holds for the real units
+    assert 0 < c["loads_in_to_last_beat"] <= c["head_latency_bound"] == CFG.head_latency(16), c
 
 
 @pytest.mark.slow
@@ -44,3 +46,4 @@ def test_attention_cycles_s128_dh64(tmp_path):
     # the two arrays run concurrently: Q K^T of the whole head, then P V of the last group
     matmul_only = c["ideal_one_array"] + cfg.ideal_cycles(128) // (128 // cfg.rows)
     assert c["compute_cycles"] < 1.10 * matmul_only, c
+    assert c["loads_in_to_last_beat"] <= c["head_latency_bound"] == cfg.head_latency(128), c
