@@ -159,11 +159,6 @@ def test_console_script_exit_code(tmp_path):
     assert r.returncode == 2 and "rows must be" in r.stderr
 
 
-def test_pending_units_still_say_so(capsys):
-    assert cli.main(["gen", "encoder", "-o", "x"]) == 2
-    assert "not built yet" in capsys.readouterr().err
-
-
 def test_cli_config_toml_then_overrides(tmp_path, capsys):
     t = tmp_path / "m.toml"
     t.write_text("[matmul]\nrows = 3\ncols = 2\nweight_bits = 4\n")

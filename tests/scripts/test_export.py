@@ -131,7 +131,7 @@ def test_existing_bundle_refused_without_force(small_bundle, tmp_path, capsys):
 @pytest.mark.parametrize("text, where, what", [
     ("[export]\nname = 'x'\n[matmul\nrows = 1\n", ":", "not valid TOML"),
     ("[export]\nname = 'x'\n\n[dsp]\nrows = 1\n", ":4:", "unknown unit [dsp]"),
-    ("[export]\nname = 'x'\n\n[encoder]\n", ":4:", "unknown unit [encoder] (not built yet)"),
+    ("[export]\nname = 'x'\n\n[encoder]\n", ":4:", "unit [encoder] cannot be signed off yet"),
     ("[export]\nname = 'x'\n\n[attention]\n", ":4:", "unit [attention] cannot be signed off yet"),
     ("[matmul]\nrows = 2\ncolz = 4\n", ":3:", "unknown parameter 'colz'"),
     ("[matmul]\nrows = 2\ncols = 99\n", ":3:", "cols must be an integer in [1, 64], got 99"),
