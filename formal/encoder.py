@@ -253,7 +253,7 @@ def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y:
 
 
 #: depth of the free-environment BMC (cycles from reset)
-GLUE_DEPTH = 64
+GLUE_DEPTH = 120
 
 
 def check_size(cfg) -> None:
@@ -300,9 +300,14 @@ def encoder_job(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc
                axis.CHECKER_FILE: axis.CHECKER_SV}
     label = f"a{cfg.array}_d{cfg.hidden}_h{cfg.heads}_f{cfg.ffn}_s{cfg.max_seq}"
     kind = f"live{'_stall' if stall_y else ''}_s{live_seq}" if live_seq is not None else "glue"
-    desc = ("done within done_bound (L1), with P1/P2 on m_axis_y and B1, live environment, "
-            f"S={live_seq}" if live_seq is not None else
-            "AXI4-Stream on m_axis_y (P1/P2), buffers read only where written (B1)")
+    if live_seq is None:
+        desc = "AXI4-Stream on m_axis_y (P1/P2), buffers read only where written (B1)"
+    elif mode == "cover":
+        desc = f"a layer of S={live_seq} ends with done_o in the live environment (non-vacuity)"
+    elif stall_y:
+        desc = f"P1/P2 on m_axis_y and B1 through a layer of S={live_seq}, m_axis_y stalling"
+    else:
+        desc = f"done within done_bound (L1), P1/P2 on m_axis_y and B1, live environment, S={live_seq}"
     return SbyJob(name or f"encoder_{kind}_{mode}_{label}", TOP, sources, mode=mode, depth=depth,
                   engine=engine, defines={"F_LIVE": None} if live_seq is not None else {},
                   description=f"encoder engine: {desc} (abstract units)")

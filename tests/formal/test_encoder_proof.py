@@ -16,7 +16,7 @@ from rtl_gen.encoder import TOP, EncoderConfig, files
 TINY = EncoderConfig(array=2, hidden=2, heads=1, ffn=2, max_seq=2, bias_bits=20)
 #: cycles of the free-environment BMC in the default run: past the first
 #: linear pass's reads of X (HDR, SCALARS, LOADX, PRM, weights, tiles)
-SHORT = 64
+SHORT = 54
 
 
 @pytest.fixture(scope="module")
