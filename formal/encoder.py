@@ -27,8 +27,10 @@ Properties (injected before ``endmodule`` of qbert_encoder, naming its wires):
 
 - P1/P2 on m_axis_y (formal/axis.py ``qbert_axis_check``);
 - B1 ``written_<buf>``: every buffer read that feeds a datapath (``<buf>_rd_en``)
-  reads, in every bank it consumes, an address written since the layer
-  started (ghost bits per bank and address, cleared when start_i is taken).
+  reads an address written since the layer started, in every bank (all banks
+  are read at one address; asserted for all of them, also where a read
+  consumes one bank); ghost bits per bank and address, cleared when start_i
+  is taken.
   The banks of X and H1 hold only the S real tokens (LOADX and the first
   LayerNorm write tokens < S); the padded rows of their last row group are
   read by the array (whole groups) but never reach the output, so for X and
@@ -239,8 +241,13 @@ def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y:
               "    always @(posedge clk) if (rst) f_started <= 1'b0; else if (f_go) f_started <= 1'b1;",
               f"    always @(posedge clk) if (rst || f_go) f_cycles <= {CW}'d0; "
               f"else if (busy_o && f_cycles != {{{CW}{{1'b1}}}}) f_cycles <= f_cycles + {CW}'d1;",
+              "    always @(*) if (!f_first) assume (!rst);   // one reset, at the start: a reset would excuse any hang",
+              "    reg f_rst_q = 1'b1;",
+              "    always @(posedge clk) f_rst_q <= rst;",
+              "    // always valid, except in the cycle after reset (P1 of s_axis_x/w)",
+              "    always @(*) if (!rst && !f_rst_q) assume (s_axis_x_tvalid && s_axis_w_tvalid);",
               "    always @(*) if (!rst) begin",
-              "        assume (s_axis_x_tvalid && s_axis_w_tvalid" + ("" if stall_y else " && m_axis_y_tready") + ");",
+              "        assume (1'b1" + ("" if stall_y else " && m_axis_y_tready") + ");",
               "        assume (start_i == !f_started);",
               f"        assume (seq_len_i == {SW}'d{live_seq});",
               "    end"]
@@ -270,17 +277,20 @@ def check_size(cfg) -> None:
 
 def prove_jobs(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc yices") -> list[SbyJob]:
     """What ``qbert prove encoder`` runs: the free-environment BMC, one live BMC
-    per sequence length 1..max_seq (a whole layer plus 2 cycles), the same at
-    S=1 with m_axis_y stalling freely (P1/P2 while the layer's output streams),
-    and the live cover (a layer ends with done_o: the assumptions are not vacuous)."""
+    per sequence length 1..max_seq (a whole layer: start_i is taken in cycle 1,
+    so f_cycles reaches done_bound in cycle done_bound + 2: depth done_bound + 3), the same at
+    S=1 with m_axis_y stalling freely (P1/P2 while the layer's output streams).
+    Not vacuous: SBY's smtbmc runs with --presat, so every step's assumptions
+    are checked satisfiable (a contradiction ends the job PREUNSAT, not PASS);
+    a live PASS thus means full-depth traces exist and all of them reach
+    done_o (L1).  The cover (mode="cover") shows one; it is not in this list
+    because it costs another whole-layer unrolling."""
     jobs = [encoder_job(cfg, engine_text, unit_texts, engine=engine, depth=GLUE_DEPTH)]
     for s in range(1, cfg.max_seq + 1):
         jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine,
-                                depth=done_bound(cfg, s) + 2, live_seq=s))
+                                depth=done_bound(cfg, s) + 3, live_seq=s))
     jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine,
-                            depth=done_bound(cfg, 1) + 2, live_seq=1, stall_y=True))
-    jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, mode="cover",
-                            depth=done_bound(cfg, cfg.max_seq) + 2, live_seq=cfg.max_seq))
+                            depth=done_bound(cfg, 1) + 3, live_seq=1, stall_y=True))
     return jobs
 
 

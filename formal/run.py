@@ -379,11 +379,12 @@ def encoder_jobs(cfg=None, rtl_dir: Path | str | None = None,
         texts = {p.name: p.read_text() for p in paths}
     else:
         cfg = cfg if cfg is not None else genc.EncoderConfig()
+        fenc.check_size(cfg)
         texts, where = genc.files(cfg), "RTL generated from the Config"
+    fenc.check_size(cfg)
     top = f"{genc.TOP}.v"
     if top not in texts:
         raise ValueError(f"{where}: no {top}")
-    fenc.check_size(cfg)
     units = "\n".join(t for n, t in texts.items() if n != top)
     jobs = [_describe(j, where) for j in fenc.prove_jobs(cfg, texts[top], units, engine=engine)]
     return jobs, []
