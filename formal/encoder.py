@@ -241,18 +241,20 @@ def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y:
               "    always @(posedge clk) if (rst) f_started <= 1'b0; else if (f_go) f_started <= 1'b1;",
               f"    always @(posedge clk) if (rst || f_go) f_cycles <= {CW}'d0; "
               f"else if (busy_o && f_cycles != {{{CW}{{1'b1}}}}) f_cycles <= f_cycles + {CW}'d1;",
-              "    always @(*) if (!f_first) assume (!rst);   // one reset, at the start: a reset would excuse any hang",
+              "    // one reset, at the start: a later reset would excuse any hang",
+              "    always @(*) if (!f_first) assume (!rst);",
               "    reg f_rst_q = 1'b1;",
               "    always @(posedge clk) f_rst_q <= rst;",
               "    // always valid, except in the cycle after reset (P1 of s_axis_x/w)",
               "    always @(*) if (!rst && !f_rst_q) assume (s_axis_x_tvalid && s_axis_w_tvalid);",
               "    always @(*) if (!rst) begin",
-              "        assume (1'b1" + ("" if stall_y else " && m_axis_y_tready") + ");",
+              *([] if stall_y else ["        assume (m_axis_y_tready);"]),
               "        assume (start_i == !f_started);",
               f"        assume (seq_len_i == {SW}'d{live_seq});",
               "    end"]
         if not stall_y:
-            a += [f"    always @(*) if (f_chk && f_started) assert (!busy_o || f_cycles < {CW}'d{bound});   // L1 done_in_bound",
+            a += [f"    always @(*) if (f_chk && f_started) assert (!busy_o || f_cycles < {CW}'d{bound});"
+                  "   // L1 done_in_bound",
                   "    always @(*) if (f_chk && f_started && !busy_o) assert (done_o);   // L1 done_in_bound"]
         a.append("`endif")
     a.append("`endif")
