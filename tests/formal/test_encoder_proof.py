@@ -7,8 +7,11 @@ Default run: a short free-environment BMC and the read-address bug (reached
 in ~50 cycles).  Slow-marked: the skipped-softmax bug (live BMC, fails at
 cycle 125, ~3 min) and the whole-layer jobs (L1, the cover, the bugs that
 need a layer's worth of cycles: 689-863 cycles, not completed in the session
-that wrote them; docs/encoder.md, "Formal").
+that wrote them; docs/encoder.md, "Formal"), which also need
+QBERT_WHOLE_LAYER=1 (hours on 2 cores; tox -e formal would time out).
 """
+import os
+
 import pytest
 
 from formal.encoder import LIVE_DEPTH, done_bound, encoder_job, ports, prove_jobs
@@ -18,6 +21,13 @@ TINY = EncoderConfig(array=2, hidden=2, heads=1, ffn=2, max_seq=2, bias_bits=20)
 #: cycles of the free-environment BMC in the default run: past the first
 #: linear pass's reads of X (HDR, SCALARS, LOADX, PRM, weights, tiles)
 SHORT = 54
+
+
+#: the whole-layer BMCs (689-863 cycles) take hours on the 2-core machine:
+#: opt in with QBERT_WHOLE_LAYER=1 (tox -e formal runs the slow tests, and
+#: these would time out there)
+whole_layer = pytest.mark.skipif(os.environ.get("QBERT_WHOLE_LAYER") != "1",
+                                 reason="whole-layer BMC: set QBERT_WHOLE_LAYER=1 (hours)")
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +80,7 @@ def test_read_address_off_by_one_word(run, rtl):
     assert r.properties == ["B1 written_x"], r.summary()
 
 
+@whole_layer
 @pytest.mark.slow
 @pytest.mark.parametrize("s", [1, 2])
 def test_live_layer_done_in_bound(run, rtl, s):
@@ -77,6 +88,7 @@ def test_live_layer_done_in_bound(run, rtl, s):
     assert r.status == "PASS", r.summary()
 
 
+@whole_layer
 @pytest.mark.slow
 def test_live_layer_completes(run, rtl):
     r = run(encoder_job(TINY, *rtl, mode="cover", depth=done_bound(TINY, 1) + 3, live_seq=1),
@@ -84,6 +96,7 @@ def test_live_layer_completes(run, rtl):
     assert r.status == "PASS", r.summary()
 
 
+@whole_layer
 @pytest.mark.slow
 def test_y_ignores_tready(run, rtl):
     """m_axis_y's data source (the LayerNorm) no longer sees the stall: P2 on m_axis_y."""
@@ -95,6 +108,7 @@ def test_y_ignores_tready(run, rtl):
     assert "P2 hold" in r.properties, r.summary()
 
 
+@whole_layer
 @pytest.mark.slow
 def test_softmax_phase_waits_forever(run, rtl):
     """The sequencer waits for one softmax row more than the group has: L1."""
