@@ -61,10 +61,11 @@ ELEMENTWISE = {
 }
 UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", *ELEMENTWISE, "kit")
 #: units whose proofs cover part of the unit (attention: its glue, with the
-#: units abstracted; its latency bound only by BMC, on small Configs): `qbert
-#: prove` runs them, but they are not in UNITS_WITH_PROOFS, so `qbert export`
-#: does not gate on them yet
-PARTIAL_PROOFS = ("attention",)
+#: units abstracted; its latency bound only by BMC, on small Configs; encoder:
+#: bounded proofs of its glue with abstract units at tiny Configs,
+#: docs/encoder.md "Formal"): `qbert prove` runs them, but they are not in
+#: UNITS_WITH_PROOFS, so `qbert export` does not gate on them yet
+PARTIAL_PROOFS = ("attention", "encoder")
 
 #: the engine each unit closes fastest with (``--solver`` overrides)
 DEFAULT_SOLVER = {"matmul": "z3", **{u: "yices" for u in UNITS_WITH_PROOFS + PARTIAL_PROOFS
@@ -371,6 +372,33 @@ def attention_jobs(cfg=None, rtl_dir: Path | str | None = None,
     return jobs, []
 
 
+def encoder_jobs(cfg=None, rtl_dir: Path | str | None = None,
+                 engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
+    """The encoder engine's glue with abstract units (formal/encoder.py): the
+    free-environment BMC (P1/P2 on m_axis_y, B1), one live BMC per sequence
+    length (L1 done within done_bound, with P1/P2 and B1) and the live cover."""
+    from rtl_gen import encoder as genc
+    from . import encoder as fenc
+    if rtl_dir is not None:
+        disk = genc.EncoderConfig.load(rtl_dir)
+        if cfg is not None and cfg != disk:
+            raise ValueError(f"--rtl {rtl_dir} was generated for {disk}, not for the given Config")
+        paths = genc.sources(rtl_dir)
+        cfg, where = disk, f"RTL in {rtl_dir}"
+        texts = {p.name: p.read_text() for p in paths}
+    else:
+        cfg = cfg if cfg is not None else genc.EncoderConfig()
+        fenc.check_size(cfg)
+        texts, where = genc.files(cfg), "RTL generated from the Config"
+    fenc.check_size(cfg)
+    top = f"{genc.TOP}.v"
+    if top not in texts:
+        raise ValueError(f"{where}: no {top}")
+    units = "\n".join(t for n, t in texts.items() if n != top)
+    jobs = [_describe(j, where) for j in fenc.prove_jobs(cfg, texts[top], units, engine=engine)]
+    return jobs, []
+
+
 def _describe(job: SbyJob, where: str) -> SbyJob:
     import dataclasses
     return dataclasses.replace(job, description=f"{job.description} [{where}]")
@@ -405,6 +433,8 @@ def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = 
         jobs, lem = layernorm_jobs(cfg, rtl_dir, engine)
     elif unit == "attention":
         jobs, lem = attention_jobs(cfg, rtl_dir, engine)
+    elif unit == "encoder":
+        jobs, lem = encoder_jobs(cfg, rtl_dir, engine)
     else:
         jobs, lem = matmul_jobs(cfg, rtl_dir, engine) if unit == "matmul" else \
             elementwise_jobs(unit, cfg, rtl_dir, engine)
@@ -548,8 +578,9 @@ def main(argv: list[str] | None = None) -> int:
                         raise ValueError(f"-P expects NAME=VALUE, got {t!r}")
                     pairs.append((name.strip(), value.strip()))
                 from rtl_gen.attention import AttentionConfig
+                from rtl_gen.encoder import EncoderConfig
                 cls = {"matmul": MatmulConfig, "softmax": SoftmaxConfig, "layernorm": LayerNormConfig,
-                       "attention": AttentionConfig}.get(u) or config_class(u)
+                       "attention": AttentionConfig, "encoder": EncoderConfig}.get(u) or config_class(u)
                 cfg = cls().with_overrides(pairs)
             runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u == _rtl_unit(a.rtl) else None,
                                                        a.solver or DEFAULT_SOLVER.get(u, "yices"), timeout=a.timeout)))

@@ -65,7 +65,9 @@ def test_prove_rtl_dir_missing_module(tmp_path):
 
 def test_prove_errors(tmp_path):
     with pytest.raises(ValueError, match="no proofs for unit"):
-        frun.prove("encoder")
+        frun.prove("nosuchunit")
+    with pytest.raises(ValueError, match="beyond what the proof unrolls"):
+        frun.prove("encoder")      # the default Config is far too big to unroll
     with pytest.raises(FileNotFoundError):
         frun.prove_contract(tmp_path / "nope")
     with pytest.raises(ValueError, match="does not exist"):

@@ -1,0 +1,331 @@
+"""Proof of the encoder-layer engine (``rtl_gen.encoder_engine``, top ``qbert_encoder``).
+
+The units' own proofs stand for their insides: ``qbert_matmul``,
+``qbert_softmax``, ``qbert_layernorm``, ``qbert_gelu``, ``qbert_requant`` and
+``qbert_residual`` are replaced by *abstract units* (:func:`stubs`) with the
+ports of the generated unit files (read from the RTL, not retyped) whose
+outputs are free (``$anyseq``) except that, as assumptions:
+
+- their m_axis obeys AXI4-Stream P1/P2 (the units' own proofs);
+- they offer an output only while an input unit is pending (no more units
+  out than in: the units' U1).  A unit is a tile (matmul: an act tlast with
+  its parameter beat), a row (softmax), a vector (layernorm) or a beat (the
+  elementwise units, which take their two operands in pairs);
+- their output units have the frame the engine counts: ``array`` beats a
+  matmul tile, as many beats as the input row for softmax, H/lanes beats a
+  LayerNorm vector (row framing: simulation and the units' proofs);
+- only in the *live* job (``F_LIVE``): their inputs are always ready and
+  the next pending output unit completes within the unit's latency bound
+  (:func:`unit_latency`; not counting cycles the engine stalls it).
+
+Environment (assumed): reset in the first cycle; s_axis_x and s_axis_w obey
+AXI4-Stream; start_i and seq_len_i free (a bad length only sets err_seq_o).
+In the live job: s_axis_x/s_axis_w always valid, m_axis_y always ready,
+start_i high from reset until the engine takes it, seq_len_i legal (1..max_seq).
+
+Properties (injected before ``endmodule`` of qbert_encoder, naming its wires):
+
+- P1/P2 on m_axis_y (formal/axis.py ``qbert_axis_check``);
+- B1 ``written_<buf>``: every buffer read that feeds a datapath (``<buf>_rd_en``)
+  reads an address written since the layer started, in every bank (all banks
+  are read at one address; asserted for all of them, also where a read
+  consumes one bank); ghost bits per bank and address, cleared when start_i
+  is taken.
+  The banks of X and H1 hold only the S real tokens (LOADX and the first
+  LayerNorm write tokens < S); the padded rows of their last row group are
+  read by the array (whole groups) but never reach the output, so for X and
+  H1 the property covers the rows whose token index is < S;
+- L1 ``done_in_bound`` (live job): a started layer is back in IDLE with
+  ``done_o`` within :func:`done_bound` cycles (the cycle model
+  ``layer_cycles(cfg, s).total`` plus each abstract unit's slack).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import axis
+from .matmul import inject
+from .sby import SbyJob
+
+#: activation buffers of the engine; the ones whose padded rows stay unwritten
+BUFFERS = ("x", "q", "k", "v", "c", "h1", "g", "r", "s", "p")
+REAL_TOKENS_ONLY = ("x", "h1")
+#: counter widths of the ghost logic (a layer at the proof's Configs is < 2^12 cycles)
+CW = 12
+
+_PORT_RE = re.compile(r"^\s*(input|output)\s+(?:wire|reg)?\s*(?:\[(\d+)(?:-1)?:0\]\s*)?(\w+)\s*,?\s*$")
+
+
+def ports(text: str, module: str) -> list[tuple[str, str, int]]:
+    """(direction, name, width) of ``module``'s ports in Veriloggen's ANSI header."""
+    m = re.search(rf"^\s*module\s+{re.escape(module)}\b(.*?)\);", text, re.M | re.S)
+    if not m:
+        raise ValueError(f"module {module!r} not found in the RTL text")
+    out = []
+    for line in m.group(1).splitlines():
+        p = _PORT_RE.match(line)
+        if p:
+            hi = p.group(2)
+            width = 1 if hi is None else (int(hi) if "-1" in line.split("]")[0] else int(hi) + 1)
+            out.append((p.group(1), p.group(3), width))
+    if not out:
+        raise ValueError(f"module {module!r}: no ports parsed")
+    return out
+
+
+@dataclass(frozen=True)
+class Abstract:
+    """How an abstract unit counts units and frames its output."""
+    module: str
+    data_in: str                 # the input whose units the output answers
+    paired: tuple[str, ...]      # inputs that must deliver too (counted in beats)
+    per_beat: bool               # elementwise: a unit is one beat
+    out_beats: int | None        # beats of an output unit (None: the input row's)
+    latency: int                 # live job: timer bound (cycles, exclusive)
+
+
+def unit_latency(cfg) -> dict[str, int]:
+    """The abstract units' latency bounds (U3 semantics: while a unit is pending,
+    the next output unit completes within this many un-stalled cycles).  matmul:
+    drain_cycles + 1 (proven, formal/matmul.py latency_job); softmax:
+    latency(max_len) + 1 (its bound, BMC-checked); layernorm: latency() + beats + 1
+    (measured, no formal bound); gelu/requant/residual: LATENCY + 1 (proven)."""
+    from rtl_gen import gelu, requant, residual
+    sc, lc = cfg.softmax, cfg.layernorm
+    return {"qbert_matmul": cfg.matmul.drain_cycles + 1,
+            "qbert_softmax": sc.latency(sc.max_len) + 1,
+            "qbert_layernorm": lc.latency() + lc.beats + 1,
+            "qbert_gelu": gelu.LATENCY + 1,
+            "qbert_requant": requant.LATENCY + 1,
+            "qbert_residual": residual.LATENCY + 1}
+
+
+def abstracts(cfg) -> list[Abstract]:
+    lat = unit_latency(cfg)
+    return [Abstract("qbert_matmul", "s_axis_act", ("s_axis_prm",), False, cfg.array, lat["qbert_matmul"]),
+            Abstract("qbert_softmax", "s_axis", (), False, None, lat["qbert_softmax"]),
+            Abstract("qbert_layernorm", "s_axis", (), False, cfg.layernorm.beats, lat["qbert_layernorm"]),
+            Abstract("qbert_gelu", "s_axis", (), True, None, lat["qbert_gelu"]),
+            Abstract("qbert_requant", "s_axis", (), True, None, lat["qbert_requant"]),
+            Abstract("qbert_residual", "s_axis_a", ("s_axis_b",), True, None, lat["qbert_residual"])]
+
+
+def _stub(a: Abstract, port_list: list[tuple[str, str, int]]) -> str:
+    decl = ",\n".join(f"    {d} wire [{w - 1}:0] {n}" for d, n, w in port_list)
+    widths = {n: w for _, n, w in port_list}
+    L = [f"module {a.module} (\n{decl}\n);"]
+    L += [f"    (* anyseq *) reg [{w - 1}:0] f_{n};\n    assign {n} = f_{n};"
+          for d, n, w in port_list if d == "output"]
+    one = f"{{{CW - 1}'d0, 1'b1}}"
+
+    def end(prefix, beat):
+        last = "" if beat else f" && {prefix}_tlast"
+        return f"{prefix}_tvalid && {prefix}_tready{last}"
+    counts = [("in", end(a.data_in, a.per_beat))] + [(f"g{i}", end(p, True)) for i, p in enumerate(a.paired)]
+    counts.append(("out", end("m_axis", a.per_beat)))
+    for n, e in counts:
+        L.append(f"    wire f_{n}_end = {e};")
+        L.append(f"    reg [{CW - 1}:0] f_n_{n} = {CW}'d0;")
+        L.append(f"    always @(posedge clk) if (rst) f_n_{n} <= {CW}'d0; "
+                 f"else if (f_{n}_end) f_n_{n} <= f_n_{n} + {one};")
+    avail = "f_n_in"
+    for i in range(len(a.paired)):
+        avail = f"(f_n_g{i} < {avail} ? f_n_g{i} : {avail})"
+    L.append(f"    wire [{CW - 1}:0] f_pending = {avail} - f_n_out;")
+    L.append("    // no output without a pending unit: no more units out than in (the unit's U1)")
+    L.append("    always @(*) if (!rst) assume (!m_axis_tvalid || f_pending != 0);")
+    if not a.per_beat:
+        L.append(f"    reg [{CW - 1}:0] f_beat = {CW}'d0;")
+        L.append(f"    always @(posedge clk) if (rst) f_beat <= {CW}'d0; else if (m_axis_tvalid && m_axis_tready) "
+                 f"f_beat <= m_axis_tlast ? {CW}'d0 : f_beat + {one};")
+        if a.out_beats is None:      # the output row is as long as the input row
+            s = a.data_in
+            L.append(f"    reg [{CW - 1}:0] f_in_beat = {CW}'d0, f_in_len = {CW}'d0;")
+            L.append(f"    always @(posedge clk) if (rst) begin f_in_beat <= {CW}'d0; f_in_len <= {CW}'d0; end")
+            L.append(f"        else if ({s}_tvalid && {s}_tready) begin")
+            L.append(f"            f_in_beat <= {s}_tlast ? {CW}'d0 : f_in_beat + {one};")
+            L.append(f"            if ({s}_tlast) f_in_len <= f_in_beat + {one};")
+            L.append("        end")
+            L.append("    always @(*) if (!rst && m_axis_tvalid) assume (m_axis_tlast == (f_beat + "
+                     f"{one} == f_in_len));   // framing")
+        else:
+            L.append(f"    always @(*) if (!rst && m_axis_tvalid) assume (m_axis_tlast == "
+                     f"(f_beat == {CW}'d{a.out_beats - 1}));   // framing")
+    readies = [n for d, n, _ in port_list if d == "output" and n.startswith("s_axis_") and n.endswith("_tready")]
+    L.append("`ifdef F_LIVE")
+    L.append(f"    always @(*) assume ({' && '.join(readies)});   // inputs always ready")
+    L.append(f"    reg [{CW - 1}:0] f_timer = {CW}'d0;")
+    L.append(f"    always @(posedge clk) if (rst || f_out_end || f_pending == {CW}'d0) f_timer <= {CW}'d0;")
+    L.append(f"        else if (!(m_axis_tvalid && !m_axis_tready)) f_timer <= f_timer + {one};")
+    L.append(f"    always @(*) if (!rst) assume (f_timer < {CW}'d{a.latency});   // answers within its bound")
+    L.append("`endif")
+    L.append("    " + axis.check_instance("f_m_chk", "m_axis", axis.ROLE_ENV, widths["m_axis_tdata"]).rstrip())
+    L.append("endmodule")
+    return "\n".join(L) + "\n"
+
+
+def stubs(cfg, unit_texts: str) -> str:
+    """The abstract units, their ports read from ``unit_texts`` (the generated unit files)."""
+    body = "".join(_stub(a, ports(unit_texts, a.module)) for a in abstracts(cfg))
+    return "`default_nettype none\n`ifdef FORMAL\n" + body + "`endif\n`default_nettype wire\n"
+
+
+# ---------------------------------------------------------------------------
+# the engine's properties
+
+
+def done_bound(cfg, s: int) -> int:
+    """Cycles from start_i taken to IDLE with done_o, for s tokens, in the live
+    environment: the cycle model's total plus, for every output unit an abstract
+    unit emits in the layer, the slack its bound allows over the model (the
+    model charges a unit its real latency/period; the abstract one may take up
+    to its bound after the previous output unit)."""
+    from rtl_gen.encoder_cycles import layer_cycles
+    lat = unit_latency(cfg)
+    a, g = cfg.array, -(-s // cfg.array)
+    d, f, dh, nh = cfg.hidden, cfg.ffn, cfg.head_dim, cfg.heads
+    tiles = g * (4 * (d // a) + f // a) + g * (d // a) + nh * g * (g + dh // a)
+    sm_rows = nh * g * a
+    ln_vectors = 2 * s
+    beats = g * a * (d // a * 2 + f // a)       # out, down: residual beats; up: gelu + requant
+    slack = (tiles * lat["qbert_matmul"] + sm_rows * lat["qbert_softmax"]
+             + ln_vectors * lat["qbert_layernorm"]
+             + beats * max(lat["qbert_residual"], lat["qbert_gelu"] + lat["qbert_requant"]))
+    return layer_cycles(cfg, s).total + slack
+
+
+def addr_bits(engine_text: str, name: str) -> int:
+    """Width of the buffer's read address wire in the engine's RTL."""
+    m = re.search(rf"^\s*wire\s+\[(\d+)-1:0\]\s+{name}_rd_addr;", engine_text, re.M)
+    if not m:
+        raise ValueError(f"qbert_encoder: no wire {name}_rd_addr (the generator renamed it?)")
+    return int(m.group(1))
+
+
+def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y: bool = False) -> str:
+    """The engine's properties; ``live_seq``: the live environment and L1;
+    ``stall_y``: the live environment with m_axis_y stalling freely (no L1)."""
+    A = cfg.array
+    from rtl_gen.emit import clog2
+    DWB = clog2(cfg.hidden // A)          # address = {group, word}: the engine's word field
+    SW = cfg.max_seq.bit_length()
+    a = ["`ifdef FORMAL",
+         "    reg f_first = 1'b1;",
+         "    always @(posedge clk) f_first <= 1'b0;",
+         "    always @(*) if (f_first) assume (rst);",
+         "    wire f_chk = !rst && !f_first;",
+         "    " + axis.check_instance("f_x_chk", "s_axis_x", axis.ROLE_ENV, A * 8).rstrip(),
+         "    " + axis.check_instance("f_w_chk", "s_axis_w", axis.ROLE_ENV, cfg.stream_shape.beat_bytes * 8).rstrip(),
+         "    " + axis.check_instance("f_y_chk", "m_axis_y", axis.ROLE_DUT, A * 8).rstrip(),
+         "    wire f_go = ph_idle && start_i;      // a layer starts: its ghost bits clear"]
+    for name in BUFFERS:
+        for r in range(A):
+            g = f"f_wr_{name}{r}"
+            a.append(f"    reg [{(1 << addr_bits(engine_text, name)) - 1}:0] {g} = 0;")
+            a.append(f"    always @(posedge clk) if (rst || f_go) {g} <= 0;")
+            a.append(f"        else if ({name}_we && {name}_wbank == {r}) {g}[{name}_waddr] <= 1'b1;")
+        for r in range(A):
+            live = "1'b1"
+            if name in REAL_TOKENS_ONLY:
+                # token of bank r in the read group: group * A + r (address = {group, word})
+                grp = f"({name}_rd_addr >> {DWB})"
+                live = f"({grp} * {A} + {r} < seq_q)"
+            a.append(f"    always @(*) if (f_chk && {name}_rd_en && {live}) "
+                     f"assert (f_wr_{name}{r}[{name}_rd_addr]);   // B1 written_{name}")
+    if live_seq is not None:
+        bound = done_bound(cfg, live_seq)
+        a += ["`ifdef F_LIVE",
+              "    reg f_started = 1'b0;",
+              f"    reg [{CW - 1}:0] f_cycles = {CW}'d0;",
+              "    always @(posedge clk) if (rst) f_started <= 1'b0; else if (f_go) f_started <= 1'b1;",
+              f"    always @(posedge clk) if (rst || f_go) f_cycles <= {CW}'d0; "
+              f"else if (busy_o && f_cycles != {{{CW}{{1'b1}}}}) f_cycles <= f_cycles + {CW}'d1;",
+              "    // one reset, at the start: a later reset would excuse any hang",
+              "    always @(*) if (!f_first) assume (!rst);",
+              "    reg f_rst_q = 1'b1;",
+              "    always @(posedge clk) f_rst_q <= rst;",
+              "    // always valid, except in the cycle after reset (P1 of s_axis_x/w)",
+              "    always @(*) if (!rst && !f_rst_q) assume (s_axis_x_tvalid && s_axis_w_tvalid);",
+              "    always @(*) if (!rst) begin",
+              *([] if stall_y else ["        assume (m_axis_y_tready);"]),
+              "        assume (start_i == !f_started);",
+              f"        assume (seq_len_i == {SW}'d{live_seq});",
+              "    end"]
+        if not stall_y:
+            a += [f"    always @(*) if (f_chk && f_started) assert (!busy_o || f_cycles < {CW}'d{bound});"
+                  "   // L1 done_in_bound",
+                  "    always @(*) if (f_chk && f_started && !busy_o) assert (done_o);   // L1 done_in_bound"]
+        a.append("`endif")
+    a.append("`endif")
+    return "\n".join(a) + "\n"
+
+
+#: depth of the free-environment BMC (cycles from reset; measured, docs/encoder.md)
+GLUE_DEPTH = 64
+#: depth of the live BMCs in ``qbert prove encoder`` (a prefix of the layer:
+#: HDR, SCALARS, LOADX, the Q/K/V projections, Q K^T and, at S=1, the first
+#: P V read, cycle 125); ``whole_layer`` unrolls the bound
+LIVE_DEPTH = 128
+
+
+def check_size(cfg) -> None:
+    """The live jobs unroll a whole layer: refuse a Config whose bound does not
+    fit the ghost counters (CW bits), naming the sizes that do close."""
+    worst = done_bound(cfg, cfg.max_seq)
+    if worst >= (1 << CW) - 1:
+        raise ValueError(
+            f"prove encoder: a layer at this Config may take {worst} cycles (done_bound), beyond "
+            f"what the proof unrolls (< {(1 << CW) - 1}); prove a tiny Config, e.g. "
+            "-P array=2 -P hidden=2 -P heads=1 -P ffn=2 -P max_seq=2 -P bias_bits=20 "
+            "(docs/encoder.md, Formal)")
+
+
+def prove_jobs(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc yices",
+               whole_layer: bool = False) -> list[SbyJob]:
+    """What ``qbert prove encoder`` runs: the free-environment BMC and one live
+    BMC per sequence length 1..max_seq, LIVE_DEPTH cycles (P1/P2 and B1 over a
+    prefix of the layer; L1 cannot fail that early).  ``whole_layer``: the live
+    BMCs unroll the whole bound (start_i is taken in cycle 1, so f_cycles
+    reaches done_bound in cycle done_bound + 2: depth done_bound + 3), which
+    proves L1 -- and the same at S=1 with m_axis_y stalling freely.
+    Not vacuous: SBY's smtbmc runs with --presat, so every step's assumptions
+    are checked satisfiable (a contradiction ends the job PREUNSAT, not PASS),
+    and the live environment has one reset only."""
+    jobs = [encoder_job(cfg, engine_text, unit_texts, engine=engine, depth=GLUE_DEPTH)]
+    for s in range(1, cfg.max_seq + 1):
+        jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s,
+                                depth=done_bound(cfg, s) + 3 if whole_layer else LIVE_DEPTH))
+    if whole_layer:
+        jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine,
+                                depth=done_bound(cfg, 1) + 3, live_seq=1, stall_y=True))
+    return jobs
+
+
+def encoder_job(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc yices",
+                mode: str = "bmc", depth: int = 40, live_seq: int | None = None,
+                stall_y: bool = False, name: str | None = None) -> SbyJob:
+    """SBY job for the engine text ``engine_text`` (qbert_encoder.v) with abstract
+    units built from ``unit_texts``.  ``live_seq``: the live job (L1, narrowed
+    environment, sequence length live_seq)."""
+    from rtl_gen.encoder import TOP
+    text = inject(engine_text, TOP, formal_block(cfg, engine_text, live_seq=live_seq, stall_y=stall_y))
+    if mode == "cover":
+        started = "f_started && " if live_seq is not None else ""
+        text = inject(text, TOP, f"`ifdef FORMAL\n    always @(*) if (f_chk) cover ({started}done_o && ph_idle "
+                                 "&& !err_seq_o);\n`endif\n")
+    sources = {f"{TOP}.v": text, "qbert_encoder_units.sv": stubs(cfg, unit_texts),
+               axis.CHECKER_FILE: axis.CHECKER_SV}
+    label = f"a{cfg.array}_d{cfg.hidden}_h{cfg.heads}_f{cfg.ffn}_s{cfg.max_seq}"
+    kind = f"live{'_stall' if stall_y else ''}_s{live_seq}" if live_seq is not None else "glue"
+    if live_seq is None:
+        desc = "AXI4-Stream on m_axis_y (P1/P2), buffers read only where written (B1)"
+    elif mode == "cover":
+        desc = f"a layer of S={live_seq} ends with done_o in the live environment (non-vacuity)"
+    elif stall_y:
+        desc = f"P1/P2 on m_axis_y and B1 through a layer of S={live_seq}, m_axis_y stalling"
+    else:
+        desc = f"done within done_bound (L1), P1/P2 on m_axis_y and B1, live environment, S={live_seq}"
+    return SbyJob(name or f"encoder_{kind}_{mode}{depth}_{label}", TOP, sources, mode=mode, depth=depth,
+                  engine=engine, defines={"F_LIVE": None} if live_seq is not None else {},
+                  description=f"encoder engine: {desc} (abstract units)")
