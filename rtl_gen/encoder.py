@@ -1,14 +1,15 @@
 """The encoder-layer engine: its Config (the sizes of the layer and the array).
 
 One frozen :class:`EncoderConfig` drives the weight stream layout
-(:mod:`golden_model.weightfile`, ``qbert model weights``) and, once built, the
-engine's generator, testbench, proofs and cycle model (docs/encoder.md; the
-RTL is issue 7's work in progress: ``qbert gen encoder`` still says so).
+(:mod:`golden_model.weightfile`, ``qbert model weights``), the engine's
+generator (:func:`files`, the RTL in rtl_gen/encoder_engine.py), its testbench
+(verif/encoder_tb.py), its proofs (formal/encoder.py) and its cycle model
+(rtl_gen/encoder_cycles.py); docs/encoder.md.
 
 The engine shares one ``array`` x ``array`` matmul array across all the layer's
 matmuls (a square array: every activation buffer is banked by token row mod
 ``array`` with words of ``array`` elements, so the same buffer feeds the array
-as activations and as weights, docs/encoder.md "Buffers").
+as activations and as weights, docs/encoder.md "Architecture").
 """
 from __future__ import annotations
 
