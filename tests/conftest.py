@@ -3,6 +3,7 @@ import re
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,23 @@ def caught_and_reproduced():
         assert parts[:3] == ["qbert", "sim", unit] and "--seed" in parts
         assert run(parts[1:], first_pattern)[0] == report
     return check
+
+
+@pytest.fixture
+def plant_mutant():
+    """Plant a single-point mutation in a generated RTL file: ``old`` must occur
+    exactly once (``first_only``: the first of several, e.g. lane 0's saturation
+    constant), so a generator change cannot silently move or multiply the site."""
+    def plant(path, old: str, new: str, first_only: bool = False) -> None:
+        path = Path(path)
+        text = path.read_text()
+        n = text.count(old)
+        if first_only:
+            assert n >= 1, f"mutation site {old!r} does not occur"
+            i = text.index(old)
+            text = text[:i] + new + text[i + len(old):]
+        else:
+            assert n == 1, f"mutation site {old!r} occurs {n} times"
+            text = text.replace(old, new)
+        path.write_text(text)
+    return plant

@@ -40,19 +40,13 @@ MUTANTS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(MUTANTS))
-def test_mutant_is_caught(tmp_path, name, caught_and_reproduced):
+def test_mutant_is_caught(tmp_path, name, plant_mutant, caught_and_reproduced):
     unit, old, new, report = MUTANTS[name]
     rtl = tmp_path / "rtl"
     if unit == "requant":
         gen_requant(RequantConfig(lanes=1), rtl)
     else:
         gen_residual(ResidualConfig(lanes=1), rtl)
-    v = rtl / f"qbert_{unit}.v"
-    text = v.read_text()
-    if old == "8'h7f":   # the positive saturation value
-        i = text.index(old)
-        v.write_text(text[:i] + new + text[i + len(old):])
-    else:
-        assert text.count(old) == 1, f"mutation site {old!r} occurs {text.count(old)} times"
-        v.write_text(text.replace(old, new))
+    # "8'h7f", the positive saturation value: lane 0's
+    plant_mutant(rtl / f"qbert_{unit}.v", old, new, first_only=old == "8'h7f")
     caught_and_reproduced(unit, rtl, report, EXAMPLES)

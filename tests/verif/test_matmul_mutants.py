@@ -51,15 +51,6 @@ NEEDLE = {"tlast_error_never_set": "err_tlast_o not set by a tlast disagreement"
           "shadow_never_released": "output beat(s)/frame(s) beyond the"}
 
 
-def _mutate(text: str, old: str, new: str) -> str:
-    n = text.count(old)
-    if old == "8'h7f":  # the first lane's positive saturation value only
-        i = text.index(old)
-        return text[:i] + new + text[i + len(old):]
-    assert n == 1, f"mutation site {old!r} occurs {n} times"
-    return text.replace(old, new)
-
-
 #: the default run's mutants (an operator, the rounding edge, an off-by-one
 #: compare, a saturation bound, a handshake, a stall); the rest (each a Verilator
 #: build) run under -m slow / tox -e mutants
@@ -69,11 +60,12 @@ DEFAULT = ("acc_operator", "rounding_constant", "row_last_off_by_one", "saturati
 
 @pytest.mark.parametrize("name", [n if n in DEFAULT else pytest.param(n, marks=pytest.mark.slow)
                                   for n in MUTANTS])
-def test_mutant_is_caught(tmp_path, name):
+def test_mutant_is_caught(tmp_path, name, plant_mutant):
     rtl = tmp_path / "rtl"
     generate(CFG, rtl)
-    v = rtl / "qbert_matmul.v"
-    v.write_text(_mutate(v.read_text(), *MUTANTS[name]))
+    old, new = MUTANTS[name]
+    # "8'h7f": the first lane's positive saturation value only
+    plant_mutant(rtl / "qbert_matmul.v", old, new, first_only=old == "8'h7f")
     r = subprocess.run([sys.executable, "-m", "scripts.cli", "sim", "matmul", "--rtl", str(rtl),
                         "--examples", str(EXAMPLES), "--seed", str(SEED)],
                        capture_output=True, text=True, timeout=900)
