@@ -129,8 +129,10 @@ def cmd_weights(args) -> int:
     cfg = EncoderConfig.preset("minilm")
     if args.config:
         cfg = EncoderConfig.from_toml(args.config)
-    cfg = cfg.with_overrides(args.params)
-    cfg = cfg.with_overrides([("weight_bits", str(args.weight_bits))])
+    if any(name == "weight_bits" for name, _ in args.params):
+        raise UsageError("give the weight width with --weight-bits (it picks the calibrated "
+                         "model too), not -P weight_bits")
+    cfg = cfg.with_overrides([*args.params, ("weight_bits", str(args.weight_bits))])
     model = default_model(args.weight_bits)
     if not 0 <= args.layer < len(model.layers):
         raise UsageError(f"--layer {args.layer}: all-MiniLM-L6-v2 has layers 0..{len(model.layers) - 1}")

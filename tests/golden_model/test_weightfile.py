@@ -125,7 +125,8 @@ def test_cli_writes_the_stream_and_refuses_bad_input(tmp_path, capsys):
     for argv, message in ((["--layer", "6"], "layers 0..5"),
                           (["--layer", "0", "-P", "array=7"], "array=7"),
                           (["--layer", "0", "-P", "hidden=768"], "does not match all-MiniLM-L6-v2 layer 0"),
-                          (["--layer", "0", "-P", "bias_bits=12"], "layer 0.q has a bias of 16 bits")):
+                          (["--layer", "0", "-P", "bias_bits=12"], "layer 0.q has a bias of 16 bits"),
+                          (["--layer", "0", "-P", "weight_bits=4"], "--weight-bits")):
         bad = tmp_path / "bad.bin"
         assert main(["model", "weights", *argv, "-o", str(bad)]) == 2
         assert message in capsys.readouterr().err
