@@ -73,6 +73,15 @@ def only_module(text: str, name: str) -> str:
     return blocks[0] + body + FOOTER
 
 
+def plain_mode(path: str | os.PathLike) -> None:
+    """Give a file or folder made by ``tempfile`` (0600/0700, private) the mode a
+    plain ``open``/``mkdir`` would have given it under the user's umask, before
+    it is moved into place: an output must not come out unreadable to others."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~umask)
+
+
 def write_outputs(cfg: UnitConfig, out_dir: str | os.PathLike, files: dict[str, str]) -> Path:
     """Shared by every generator: write ``files`` (name -> text, in filelist
     order), ``files.f`` and ``params.json`` into ``out_dir``, all or nothing."""
@@ -87,6 +96,7 @@ def write_outputs(cfg: UnitConfig, out_dir: str | os.PathLike, files: dict[str, 
                           f"`qbert gen` (no {PARAMS_FILE}); refusing to replace it")
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
     try:
+        plain_mode(tmp)
         for name, text in files.items():
             (tmp / name).write_text(text)
         (tmp / "files.f").write_text("".join(f"{name}\n" for name in files))

@@ -6,6 +6,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from rtl_gen.emit import plain_mode
+
 
 @contextmanager
 def atomic_path(target: str | os.PathLike):
@@ -21,6 +23,7 @@ def atomic_path(target: str | os.PathLike):
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
     os.close(fd)
     try:
+        plain_mode(tmp)
         yield Path(tmp)
         os.replace(tmp, target)
     except BaseException:

@@ -225,19 +225,21 @@ def build_parser() -> argparse.ArgumentParser:
     _unit_args(s)
     s.add_argument("--rtl", type=Path, help="verify RTL already on disk (DIR/params.json)")
     s.add_argument("--examples", type=int, help="Hypothesis examples")
-    s.add_argument("--seed", type=int)
-    s.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
-    s.add_argument("--waves", action="store_true")
-    s.add_argument("--model", choices=("minilm",))
-    s.add_argument("--layer", type=int)
-    s.add_argument("--text")
+    s.add_argument("--seed", type=int, help="Hypothesis seed (a failure prints the one to reuse)")
+    s.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator",
+                   help="HDL simulator (default verilator)")
+    s.add_argument("--waves", action="store_true", help="dump waveforms into the build folder")
+    s.add_argument("--model", choices=("minilm",),
+                   help="encoder: run one real all-MiniLM-L6-v2 layer (with --layer, --text)")
+    s.add_argument("--layer", type=int, help="encoder with --model: the layer to run (0..5)")
+    s.add_argument("--text", help="with --model: the sentence to tokenize and run")
     s.add_argument("--weights", type=Path, help="encoder: a weight stream file (qbert model weights) "
                                                 "to drive instead of the golden model's")
     s.set_defaults(func=cmd_unit)
 
     pr = sub.add_parser("prove", help="run the SymbiYosys proofs of a unit")
     _unit_args(pr)
-    pr.add_argument("--rtl", type=Path)
+    pr.add_argument("--rtl", type=Path, help="prove RTL already on disk (DIR/params.json)")
     pr.add_argument("--solver", choices=("z3", "yices", "boolector"), default=None,
                     help="SMT solver of the SBY engines (default per unit: z3 for matmul, which "
                          "closes the 4x4 fastest; yices for softmax)")
@@ -245,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     li = sub.add_parser("lint", help="verilator --lint-only -Wall on a unit's RTL")
     _unit_args(li)
-    li.add_argument("--rtl", type=Path)
+    li.add_argument("--rtl", type=Path, help="lint RTL already on disk (DIR/params.json)")
     li.set_defaults(func=cmd_unit)
 
     mo = sub.add_parser("model", help="run the golden integer model")

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from rtl_gen.config import ConfigError
+from rtl_gen.emit import plain_mode
 
 from . import bundle, report, signoff
 from .export_config import ExportConfig, default_config, load
@@ -49,6 +50,7 @@ def build_bundle(ec: ExportConfig, out: Path, *, force: bool = False, say=print)
     created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.resolve().parent))
     try:
+        plain_mode(tmp)
         units = {}
         (tmp / "rtl").mkdir()
         for unit, cfg in ec.units.items():

@@ -79,6 +79,20 @@ def test_generate_writes_three_files_and_replaces_atomically(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["rtl"]  # no temp leftovers
 
 
+def test_outputs_get_the_umask_mode_not_the_temp_files_private_one(tmp_path):
+    import os
+    from scripts.atomic import atomic_path
+    old = os.umask(0o027)
+    try:
+        out = generate(MatmulConfig(rows=1, cols=1, k_max=8), tmp_path / "rtl")
+        with atomic_path(tmp_path / "w.bin") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o750
+    assert (tmp_path / "w.bin").stat().st_mode & 0o777 == 0o640
+
+
 def test_generate_refuses_to_replace_a_foreign_folder(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(ConfigError, match="not empty and was not written by"):
