@@ -130,6 +130,7 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS,
     a("    always @(posedge clk) if (rst) f_k <= 0; else if (fire) f_k <= f_pos;")
     a(f"    wire signed [{G - 1}:0] f_k64 = {{{G - kw}'d0, f_k}};")
     a("    wire f_chk = !rst && !f_first;")
+    L.extend(packed_products_block(cfg))
     a("    // ---- protocol and tiles ----")
     a(f"    qbert_axis_check #(.DATA_W({C * OB}), .ROLE(0)) f_out (.clk(clk), .rst(rst), "
       ".tvalid(m_axis_tvalid), .tready(m_axis_tready), .tdata(m_axis_tdata), "
@@ -244,6 +245,81 @@ def latency_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices
                       parts=(LATENCY,), name=name, bound=bound)
 
 
+def packed_products_block(cfg) -> list[str]:
+    """dsp_pack 2: P0 ``pack_operand`` and the cut multipliers' assumption.
+
+    Each packed multiplier's output ``pprod_r{r}_c{c0}_c{c1}`` is cut free in the
+    job's script (:data:`CUT_PACKED`) and assumed equal to
+    ``x*w[c0] + x*w[c1] * 2^S`` mod 2^P, the two plain int8 products (the same
+    terms the spec's ghosts use).  Sound: the RTL computes it as
+    ``x * wpack`` (checked in the text by :func:`packed_drivers_check`), P0
+    proves ``wpack == w[c0] + w[c1] * 2^S``, and x*(u + v) = x*u + x*v mod 2^P.
+    Without the cut, the odd column's Q1 asks the solver to split a 8 x 26-bit
+    product, a multiplier equivalence that did not finish in 30 minutes.
+    """
+    if not cfg.packed_pairs:
+        return []
+    AB, WB, PB = cfg.act_bits, cfg.weight_bits, cfg.prod_bits
+    S, OPB = cfg.pack_shift, cfg.pack_operand_bits
+    P = S + PB
+    L = ["    // ---- dsp_pack 2: packed operands (P0) and the cut multipliers ----"]
+    for j in range(cfg.packed_pairs):
+        c0, c1 = 2 * j, 2 * j + 1
+        pair = f"c{c0}_c{c1}"
+        L.append(f"    wire signed [{OPB - 1}:0] f_wpack_{pair} = $signed(wgt_c{c0}) + ($signed(wgt_c{c1}) <<< {S});")
+        L.append(f"    always @(*) assert ($signed(wpack_{pair}) == f_wpack_{pair});  // P0 pack_operand")
+        for r in range(cfg.rows):
+            for c in (c0, c1):
+                L.append(f"    wire signed [{PB - 1}:0] f_pe_r{r}_c{c} = $signed(act_r{r}) * $signed(wgt_c{c});")
+            L.append(f"    wire [{P - 1}:0] f_pp_r{r}_{pair} = {{f_pe_r{r}_c{c1}, {S}'d0}} "
+                     f"+ {{{{{P - PB}{{f_pe_r{r}_c{c0}[{PB - 1}]}}}}, f_pe_r{r}_c{c0}}};")
+            L.append(f"    always @(*) assume (pprod_r{r}_{pair} == f_pp_r{r}_{pair});")
+    return L
+
+
+#: the job script's cut for dsp_pack 2 (see packed_products_block)
+CUT_PACKED = "cutpoint qbert_matmul/w:pprod_*"
+def packed_driver_lines(cfg) -> list[str]:
+    """The declaration and driver of every packed multiplier output as the
+    generator writes them: ``sext(act_r) * sext(wpack)``, pack_shift +
+    prod_bits wide."""
+    AB, PB, S, OPB = cfg.act_bits, cfg.prod_bits, cfg.pack_shift, cfg.pack_operand_bits
+    P = S + PB
+    out = []
+    for j in range(cfg.packed_pairs):
+        w = f"wpack_c{2 * j}_c{2 * j + 1}"
+        for r in range(cfg.rows):
+            name = f"pprod_r{r}_c{2 * j}_c{2 * j + 1}"
+            out.append(f"wire [{P}-1:0] {name};")
+            out.append(f"assign {name} = $signed({{ {{ {P - AB}{{ act_r{r}[{AB - 1}] }} }}, act_r{r} }}) "
+                       f"* $signed({{ {{ {P - OPB}{{ {w}[{OPB - 1}] }} }}, {w} }});")
+    return out
+
+
+def packed_drivers_check(cfg, text: str):
+    """The cut of :func:`packed_products_block` is only sound for multipliers
+    written ``sext(act_r) * sext(wpack)`` at full width: a result (status PASS
+    or FAIL, in the unit's table) saying whether every packed multiplier of
+    ``text`` is declared and driven exactly as :func:`packed_driver_lines` and
+    there is no other.  With FAIL the unit's proof fails, whatever the jobs
+    under the cut say."""
+    import time
+    from .sby import SbyResult
+    start = time.monotonic()
+    name = f"matmul_packed_drivers_r{cfg.rows}c{cfg.cols}"
+    desc = "every packed multiplier is sext(act_r) * sext(wpack), as the cut assumes"
+    lines = {ln.strip() for ln in text.splitlines()}
+    bad = [w for w in packed_driver_lines(cfg) if w not in lines]
+    n = sum(ln.startswith("assign pprod_") for ln in lines)
+    if n != cfg.packed_pairs * cfg.rows:
+        bad.append(f"{n} packed products assigned, the Config has {cfg.packed_pairs * cfg.rows}")
+    status = "FAIL" if bad else "PASS"
+    detail = (f"not in the RTL: `{bad[0]}`" if bad else
+              f"{n} packed multipliers checked in the RTL text")
+    return SbyResult(name, status, time.monotonic() - start, mode="text", engine="python",
+                     detail=detail, description=desc, failed=[name] if bad else [])
+
+
 def matmul_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices",
                depth: int = 1, mode: str = "prove", name: str | None = None,
                mutate=None, cols=None, parts=PARTS, bound: int | None = None) -> SbyJob:
@@ -257,6 +333,7 @@ def matmul_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices"
     text = rtl_text if rtl_text is not None else verilog(cfg)
     if mutate is not None:
         text = mutate(text)
+    script = None
     text = inject(text, TOP, formal_block(cfg, cols=cols, parts=parts, bound=bound))
     spec = equiv.RequantSpec(acc_bits=cfg.acc_bits, out_bits=cfg.out_bits)
     sources = {f"{TOP}.sv": text, axis.CHECKER_FILE: axis.CHECKER_SV,
@@ -266,8 +343,11 @@ def matmul_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices"
         label += "_col" + "-".join(str(c) for c in sorted(set(cols)))
     if tuple(parts) != PARTS:
         label += "_" + "-".join(parts)
+    if cfg.packed_pairs:
+        label += "_pack2"
+        script = tuple(f"read -formal -sv {f}" for f in sources) + (f"prep -top {TOP}", CUT_PACKED)
     return SbyJob(name or f"matmul_{label}", TOP, sources, mode=mode, depth=depth, engine=engine,
-                  description=f"qbert_matmul {label}: " + (
+                  script=script, description=f"qbert_matmul {label}: " + (
                       f"next output tile within {bound or cfg.drain_cycles + 1} un-stalled cycles "
                       f"(s_axis_prm kept valid), tiles in == tiles out" if tuple(parts) == (LATENCY,)
                       else "acc exact (no overflow), requant == golden, m_axis protocol, "

@@ -58,6 +58,9 @@ class EncoderConfig(UnitConfig):
     weight_bits: int = field(default=_NUM.weight_bits, metadata=choice(8, 4))
     bias_bits: int = field(default=28, metadata=rng(
         1, 32, "bias width the array adds (MiniLM needs 17 at W8); acc must fit 32 bits"))
+    dsp_pack: int = field(default=2, metadata=choice(
+        1, 2, doc="the array's products per multiplier (MatmulConfig.dsp_pack): 2 halves "
+                  "its DSP48E2s, one per two MACs"))
 
     def _check(self) -> None:
         if self.hidden % self.heads:
@@ -99,7 +102,8 @@ class EncoderConfig(UnitConfig):
         consumer (the residual's operand, requantized to residual_bits + 1)."""
         return MatmulConfig(rows=self.array, cols=self.array, k_max=self.k_max,
                             act_bits=_NUM.act_bits, weight_bits=_NUM.act_bits,
-                            bias_bits=self.bias_bits, out_bits=MATMUL_OUT_BITS)
+                            bias_bits=self.bias_bits, out_bits=MATMUL_OUT_BITS,
+                            dsp_pack=self.dsp_pack)
 
     # The array's weight lanes are int8 even at W4: Q K^T and P V multiply two
     # int8 activations on the same array; int4 weights are sign-extended.

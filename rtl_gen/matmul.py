@@ -51,6 +51,9 @@ from .config import ConfigError, UnitConfig, choice, rng
 from .requant import SHIFT_BITS, requant_stages
 
 TOP = "qbert_matmul"
+#: the DSP48E2 multiplier's signed inputs (A, B): dsp_pack 2 needs the packed
+#: weight operand to fit the first and the activation the second
+DSP_A_BITS, DSP_B_BITS = 27, 18
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class MatmulConfig(UnitConfig):
     out_bits: int = field(default=8, metadata=choice(
         8, 16, 17, doc="output width (signed); 16 feeds the softmax's score input (attention), "
                        "17 the residual add of the encoder engine"))
+    dsp_pack: int = field(default=1, metadata=choice(
+        1, 2, doc="products per multiplier: 2 packs the weights of two neighbouring columns "
+                  "into one 27-bit operand, so one DSP48E2 does both MACs of a row (docs/matmul.md)"))
 
     def _check(self) -> None:
         if self.acc_bits > 32:
@@ -105,6 +111,24 @@ class MatmulConfig(UnitConfig):
         (formal/matmul.py, U3 latency) and measured by the cocotb test
         ``matmul_latency``."""
         return self.rows + 4
+
+    @property
+    def packed_pairs(self) -> int:
+        """Column pairs (2j, 2j + 1) whose PEs of a row share one multiplier; an
+        odd last column keeps its own."""
+        return self.cols // 2 if self.dsp_pack == 2 else 0
+
+    @property
+    def pack_shift(self) -> int:
+        """dsp_pack 2: where the odd column's weight sits in the packed operand,
+        one bit above the even column's product (its sign is the borrow)."""
+        return self.prod_bits + 1
+
+    @property
+    def pack_operand_bits(self) -> int:
+        """dsp_pack 2: the packed weight operand, signed (w[2j+1] sign-extended by
+        one bit: w[2j] < 0 borrows from it)."""
+        return self.pack_shift + self.weight_bits + 1
 
     @property
     def wgt_word_bits(self) -> int:
@@ -221,14 +245,18 @@ def build(cfg: MatmulConfig):
         m.Assign(w(Slice(wgt_tdata, c * WB + WB - 1, c * WB)))
         wgts.append(w)
 
+    packed = _packed_products(m, cfg, acts, wgts)
     acc_q, shd_q = {}, {}
     for r in range(R):
         for c in range(C):
             t = f"r{r}_c{c}"
             prod = m.Wire(f"prod_{t}", PB)
-            # operands widened to the product width first: a product is only
-            # as wide as its widest operand (DESIGN.md, Veriloggen pitfall)
-            m.Assign(prod(Signed(sext(acts[r], AB, PB)) * Signed(sext(wgts[c], WB, PB))))
+            if (r, c) in packed:
+                m.Assign(prod(packed[r, c]))
+            else:
+                # operands widened to the product width first: a product is only
+                # as wide as its widest operand (DESIGN.md, Veriloggen pitfall)
+                m.Assign(prod(Signed(sext(acts[r], AB, PB)) * Signed(sext(wgts[c], WB, PB))))
             acc = m.Reg(f"acc_{t}_q", A)
             acc_d = m.Wire(f"acc_{t}_d", A)
             m.Assign(acc_d(Mux(first_q, sext(prod, PB, A), acc + sext(prod, PB, A))))
@@ -295,6 +323,37 @@ def build(cfg: MatmulConfig):
     m.Assign(out_tvalid(out_valid_q))
     m.Assign(out_tlast(out_last_q))
     return m
+
+
+def _packed_products(m, cfg: MatmulConfig, acts, wgts) -> dict:
+    """dsp_pack 2: (row, column) -> the PE's exact product, two per multiplier.
+
+    Columns 2j and 2j + 1 share one signed operand per pair,
+    ``w[2j] + w[2j+1] * 2^S`` (S = pack_shift = prod_bits + 1; pack_operand_bits
+    wide), and each row one signed product ``p = x * w[2j] + x * w[2j+1] * 2^S``
+    (Xilinx WP486), kept to its low S + prod_bits bits.  The even column's
+    product is ``p[prod_bits-1:0]``; bit S - 1 is its sign, the borrow it took
+    from the odd one, which is ``p[S +: prod_bits] + p[S-1]``.  Exact for every
+    operand value (the formal Q1 and the testbenches compare each PE against the
+    plain product).
+    """
+    from veriloggen import Cat, Int, Signed, Slice
+    out = {}
+    AB, WB, PB = cfg.act_bits, cfg.weight_bits, cfg.prod_bits
+    S, OPB = cfg.pack_shift, cfg.pack_operand_bits
+    P = S + PB
+    assert OPB <= DSP_A_BITS and AB <= DSP_B_BITS
+    for j in range(cfg.packed_pairs):
+        c0, c1 = 2 * j, 2 * j + 1
+        pw = m.Wire(f"wpack_c{c0}_c{c1}", OPB)
+        m.Assign(pw(Cat(emit.sext(wgts[c1], WB, OPB - S), Int(0, S, 2))
+                    + emit.sext(wgts[c0], WB, OPB)))
+        for r, act in enumerate(acts):
+            p = m.Wire(f"pprod_r{r}_c{c0}_c{c1}", P)
+            m.Assign(p(Signed(emit.sext(act, AB, P)) * Signed(emit.sext(pw, OPB, P))))
+            out[r, c0] = Slice(p, PB - 1, 0)
+            out[r, c1] = Slice(p, P - 1, S) + Cat(Int(0, PB - 1, 2), p[S - 1])
+    return out
 
 
 def verilog(cfg: MatmulConfig) -> str:

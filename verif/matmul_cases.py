@@ -6,6 +6,7 @@ bench.  The expected result always comes from
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,38 @@ def k_cap(cfg: MatmulConfig) -> int:
     return min(cfg.k_max, 3 * cfg.rows + 6)
 
 
+#: the identity requantizer: (acc * 2^30 + 2^29) >> 30 = acc
+EXACT_MULT, EXACT_SHIFT = 1 << 30, 30
+
+
+@st.composite
+def _exact_case(draw, cfg: MatmulConfig, m: int, n: int) -> MatmulCase:
+    """Operands small enough that every sum + bias fits the output, and the
+    identity requantizer: each output is its accumulator, to the bit.  The other
+    draws saturate or scale the sums down to 8 bits, where an accumulator a few
+    units off (a dropped carry or borrow) rounds away."""
+    omax = int_range(cfg.out_bits)[1]
+    k = draw(st.integers(1, max(1, min(k_cap(cfg), omax // 2))))
+    mag = max(1, math.isqrt(omax // 2 // k))
+    x = draw(_small((m, k), mag, cfg.act_bits))
+    w = draw(_small((k, n), mag, cfg.weight_bits))
+    room = min(omax - k * mag * mag, int_range(cfg.bias_bits)[1])
+    bias = np.asarray(draw(st.lists(st.integers(-room, room), min_size=n, max_size=n)),
+                      dtype=np.int64)
+    pauses = {ep: draw(pause_patterns()) for ep in (ACT, WGT, PRM, OUT)}
+    return MatmulCase(x, w, bias, np.full(n, EXACT_MULT, dtype=np.int64),
+                      np.full(n, EXACT_SHIFT, dtype=np.int64), pauses)
+
+
+def _small(shape, mag: int, bits: int):
+    """An int64 array of values in [-mag, mag] (within ``bits``), edges favoured."""
+    mag = min(mag, int_range(bits)[1])
+    size = int(np.prod(shape))
+    vals = st.one_of(st.sampled_from([-mag, mag, -1]), st.integers(-mag, mag))
+    return st.lists(vals, min_size=size, max_size=size).map(
+        lambda v: np.asarray(v, dtype=np.int64).reshape(shape))
+
+
 @st.composite
 def cases(draw, cfg: MatmulConfig, k_max_sim: int = 4096) -> MatmulCase:
     """A matmul within ``cfg``: 1..2 tiles a side (partial tiles included),
@@ -67,6 +100,8 @@ def cases(draw, cfg: MatmulConfig, k_max_sim: int = 4096) -> MatmulCase:
         x = np.full((m, k), xa, dtype=np.int64)
         w = np.full((k, n), wa, dtype=np.int64)
         bias = np.full((n,), draw(st.sampled_from([blo, bhi, 0])), dtype=np.int64)
+    elif draw(st.integers(0, 3)) == 3:
+        return draw(_exact_case(cfg, m, n))
     else:
         k = draw(st.one_of(st.integers(1, k_cap(cfg)), st.sampled_from([1, R, R + 1])))
         k = min(k, cfg.k_max)

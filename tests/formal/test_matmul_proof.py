@@ -125,3 +125,52 @@ def test_latency_catches_a_stuck_drain(run):
     r = run(latency_job(SMALL, mode="bmc", depth=SMALL.drain_cycles + 8, mutate=mutate))
     assert r.status == "FAIL", r.summary()
     assert "U3 latency" in r.properties, r.summary()
+
+
+# ---- dsp_pack 2: two products per multiplier -------------------------------
+PACKED = MatmulConfig(rows=1, cols=3, k_max=8, dsp_pack=2)   # one pair and an odd column
+
+
+def test_packed_proven(run):
+    """Every column of a packed Config, the odd one that keeps its own multiplier
+    included, is proven with the packed multipliers cut (formal.matmul
+    packed_products_block); and the RTL's multipliers are the form the cut assumes."""
+    from formal.matmul import packed_drivers_check
+    from rtl_gen.matmul import verilog
+    for job in matmul_column_jobs(PACKED, depth=1):
+        r = run(job)
+        assert r.status == "PASS", r.summary()
+    assert packed_drivers_check(PACKED, verilog(PACKED)).status == "PASS"
+
+
+PACKED_MUTANTS = {
+    # the odd column's product loses the borrow of a negative even product
+    "borrow_dropped": (_sub(r"pprod_r0_c0_c1\[32:17\] \+ \{ 15'b0, pprod_r0_c0_c1\[16\] \}",
+                            "pprod_r0_c0_c1[32:17] + 16'd0"), 1, {"Q1 acc_equal"}),
+    # the odd weight zero-extended into the packed operand
+    "odd_weight_zero_extended": (_sub(r"\{ \{ 1\{ wgt_c1\[7\] \} \}, wgt_c1 \}, 17'b0",
+                                      "{ 1'b0, wgt_c1 }, 17'b0"), 0, {"P0 pack_operand"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PACKED_MUTANTS))
+def test_packed_mutant_fails(run, name):
+    mutate, col, props = PACKED_MUTANTS[name]
+    r = run(matmul_job(PACKED, mode="bmc", depth=6, mutate=mutate, cols=[col],
+                       name=f"matmul_packmut_{name}"))
+    assert r.status == "FAIL", r.summary()
+    assert set(r.properties) & props, r.summary()
+
+
+def test_packed_driver_not_in_the_cut_form_fails():
+    """A multiplier the cut's assumption does not describe (here: the packed
+    operand's sign taken from the wrong bit) fails the unit's proof."""
+    from formal.matmul import packed_drivers_check
+    from rtl_gen.matmul import verilog
+    text = verilog(PACKED)
+    bad = text.replace("{ { 7{ wpack_c0_c1[25] } }, wpack_c0_c1 }", "{ { 7{ wpack_c0_c1[24] } }, wpack_c0_c1 }")
+    assert bad != text
+    r = packed_drivers_check(PACKED, bad)
+    assert r.status == "FAIL" and "pprod_r0_c0_c1" in r.detail
+    extra = text.replace("endmodule", "  wire [32:0] pprod_x;\n  assign pprod_x = 33'd0;\nendmodule")
+    assert packed_drivers_check(PACKED, extra).status == "FAIL"

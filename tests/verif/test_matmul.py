@@ -20,6 +20,8 @@ CONFIGS = {
     "2x2_k16": MatmulConfig(rows=2, cols=2, k_max=16),
     "default": MatmulConfig(),
     "3x5_int4": MatmulConfig(rows=3, cols=5, k_max=256, weight_bits=4),
+    # two packed column pairs and an odd column that keeps its own multiplier
+    "3x5_packed": MatmulConfig(rows=3, cols=5, k_max=64, dsp_pack=2),
 }
 
 

@@ -1,8 +1,8 @@
 """Mutation check of the matmul testbench: single-point bugs in the generated
 Verilog must each make `qbert sim matmul --rtl DIR` exit 1 (a mismatch).
 
-Each mutant needs its own Verilator build (~15-30 s); six run in the default
-regression, all 13 under `-m slow` (`tox -e mutants`, `tox -e fuzz`).
+Each mutant needs its own Verilator build (~15-30 s); seven run in the default
+regression, all 16 under `-m slow` (`tox -e mutants`, `tox -e fuzz`).
 """
 import os
 import subprocess
@@ -45,6 +45,19 @@ MUTANTS = {
         "assign m_axis_tvalid = out_valid_q && (m_axis_tready || !s_axis_act_tvalid);"),
 }
 
+#: dsp_pack 2 (two products per multiplier): mutants of the packing, on PACK_CFG
+PACK_CFG = MatmulConfig(rows=2, cols=3, k_max=16, dsp_pack=2)
+PACK_MUTANTS = {
+    # the odd column's product loses the borrow a negative even product takes
+    "pack_borrow_dropped": ("pprod_r1_c0_c1[32:17] + { 15'b0, pprod_r1_c0_c1[16] }",
+                            "pprod_r1_c0_c1[32:17] + 16'd0"),
+    # the odd column's weight zero-extended into the packed operand
+    "pack_weight_zero_extended": ("{ { 1{ wgt_c1[7] } }, wgt_c1 }, 17'b0", "{ 1'b0, wgt_c1 }, 17'b0"),
+    # the even column's product read one bit too high
+    "pack_low_slice_off_by_one": ("assign prod_r0_c0 = pprod_r0_c0_c1[15:0];",
+                                  "assign prod_r0_c0 = pprod_r0_c0_c1[16:1];"),
+}
+
 #: what the failure report must say, where one particular check must catch it
 NEEDLE = {"tlast_error_never_set": "err_tlast_o not set by a tlast disagreement",
           "tvalid_withdrawn_while_stalled": "AXI4-Stream requires",
@@ -55,15 +68,15 @@ NEEDLE = {"tlast_error_never_set": "err_tlast_o not set by a tlast disagreement"
 #: compare, a saturation bound, a handshake, a stall); the rest (each a Verilator
 #: build) run under -m slow / tox -e mutants
 DEFAULT = ("acc_operator", "rounding_constant", "row_last_off_by_one", "saturation_bound",
-           "handshake_ignores_wgt_valid", "output_register_ignores_stall")
+           "handshake_ignores_wgt_valid", "output_register_ignores_stall", "pack_borrow_dropped")
 
 
 @pytest.mark.parametrize("name", [n if n in DEFAULT else pytest.param(n, marks=pytest.mark.slow)
-                                  for n in MUTANTS])
+                                  for n in [*MUTANTS, *PACK_MUTANTS]])
 def test_mutant_is_caught(tmp_path, name, plant_mutant):
     rtl = tmp_path / "rtl"
-    generate(CFG, rtl)
-    old, new = MUTANTS[name]
+    generate(PACK_CFG if name in PACK_MUTANTS else CFG, rtl)
+    old, new = {**MUTANTS, **PACK_MUTANTS}[name]
     # "8'h7f": the first lane's positive saturation value only
     plant_mutant(rtl / "qbert_matmul.v", old, new, first_only=old == "8'h7f")
     r = subprocess.run([sys.executable, "-m", "scripts.cli", "sim", "matmul", "--rtl", str(rtl),
@@ -77,10 +90,11 @@ def test_mutant_is_caught(tmp_path, name, plant_mutant):
         assert "MISMATCH" in r.stderr
 
 
-def test_unmutated_passes_same_run(tmp_path):
+@pytest.mark.parametrize("cfg", [CFG, PACK_CFG], ids=["plain", "packed"])
+def test_unmutated_passes_same_run(tmp_path, cfg):
     """The same run on the unmutated RTL exits 0 (the mutants fail for the mutation)."""
     rtl = tmp_path / "rtl"
-    generate(CFG, rtl)
+    generate(cfg, rtl)
     r = subprocess.run([sys.executable, "-m", "scripts.cli", "sim", "matmul", "--rtl", str(rtl),
                         "--examples", str(EXAMPLES), "--seed", str(SEED)],
                        capture_output=True, text=True, timeout=900)
