@@ -317,18 +317,27 @@ def prove_jobs(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc 
                whole_layer: bool = False) -> list[SbyJob]:
     """What ``qbert prove encoder`` runs: the free-environment BMC and one live
     BMC per sequence length 1..max_seq, LIVE_DEPTH cycles (P1/P2 and B1 over a
-    prefix of the layer; L1 cannot fail that early).  ``whole_layer``: the live
-    BMCs unroll the whole bound (start_i is taken in cycle 1, so f_cycles
-    reaches done_bound in cycle done_bound + 2: depth done_bound + 3), which
-    proves L1 -- and the same at S=1 with m_axis_y stalling freely.
+    prefix of the layer).  ``whole_layer`` adds, per sequence length, L1: the
+    control-only live BMC over a whole layer (start_i is taken in cycle 1 and
+    the worst case has done_o in cycle layer_bound + 1: depth done_bound + 3),
+    every stage within its share of layer_bound and the layer within it (about
+    40 min at S=1 on the shared 2-core machine, beyond the CLI's 30-minute job
+    limit); and P1/P2 and B1 over a whole layer (the ghost bits carried: hours),
+    also at S=1 with m_axis_y stalling freely.
     Not vacuous: SBY's smtbmc runs with --presat, so every step's assumptions
     are checked satisfiable (a contradiction ends the job PREUNSAT, not PASS),
     and the live environment has one reset only."""
     jobs = [encoder_job(cfg, engine_text, unit_texts, engine=engine, depth=GLUE_DEPTH)]
-    for s in range(1, cfg.max_seq + 1):
-        jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s,
-                                depth=done_bound(cfg, s) + 3 if whole_layer else LIVE_DEPTH))
+    seqs = range(1, cfg.max_seq + 1)
+    for s in seqs:
+        jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s, depth=LIVE_DEPTH))
     if whole_layer:
+        for s in seqs:
+            jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s,
+                                    depth=done_bound(cfg, s) + 3, control_only=True))
+        for s in seqs:
+            jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s,
+                                    depth=done_bound(cfg, s) + 3))
         jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine,
                                 depth=done_bound(cfg, 1) + 3, live_seq=1, stall_y=True))
     return jobs

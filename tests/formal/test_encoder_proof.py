@@ -27,9 +27,9 @@ TINY = EncoderConfig(array=2, hidden=2, heads=1, ffn=2, max_seq=2, bias_bits=20)
 SHORT = 54
 
 
-#: the whole-layer BMCs (689-863 cycles) take hours on the 2-core machine:
-#: opt in with QBERT_WHOLE_LAYER=1 (tox -e formal runs the slow tests, and
-#: these would time out there)
+#: the whole-layer BMCs with the buffers' ghost bits (and L1 at S=2) take
+#: hours on the 2-core machine: opt in with QBERT_WHOLE_LAYER=1 (tox -e formal
+#: runs the slow tests, and these would time out there)
 whole_layer = pytest.mark.skipif(os.environ.get("QBERT_WHOLE_LAYER") != "1",
                                  reason="whole-layer BMC: set QBERT_WHOLE_LAYER=1 (hours)")
 
@@ -58,9 +58,11 @@ def test_prove_jobs_cover_every_sequence_length(rtl):
         jobs = prove_jobs(TINY, *rtl, whole_layer=whole)
         assert jobs[0].depth == GLUE_DEPTH and "glue_bmc" in jobs[0].name
         for s in range(1, TINY.max_seq + 1):
-            live = [j for j in jobs if f"live_s{s}_bmc" in j.name]
-            assert len(live) == 1
-            assert live[0].depth == (done_bound(TINY, s) + 3 if whole else LIVE_DEPTH)
+            prefix = [j for j in jobs if f"live_s{s}_bmc{LIVE_DEPTH}_" in j.name]
+            l1 = [j for j in jobs if f"live_s{s}_ctl_bmc" in j.name]
+            full = [j for j in jobs if f"live_s{s}_bmc{done_bound(TINY, s) + 3}_" in j.name]
+            assert len(prefix) == 1 and len(l1) == len(full) == whole
+            assert all(j.depth == done_bound(TINY, s) + 3 for j in l1 + full)
         assert any("live_stall_s1_bmc" in j.name for j in jobs) == whole
 
 
@@ -125,18 +127,21 @@ def test_header_waits_one_beat_too_many(run, rtl):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("s", [1, 2])
+@pytest.mark.parametrize("s", [1, pytest.param(2, marks=whole_layer)])
 def test_live_layer_done_in_bound(run, rtl, s):
     """L1 over a whole layer (control only): done within layer_bound, every
-    stage within its share."""
-    r = run(_l1(*rtl, s), timeout=3600)
+    stage within its share (S=1: about 40 min on the shared 2-core machine;
+    S=2 did not complete in the session that wrote it: opt-in)."""
+    r = run(_l1(*rtl, s), timeout=7200)
     assert r.status == "PASS", r.summary()
 
 
 @pytest.mark.slow
 def test_layer_bound_one_short_fails(run, rtl):
-    """The whole layer's bound one cycle short: a trace of the worst case (BMC)."""
-    r = run(_l1(*rtl, short="layer"), timeout=3600)
+    """The whole layer's bound one cycle short: a trace of the worst case (BMC,
+    the units answering at their bounds, F_WORST: one deterministic trace, so
+    the solver only follows it; the trace is one of the live environment's)."""
+    r = run(_l1(*rtl, short="layer", worst=True), timeout=3600)
     assert r.status == "FAIL", r.summary()
     assert r.properties == ["L1 done_in_bound"], r.summary()
 
