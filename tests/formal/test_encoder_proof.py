@@ -59,7 +59,7 @@ def test_prove_jobs_cover_every_sequence_length(rtl):
         assert jobs[0].depth == GLUE_DEPTH and "glue_bmc" in jobs[0].name
         for s in range(1, TINY.max_seq + 1):
             prefix = [j for j in jobs if f"live_s{s}_bmc{LIVE_DEPTH}_" in j.name]
-            l1 = [j for j in jobs if f"live_s{s}_ctl_bmc" in j.name]
+            l1 = [j for j in jobs if f"live_s{s}_layer_ctl_bmc" in j.name]
             full = [j for j in jobs if f"live_s{s}_bmc{done_bound(TINY, s) + 3}_" in j.name]
             assert len(prefix) == 1 and len(l1) == len(full) == whole
             assert all(j.depth == done_bound(TINY, s) + 3 for j in l1 + full)
