@@ -43,7 +43,9 @@ Properties (injected before ``endmodule`` of qbert_encoder, naming its wires):
 
 L1 is checked by the control-only live job (``control_only=True``): the
 buffer memories cut, no ghost bits, no stream checkers (the sequencer reads
-no data), which is what lets a whole layer's BMC complete.  ``F_WORST`` pins
+no data): the first 260 cycles of a layer check in 13 min, where the job
+with the ghost bits took 22 min for 181 (the whole layer, 473 cycles at S=1,
+did not complete: docs/encoder.md, "Formal").  ``F_WORST`` pins
 the abstract units to their latest answers (one deterministic worst-case
 trace: the bound's exactness and the must-fail checks).
 """
