@@ -224,6 +224,14 @@ def milestones(cfg, s: int, short: bool = False) -> list[tuple[str, int]]:
     return out
 
 
+def stages_depth(cfg, s: int, stages: int = 4) -> int:
+    """BMC depth that proves the first ``stages`` stage bounds for every trace:
+    a stage is left in order and never entered again, so a violation of a
+    stage's bound b shows by the cycle in which f_cycles reaches b (start_i is
+    taken in cycle 1, f_cycles is 0 in cycle 2: cycle b + 2, depth b + 3)."""
+    return milestones(cfg, s)[stages - 1][1] + 3
+
+
 def addr_bits(engine_text: str, name: str) -> int:
     """Width of the buffer's read address wire in the engine's RTL."""
     m = re.search(rf"^\s*wire\s+\[(\d+)-1:0\]\s+{name}_rd_addr;", engine_text, re.M)
@@ -327,9 +335,11 @@ def check_size(cfg) -> None:
 
 def prove_jobs(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc yices",
                whole_layer: bool = False) -> list[SbyJob]:
-    """What ``qbert prove encoder`` runs: the free-environment BMC and one live
+    """What ``qbert prove encoder`` runs: the free-environment BMC, one live
     BMC per sequence length 1..max_seq, LIVE_DEPTH cycles (P1/P2 and B1 over a
-    prefix of the layer).  ``whole_layer`` adds, per sequence length, L1: the
+    prefix of the layer), and one control-only live BMC per sequence length to
+    the q projection's stage bound (:func:`stages_depth`: L1's first four
+    stage bounds, proven for every trace).  ``whole_layer`` adds, per sequence length, L1: the
     control-only live BMC over a whole layer (start_i is taken in cycle 1 and
     the worst case has done_o in cycle layer_bound + 1: depth done_bound + 3),
     every stage within its share of layer_bound and the layer within it (about
@@ -343,6 +353,9 @@ def prove_jobs(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc 
     seqs = range(1, cfg.max_seq + 1)
     for s in seqs:
         jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s, depth=LIVE_DEPTH))
+    for s in seqs:
+        jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s,
+                                depth=stages_depth(cfg, s), control_only=True))
     if whole_layer:
         for s in seqs:
             jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s,

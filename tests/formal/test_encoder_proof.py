@@ -20,7 +20,8 @@ import os
 
 import pytest
 
-from formal.encoder import LIVE_DEPTH, done_bound, encoder_job, milestones, ports, prove_jobs
+from formal.encoder import (LIVE_DEPTH, done_bound, encoder_job, milestones, ports, prove_jobs,
+                            stages_depth)
 from rtl_gen.encoder import TOP, EncoderConfig, files
 
 TINY = EncoderConfig(array=2, hidden=2, heads=1, ffn=2, max_seq=2, bias_bits=20)
@@ -61,6 +62,8 @@ def test_prove_jobs_cover_every_sequence_length(rtl):
         assert jobs[0].depth == GLUE_DEPTH and "glue_bmc" in jobs[0].name
         for s in range(1, TINY.max_seq + 1):
             prefix = [j for j in jobs if f"live_s{s}_bmc{LIVE_DEPTH}_" in j.name]
+            stage = [j for j in jobs if f"live_s{s}_ctl_bmc{stages_depth(TINY, s)}_" in j.name]
+            assert len(stage) == 1
             l1 = [j for j in jobs if f"live_s{s}_layer_ctl_bmc" in j.name]
             full = [j for j in jobs if f"live_s{s}_bmc{done_bound(TINY, s) + 3}_" in j.name]
             assert len(prefix) == 1 and len(l1) == len(full) == whole
@@ -88,9 +91,9 @@ def test_read_address_off_by_one_word(run, rtl):
     assert r.properties == ["B1 written_x"], r.summary()
 
 
-#: the control-only live BMC of the default run: through the first stages
-#: (header, scalars, X, the q projection: cycle 64 at S = 1)
-STAGES_DEPTH = 70
+#: the control-only live BMC of the default run: through the first four
+#: stages' bounds (header, scalars, X, the q projection: cycle 65 at S = 1)
+STAGES_DEPTH = stages_depth(TINY, 1)
 
 
 def _l1(rtl_text, units, s=1, depth=None, **kw):
@@ -104,7 +107,7 @@ def test_stage_bounds_follow_layer_bound():
         bounds = [b for _, b in milestones(TINY, s)]
         assert bounds == sorted(bounds) and bounds[-1] < done_bound(TINY, s)
         assert done_bound(TINY, s) == layer_bound(TINY, s).total
-    assert bounds[3] < STAGES_DEPTH - 2       # the q projection's stage is in the short BMC
+    assert STAGES_DEPTH == milestones(TINY, 1)[3][1] + 3 == 66   # through the q projection's bound
 
 
 def test_live_first_stages_in_bound(run, rtl):
@@ -134,8 +137,7 @@ def test_live_stages_through_out_projection_in_bound(run, rtl):
     projection, cycle 259): a stage is left in order, so a BMC to the cycle in
     which f_cycles reaches a stage's bound proves that stage's bound for every
     trace (~15 min; the session that wrote it checked it to cycle 267)."""
-    out = [b for c, b in milestones(TINY, 1) if c == "ph_lin && is_lin_out"][0]
-    r = run(_l1(*rtl, depth=out + 3), timeout=3600)
+    r = run(_l1(*rtl, depth=stages_depth(TINY, 1, 8)), timeout=3600)
     assert r.status == "PASS", r.summary()
 
 
