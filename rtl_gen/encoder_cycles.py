@@ -5,9 +5,10 @@ one layer of ``s`` tokens when every stream is ready every cycle, phase by
 phase, from the same schedule the sequencer runs (docs/encoder.md, "Cycle
 model").  ``layer_bound(cfg, s)`` is the same schedule with every unit at its
 proven worst case (:func:`unit_bounds`): the bound of the engine's liveness
-proof L1 (formal/encoder.py) and of the testbench's measured cycles. It is validated against Verilator by tests/verif/test_encoder.py and
-``qbert bench encoder`` (within 5%); it extrapolates to Configs too large to
-simulate (BERT-base on a ZCU102-sized array).
+proof L1 (formal/encoder.py) and of the testbench's measured cycles.
+``layer_cycles`` is validated against Verilator by tests/verif/test_encoder.py
+and ``qbert bench encoder`` (within 5%); it extrapolates to Configs too large
+to simulate (BERT-base on a ZCU102-sized array).
 
 Each term names the RTL behaviour it counts; the unit latencies come from the
 units' own Configs (the numbers their proofs and benches use).
