@@ -226,7 +226,8 @@ def milestones(cfg, s: int, short: bool = False) -> list[tuple[str, int]]:
 
 def stages_depth(cfg, s: int, stages: int = 4) -> int:
     """BMC depth that proves the first ``stages`` stage bounds for every trace:
-    a stage is left in order and never entered again, so a violation of a
+    in the live environment (one layer) a stage is left in order and never
+    entered again, so a violation of a
     stage's bound b shows by the cycle in which f_cycles reaches b (start_i is
     taken in cycle 1, f_cycles is 0 in cycle 2: cycle b + 2, depth b + 3)."""
     return milestones(cfg, s)[stages - 1][1] + 3
@@ -248,8 +249,8 @@ def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y:
     sequencer never reads data, so the L1 job carries none); ``short``: the
     must-fail checks, L1's bounds one cycle short: ``"stages"`` every stage's,
     ``"layer"`` the whole layer's only; ``stages``: assert the stage bounds too
-    (each is a hard query at its stage's end: the whole-layer PASS job asserts
-    the layer's bound only, which is what lets it complete)."""
+    (each is a hard query at its stage's end, so the whole-layer job asserts
+    the layer's bound only)."""
     if short not in (None, "stages", "layer"):
         raise ValueError(f"short must be None, 'stages' or 'layer', got {short!r}")
     A = cfg.array
