@@ -36,8 +36,18 @@ Properties (injected before ``endmodule`` of qbert_encoder, naming its wires):
   read by the array (whole groups) but never reach the output, so for X and
   H1 the property covers the rows whose token index is < S;
 - L1 ``done_in_bound`` (live job): a started layer is back in IDLE with
-  ``done_o`` within :func:`done_bound` cycles (the cycle model
-  ``layer_cycles(cfg, s).total`` plus each abstract unit's slack).
+  ``done_o`` within :func:`done_bound` cycles (``rtl_gen.encoder_cycles.
+  layer_bound``: the cycle model's schedule with every unit at its proven
+  bound), and L1 ``stage_in_bound``: every stage of the sequencer ends within
+  its cumulative share of that bound (:func:`milestones`).
+
+L1 is checked by the control-only live job (``control_only=True``): the
+buffer memories cut, no ghost bits, no stream checkers (the sequencer reads
+no data): the first 260 cycles of a layer check in 13 min, where the job
+with the ghost bits took 22 min for 181 (the whole layer, 473 cycles at S=1,
+did not complete: docs/encoder.md, "Formal").  ``F_WORST`` pins
+the abstract units to their latest answers (one deterministic worst-case
+trace: the bound's exactness and the must-fail checks).
 """
 from __future__ import annotations
 
@@ -86,19 +96,12 @@ class Abstract:
 
 
 def unit_latency(cfg) -> dict[str, int]:
-    """The abstract units' latency bounds (U3 semantics: while a unit is pending,
-    the next output unit completes within this many un-stalled cycles).  matmul:
-    drain_cycles + 1 (proven, formal/matmul.py latency_job); softmax:
-    latency(max_len) + 1 (its bound, BMC-checked); layernorm: latency() + beats + 1
-    (measured, no formal bound); gelu/requant/residual: LATENCY + 1 (proven)."""
-    from rtl_gen import gelu, requant, residual
-    sc, lc = cfg.softmax, cfg.layernorm
-    return {"qbert_matmul": cfg.matmul.drain_cycles + 1,
-            "qbert_softmax": sc.latency(sc.max_len) + 1,
-            "qbert_layernorm": lc.latency() + lc.beats + 1,
-            "qbert_gelu": gelu.LATENCY + 1,
-            "qbert_requant": requant.LATENCY + 1,
-            "qbert_residual": residual.LATENCY + 1}
+    """The abstract units' latency bounds by module (U3 semantics: while a unit is
+    pending, the next output unit completes within this many un-stalled cycles):
+    the proven bounds of ``rtl_gen.encoder_cycles.unit_bounds``, the same numbers
+    ``layer_bound`` charges."""
+    from rtl_gen.encoder_cycles import unit_bounds
+    return {f"qbert_{u}": v for u, v in unit_bounds(cfg).items()}
 
 
 def abstracts(cfg) -> list[Abstract]:
@@ -159,6 +162,14 @@ def _stub(a: Abstract, port_list: list[tuple[str, str, int]]) -> str:
     L.append(f"    always @(posedge clk) if (rst || f_out_end || f_pending == {CW}'d0) f_timer <= {CW}'d0;")
     L.append(f"        else if (!(m_axis_tvalid && !m_axis_tready)) f_timer <= f_timer + {one};")
     L.append(f"    always @(*) if (!rst) assume (f_timer < {CW}'d{a.latency});   // answers within its bound")
+    # F_WORST: the latest answer the bound allows, deterministically: the beats of
+    # the next output unit back to back, the last one in the bound's last cycle
+    n = f"{CW}'d1" if a.per_beat else (f"{CW}'d{a.out_beats}" if a.out_beats else "f_in_len")
+    beat = f"{CW}'d0" if a.per_beat else "f_beat"
+    L.append("`ifdef F_WORST")
+    L.append(f"    always @(*) if (!rst) assume (m_axis_tvalid == (f_pending != {CW}'d0 && "
+             f"f_timer + {n} >= {CW}'d{a.latency} + {beat}));")
+    L.append("`endif")
     L.append("`endif")
     L.append("    " + axis.check_instance("f_m_chk", "m_axis", axis.ROLE_ENV, widths["m_axis_tdata"]).rstrip())
     L.append("endmodule")
@@ -177,22 +188,49 @@ def stubs(cfg, unit_texts: str) -> str:
 
 def done_bound(cfg, s: int) -> int:
     """Cycles from start_i taken to IDLE with done_o, for s tokens, in the live
-    environment: the cycle model's total plus, for every output unit an abstract
-    unit emits in the layer, the slack its bound allows over the model (the
-    model charges a unit its real latency/period; the abstract one may take up
-    to its bound after the previous output unit)."""
-    from rtl_gen.encoder_cycles import layer_cycles
-    lat = unit_latency(cfg)
-    a, g = cfg.array, -(-s // cfg.array)
-    d, f, dh, nh = cfg.hidden, cfg.ffn, cfg.head_dim, cfg.heads
-    tiles = g * (4 * (d // a) + f // a) + g * (d // a) + nh * g * (g + dh // a)
-    sm_rows = nh * g * a
-    ln_vectors = 2 * s
-    beats = g * a * (d // a * 2 + f // a)       # out, down: residual beats; up: gelu + requant
-    slack = (tiles * lat["qbert_matmul"] + sm_rows * lat["qbert_softmax"]
-             + ln_vectors * lat["qbert_layernorm"]
-             + beats * max(lat["qbert_residual"], lat["qbert_gelu"] + lat["qbert_requant"]))
-    return layer_cycles(cfg, s).total + slack
+    environment: ``rtl_gen.encoder_cycles.layer_bound`` (the cycle model's
+    schedule with every unit at its proven bound)."""
+    from rtl_gen.encoder_cycles import layer_bound
+    return layer_bound(cfg, s).total
+
+
+#: f_cycles counts the busy cycles before the current one, from 0 in the cycle
+#: after start_i is taken; the cycle model counts from the start cycle: a stage
+#: whose cumulative phases end at c has its last cycle at f_cycles == c - 2 (the
+#: worst-case trace, F_WORST, matches the model at every stage, docs/encoder.md)
+MILESTONE_SLACK = 1
+#: the sequencer's stages in order: (phases of ``layer_bound`` the stage ends,
+#: the RTL condition "the engine is in this stage")
+STAGES = ((("START", "HDR"), "ph_hdr"), (("SCAL",), "ph_scal"), (("LOADX",), "ph_loadx"),
+          (("LIN_q",), "ph_lin && is_lin_q"), (("LIN_k",), "ph_lin && is_lin_k"),
+          (("LIN_v",), "ph_lin && is_lin_v"), (("QK", "SM", "PV"), "(ph_qk || ph_sm || ph_pv)"),
+          (("LIN_out",), "ph_lin && is_lin_out"), (("LNP1",), "ph_lnp && !which_ln_q"),
+          (("LNV1",), "ph_lnv && !which_ln_q"), (("LIN_up",), "ph_lin && is_lin_up"),
+          (("LIN_down",), "ph_lin && is_lin_down"), (("LNP2",), "ph_lnp && which_ln_q"),
+          (("LNV2",), "ph_lnv && which_ln_q"))
+
+
+def milestones(cfg, s: int, short: bool = False) -> list[tuple[str, int]]:
+    """(RTL condition, bound) per stage: while the engine is in the stage,
+    fewer than ``bound`` cycles have passed since start_i was taken -- the
+    stages' cumulative ``layer_bound`` phases (the last one: the whole layer)."""
+    from rtl_gen.encoder_cycles import layer_bound
+    ph = layer_bound(cfg, s).phases
+    out, cum = [], 0
+    for names, cond in STAGES:
+        cum += sum(ph[n] for n in names)
+        out.append((cond, cum - MILESTONE_SLACK - short))
+    assert cum + ph["DONE"] == done_bound(cfg, s)
+    return out
+
+
+def stages_depth(cfg, s: int, stages: int = 4) -> int:
+    """BMC depth that proves the first ``stages`` stage bounds for every trace:
+    in the live environment (one layer) a stage is left in order and never
+    entered again, so a violation of a
+    stage's bound b shows by the cycle in which f_cycles reaches b (start_i is
+    taken in cycle 1, f_cycles is 0 in cycle 2: cycle b + 2, depth b + 3)."""
+    return milestones(cfg, s)[stages - 1][1] + 3
 
 
 def addr_bits(engine_text: str, name: str) -> int:
@@ -203,9 +241,18 @@ def addr_bits(engine_text: str, name: str) -> int:
     return int(m.group(1))
 
 
-def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y: bool = False) -> str:
+def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y: bool = False,
+                 control_only: bool = False, short: str | None = None, stages: bool = True) -> str:
     """The engine's properties; ``live_seq``: the live environment and L1;
-    ``stall_y``: the live environment with m_axis_y stalling freely (no L1)."""
+    ``stall_y``: the live environment with m_axis_y stalling freely (no L1);
+    ``control_only``: L1 alone (no B1 ghost bits, no stream checkers: the
+    sequencer never reads data, so the L1 job carries none); ``short``: the
+    must-fail checks, L1's bounds one cycle short: ``"stages"`` every stage's,
+    ``"layer"`` the whole layer's only; ``stages``: assert the stage bounds too
+    (each is a hard query at its stage's end, so the whole-layer job asserts
+    the layer's bound only)."""
+    if short not in (None, "stages", "layer"):
+        raise ValueError(f"short must be None, 'stages' or 'layer', got {short!r}")
     A = cfg.array
     from rtl_gen.emit import clog2
     DWB = clog2(cfg.hidden // A)          # address = {group, word}: the engine's word field
@@ -215,11 +262,13 @@ def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y:
          "    always @(posedge clk) f_first <= 1'b0;",
          "    always @(*) if (f_first) assume (rst);",
          "    wire f_chk = !rst && !f_first;",
-         "    " + axis.check_instance("f_x_chk", "s_axis_x", axis.ROLE_ENV, A * 8).rstrip(),
-         "    " + axis.check_instance("f_w_chk", "s_axis_w", axis.ROLE_ENV, cfg.stream_shape.beat_bytes * 8).rstrip(),
-         "    " + axis.check_instance("f_y_chk", "m_axis_y", axis.ROLE_DUT, A * 8).rstrip(),
          "    wire f_go = ph_idle && start_i;      // a layer starts: its ghost bits clear"]
-    for name in BUFFERS:
+    if not control_only:
+        a += ["    " + axis.check_instance("f_x_chk", "s_axis_x", axis.ROLE_ENV, A * 8).rstrip(),
+              "    " + axis.check_instance("f_w_chk", "s_axis_w", axis.ROLE_ENV,
+                                          cfg.stream_shape.beat_bytes * 8).rstrip(),
+              "    " + axis.check_instance("f_y_chk", "m_axis_y", axis.ROLE_DUT, A * 8).rstrip()]
+    for name in () if control_only else BUFFERS:
         for r in range(A):
             g = f"f_wr_{name}{r}"
             a.append(f"    reg [{(1 << addr_bits(engine_text, name)) - 1}:0] {g} = 0;")
@@ -234,7 +283,9 @@ def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y:
             a.append(f"    always @(*) if (f_chk && {name}_rd_en && {live}) "
                      f"assert (f_wr_{name}{r}[{name}_rd_addr]);   // B1 written_{name}")
     if live_seq is not None:
-        bound = done_bound(cfg, live_seq)
+        # the model's total counts the start cycle and the done cycle: the last
+        # busy cycle has f_cycles == total - 3
+        bound = done_bound(cfg, live_seq) - 2 - (short == "layer")
         a += ["`ifdef F_LIVE",
               "    reg f_started = 1'b0;",
               f"    reg [{CW - 1}:0] f_cycles = {CW}'d0;",
@@ -256,6 +307,8 @@ def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y:
             a += [f"    always @(*) if (f_chk && f_started) assert (!busy_o || f_cycles < {CW}'d{bound});"
                   "   // L1 done_in_bound",
                   "    always @(*) if (f_chk && f_started && !busy_o) assert (done_o);   // L1 done_in_bound"]
+            a += [] if not stages else [f"    always @(*) if (f_chk && f_started && {c}) assert (f_cycles < {CW}'d{b});"
+                  "   // L1 stage_in_bound" for c, b in milestones(cfg, live_seq, short == "stages")]
         a.append("`endif")
     a.append("`endif")
     return "\n".join(a) + "\n"
@@ -283,33 +336,62 @@ def check_size(cfg) -> None:
 
 def prove_jobs(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc yices",
                whole_layer: bool = False) -> list[SbyJob]:
-    """What ``qbert prove encoder`` runs: the free-environment BMC and one live
+    """What ``qbert prove encoder`` runs: the free-environment BMC, one live
     BMC per sequence length 1..max_seq, LIVE_DEPTH cycles (P1/P2 and B1 over a
-    prefix of the layer; L1 cannot fail that early).  ``whole_layer``: the live
-    BMCs unroll the whole bound (start_i is taken in cycle 1, so f_cycles
-    reaches done_bound in cycle done_bound + 2: depth done_bound + 3), which
-    proves L1 -- and the same at S=1 with m_axis_y stalling freely.
+    prefix of the layer), and one control-only live BMC per sequence length to
+    the q projection's stage bound (:func:`stages_depth`: L1's first four
+    stage bounds, proven for every trace).  ``whole_layer`` adds, per sequence length, L1: the
+    control-only live BMC over a whole layer (start_i is taken in cycle 1 and
+    the worst case has done_o in cycle layer_bound + 1: depth done_bound + 3),
+    every stage within its share of layer_bound and the layer within it (about
+    40 min at S=1 on the shared 2-core machine, beyond the CLI's 30-minute job
+    limit); and P1/P2 and B1 over a whole layer (the ghost bits carried: hours),
+    also at S=1 with m_axis_y stalling freely.
     Not vacuous: SBY's smtbmc runs with --presat, so every step's assumptions
     are checked satisfiable (a contradiction ends the job PREUNSAT, not PASS),
     and the live environment has one reset only."""
     jobs = [encoder_job(cfg, engine_text, unit_texts, engine=engine, depth=GLUE_DEPTH)]
-    for s in range(1, cfg.max_seq + 1):
+    seqs = range(1, cfg.max_seq + 1)
+    for s in seqs:
+        jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s, depth=LIVE_DEPTH))
+    for s in seqs:
         jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s,
-                                depth=done_bound(cfg, s) + 3 if whole_layer else LIVE_DEPTH))
+                                depth=stages_depth(cfg, s), control_only=True))
     if whole_layer:
+        for s in seqs:
+            jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s,
+                                    depth=done_bound(cfg, s) + 3, control_only=True, stages=False))
+        for s in seqs:
+            jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s,
+                                    depth=done_bound(cfg, s) + 3))
         jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine,
                                 depth=done_bound(cfg, 1) + 3, live_seq=1, stall_y=True))
     return jobs
 
 
+#: control-only jobs: every buffer memory's read data is free (Yosys cutpoint on
+#: the $mem_v2 cells): the sequencer never reads buffer data
+CUT_MEMORIES = ("cutpoint qbert_encoder/t:$mem_v2",)
+#: and the rest of the datapath: flattened, the data logic that only fed the
+#: abstract units' (unread) data inputs goes; the weight stream's record
+#: register only feeds the data and err_hdr_o, so its value is free
+CONTROL_ONLY = ("flatten", *(c.replace("qbert_encoder/", "") for c in CUT_MEMORIES),
+                "cutpoint w:sr_q", "opt_clean")
+
+
 def encoder_job(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc yices",
                 mode: str = "bmc", depth: int = 40, live_seq: int | None = None,
-                stall_y: bool = False, name: str | None = None) -> SbyJob:
+                stall_y: bool = False, control_only: bool = False, worst: bool = False,
+                short: str | None = None, stages: bool = True, name: str | None = None) -> SbyJob:
     """SBY job for the engine text ``engine_text`` (qbert_encoder.v) with abstract
     units built from ``unit_texts``.  ``live_seq``: the live job (L1, narrowed
-    environment, sequence length live_seq)."""
+    environment, sequence length live_seq).  ``control_only``: L1 alone, every
+    buffer memory cut (:data:`CUT_MEMORIES`: the read data free); ``worst``:
+    the abstract units answer at their bound, deterministically (F_WORST: the
+    worst-case trace, with ``mode="cover"``); ``short``: see :func:`formal_block`."""
     from rtl_gen.encoder import TOP
-    text = inject(engine_text, TOP, formal_block(cfg, engine_text, live_seq=live_seq, stall_y=stall_y))
+    text = inject(engine_text, TOP, formal_block(cfg, engine_text, live_seq=live_seq, stall_y=stall_y,
+                                                 control_only=control_only, short=short, stages=stages))
     if mode == "cover":
         started = "f_started && " if live_seq is not None else ""
         text = inject(text, TOP, f"`ifdef FORMAL\n    always @(*) if (f_chk) cover ({started}done_o && ph_idle "
@@ -324,8 +406,24 @@ def encoder_job(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc
         desc = f"a layer of S={live_seq} ends with done_o in the live environment (non-vacuity)"
     elif stall_y:
         desc = f"P1/P2 on m_axis_y and B1 through a layer of S={live_seq}, m_axis_y stalling"
+    elif control_only:
+        desc = (f"done within layer_bound and every stage within its share (L1), live environment, "
+                f"S={live_seq}, buffer data free")
     else:
         desc = f"done within done_bound (L1), P1/P2 on m_axis_y and B1, live environment, S={live_seq}"
+    if short:
+        kind += f"_short_{short}"
+    if live_seq is not None and not stall_y and not stages:
+        kind += "_layer"
+    defines = {"F_LIVE": None} if live_seq is not None else {}
+    if worst:
+        defines["F_WORST"] = None
+        kind += "_worst"
+    script = None
+    if control_only:
+        kind += "_ctl"
+        dflags = "".join(f" -D{k}" for k in defines)
+        script = tuple(f"read -formal -sv{dflags} {f}" for f in sources) + (f"prep -top {TOP}",) + CONTROL_ONLY
     return SbyJob(name or f"encoder_{kind}_{mode}{depth}_{label}", TOP, sources, mode=mode, depth=depth,
-                  engine=engine, defines={"F_LIVE": None} if live_seq is not None else {},
+                  engine=engine, defines=defines, script=script,
                   description=f"encoder engine: {desc} (abstract units)")

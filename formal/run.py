@@ -378,7 +378,10 @@ def encoder_jobs(cfg=None, rtl_dir: Path | str | None = None,
                  engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
     """The encoder engine's glue with abstract units (formal/encoder.py): the
     free-environment BMC (P1/P2 on m_axis_y, B1), one live BMC per sequence
-    length (L1 done within done_bound, with P1/P2 and B1) and the live cover."""
+    length over a prefix of the layer (P1/P2, B1) and one control-only live BMC
+    per sequence length to the q projection's stage bound (L1's first four
+    stage bounds); L1 over a whole layer is ``prove_jobs(..., whole_layer=True)``
+    (not completed: longer than a CLI job)."""
     from rtl_gen import encoder as genc
     from . import encoder as fenc
     if rtl_dir is not None:

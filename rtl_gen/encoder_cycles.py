@@ -3,9 +3,12 @@
 ``layer_cycles(cfg, s)`` predicts the cycles from ``start_i`` to ``done_o`` for
 one layer of ``s`` tokens when every stream is ready every cycle, phase by
 phase, from the same schedule the sequencer runs (docs/encoder.md, "Cycle
-model"). It is validated against Verilator by tests/verif/test_encoder.py and
-``qbert bench encoder`` (within 5%); it extrapolates to Configs too large to
-simulate (BERT-base on a ZCU102-sized array).
+model").  ``layer_bound(cfg, s)`` is the same schedule with every unit at its
+proven worst case (:func:`unit_bounds`): the bound of the engine's liveness
+proof L1 (formal/encoder.py) and of the testbench's measured cycles.
+``layer_cycles`` is validated against Verilator by tests/verif/test_encoder.py
+and ``qbert bench encoder`` (within 5%); it extrapolates to Configs too large
+to simulate (BERT-base on a ZCU102-sized array).
 
 Each term names the RTL behaviour it counts; the unit latencies come from the
 units' own Configs (the numbers their proofs and benches use).
@@ -48,14 +51,60 @@ def _tiles(cfg: EncoderConfig, tiles: int, k: int) -> int:
     return k + (tiles - 1) * max(k, cfg.array + 1)
 
 
-def _segment(cfg: EncoderConfig, tiles: int, k: int, post: int) -> int:
+def unit_bounds(cfg: EncoderConfig) -> dict[str, int]:
+    """Each unit's proven latency bound (U3: while an input unit is pending, the
+    next output unit completes within this many un-stalled cycles after the
+    later of its input's end and the previous output's end): matmul
+    ``drain_cycles + 1`` (qbert prove matmul), softmax ``latency(max_len) + 1``
+    (qbert prove softmax), layernorm ``drain_cycles() + 1`` (qbert prove
+    layernorm), gelu/requant/residual ``LATENCY + 1`` (their proofs)."""
+    sc = cfg.softmax
+    return {"matmul": cfg.matmul.drain_cycles + 1, "softmax": sc.latency(sc.max_len) + 1,
+            "layernorm": cfg.layernorm.drain_cycles() + 1, "gelu": gelu.LATENCY + 1,
+            "requant": requant.LATENCY + 1, "residual": residual.LATENCY + 1}
+
+
+def _chain(in_ends: list[int], bound: int) -> list[int]:
+    """Output-unit ends of a unit at its bound: each output unit ends ``bound``
+    cycles after the later of its input's end and the previous output's end."""
+    out: list[int] = []
+    for e in in_ends:
+        out.append(max(e, out[-1] if out else e) + bound)
+    return out
+
+
+def _beats(ends: list[int], beats: int) -> list[int]:
+    """The beats of units ending at ``ends``, back to back up to each end."""
+    return [t - beats + 1 + b for t in ends for b in range(beats)]
+
+
+def _segment(cfg: EncoderConfig, tiles: int, k: int, post: tuple[str, ...],
+             worst: bool = False) -> int:
     """A pass segment: its start pulse and feed register (2), the tiles, the last
-    tile through the matmul drain, the post-op's pipeline (``post``), and the
-    cycle the sequencer sees the last row written."""
-    return 2 + _tiles(cfg, tiles, k) + cfg.matmul.drain_cycles + post + 1
+    tile through the matmul drain, the post-op units (``post``, in order), and
+    the cycle the sequencer sees the last row written.  ``worst``: every unit at
+    its bound (the abstract units of the proof take every beat at once, so the
+    tiles issue back to back, K cycles each, and a beat-wise post-op answers
+    beat after beat)."""
+    if not worst:
+        lat = {"gelu": gelu.LATENCY, "requant": requant.LATENCY, "residual": residual.LATENCY}
+        return 2 + _tiles(cfg, tiles, k) + cfg.matmul.drain_cycles + sum(lat[p] for p in post) + 1
+    b = unit_bounds(cfg)
+    ends = _beats(_chain([(t + 1) * k for t in range(tiles)], b["matmul"]), cfg.array)
+    for p in post:
+        ends = _chain(ends, b[p])
+    return 2 + ends[-1] + 1
 
 
-def layer_cycles(cfg: EncoderConfig, s: int) -> LayerCycles:
+def _rows(n: int, beats: int, bound: int) -> int:
+    """A unit at its bound on n back-to-back input units of ``beats`` beats: the
+    end of its last output unit, counted from the cycle before the first beat."""
+    return _chain([(r + 1) * beats for r in range(n)], bound)[-1]
+
+
+def layer_cycles(cfg: EncoderConfig, s: int, worst: bool = False) -> LayerCycles:
+    """Cycles of one layer of ``s`` tokens, phase by phase, all streams ready;
+    ``worst``: every unit at its proven bound (:func:`layer_bound`)."""
     cfg.check_seq(s)
     a = cfg.array
     g = -(-s // a)
@@ -69,7 +118,7 @@ def layer_cycles(cfg: EncoderConfig, s: int) -> LayerCycles:
         """Two weight banks: block n loads (its PRM record and K rows, one beat a
         cycle) once block n-2 has drained; it computes once loaded and block n-1
         has drained."""
-        load, seg = prm + k, _segment(cfg, g, k, post) + LIN_STEP
+        load, seg = prm + k, _segment(cfg, g, k, post, worst) + LIN_STEP
         load_end, comp_end = [], []
         for n in range(blocks):
             free = comp_end[n - 2] + BANK_FREE if n >= 2 else 0
@@ -79,27 +128,35 @@ def layer_cycles(cfg: EncoderConfig, s: int) -> LayerCycles:
         ph[f"LIN_{name}"] = comp_end[-1] - LIN_ENTRY
 
     for name in ("q", "k", "v"):
-        linear(name, d, dw, 0)
+        linear(name, d, dw, ())
     sm = cfg.softmax
     beats = sm.beats(s)
     # softmax of the group's rows: the first row's latency, then one row a row_period,
     # then the last row's beats out; + the start pulse, the feed register and the
     # sequencer's check
-    sm_rows = 2 + sm.latency(s) + (a - 1) * sm.row_period(s) + beats + 1
+    sm_rows = 2 + (_rows(a, beats, unit_bounds(cfg)["softmax"]) if worst else
+                   sm.latency(s) + (a - 1) * sm.row_period(s) + beats) + 1
     heads_groups = cfg.heads * g
-    ph["QK"] = heads_groups * _segment(cfg, g, dh, 0)
+    ph["QK"] = heads_groups * _segment(cfg, g, dh, (), worst)
     ph["SM"] = heads_groups * sm_rows
-    ph["PV"] = heads_groups * _segment(cfg, dhw, s, 0)
-    res_post = residual.LATENCY
-    linear("out", d, dw, res_post)
+    ph["PV"] = heads_groups * _segment(cfg, dhw, s, (), worst)
+    linear("out", d, dw, ("residual",))
     ln = cfg.layernorm
     lnp = dw * (ln_rec + 1)
     # start pulse, feed register, the first vector's latency, one vector a period,
     # the last vector's beats out, the sequencer's check
-    lnv = 2 + ln.latency() + (s - 1) * ln.vector_period() + ln.beats + 1
+    lnv = 2 + (_rows(s, ln.beats, unit_bounds(cfg)["layernorm"]) if worst else
+               ln.latency() + (s - 1) * ln.vector_period() + ln.beats) + 1
     ph["LNP1"], ph["LNV1"] = lnp, lnv
-    linear("up", d, fw, gelu.LATENCY + requant.LATENCY)
-    linear("down", f, dw, res_post)
+    linear("up", d, fw, ("gelu", "requant"))
+    linear("down", f, dw, ("residual",))
     ph["LNP2"], ph["LNV2"] = lnp, lnv
     ph["DONE"] = 1        # done_o is registered: high the cycle after the last output
     return LayerCycles(ph, cfg.macs(s), a)
+
+
+def layer_bound(cfg: EncoderConfig, s: int) -> LayerCycles:
+    """The schedule of :func:`layer_cycles` with every unit at its proven bound
+    (:func:`unit_bounds`), all streams ready: ``.total`` bounds the cycles from
+    ``start_i`` to ``done_o`` (L1, formal/encoder.py), ``.phases`` each phase."""
+    return layer_cycles(cfg, s, worst=True)

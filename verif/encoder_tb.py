@@ -133,8 +133,10 @@ async def encoder_matches_golden(dut):
 @cocotb.test()
 async def encoder_cycles(dut):
     """No stalls: the cycles of a layer at S = 1, a partial group and max_seq against
-    the cycle model (rtl_gen/encoder_cycles.py), each checked bit-exact too."""
-    from rtl_gen.encoder_cycles import layer_cycles
+    the cycle model (rtl_gen/encoder_cycles.py), each checked bit-exact too, and
+    within ``layer_bound`` (the liveness proof's bound, every unit at its proven
+    worst case)."""
+    from rtl_gen.encoder_cycles import layer_bound, layer_cycles
     cfg = _config()
     tb = EncoderTB(dut, cfg)
     rng = np.random.default_rng(5)
@@ -145,8 +147,10 @@ async def encoder_cycles(dut):
         exp = expected(c)
         if not np.array_equal(exp, got):
             raise AssertionError(describe_mismatch(c, exp, got))
-        model = layer_cycles(cfg, s).total
-        rows.append({"seq": s, "cycles": cycles, "model": model, **(
+        model, bound = layer_cycles(cfg, s).total, layer_bound(cfg, s).total
+        if cycles > bound:
+            raise AssertionError(f"S={s}: {cycles} cycles, beyond layer_bound {bound} (L1's bound)")
+        rows.append({"seq": s, "cycles": cycles, "model": model, "bound": bound, **(
             {"phases": tb.phases} if tb.phases else {})})
         dut._log.info("encoder S=%d: %d cycles, model %d (%+.2f%%)", s, cycles, model,
                       100 * (model - cycles) / cycles)

@@ -8,7 +8,7 @@ layer on a short sentence at the MiniLM Config.  Slow: all six layers and a
 import pytest
 
 from rtl_gen.encoder import EncoderConfig, generate
-from rtl_gen.encoder_cycles import layer_cycles
+from rtl_gen.encoder_cycles import layer_bound, layer_cycles
 from scripts import flows
 
 FLOW = flows.FLOWS["encoder"]
@@ -33,6 +33,7 @@ def test_synthetic_layers_cycles_and_error_flags(tmp_path, cfg):
     assert res.tests == 3 and info["examples"] == 8 and info["outputs"] > 0
     for row in info["cycles"]:
         assert row["model"] == layer_cycles(cfg, row["seq"]).total
+        assert row["cycles"] <= row["bound"] == layer_bound(cfg, row["seq"]).total, row
         assert abs(row["model"] - row["cycles"]) <= 0.05 * row["cycles"], row
 
 
