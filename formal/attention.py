@@ -38,8 +38,8 @@ within ``AttentionConfig.head_latency(S)`` cycles (not counting m_axis stalls)
 of the cycle its loads complete.  The bound is conditional on the units'
 bounds.  k-inductive (depth 1) with the budget lemma L1
 (:func:`latency_budget`): timer + the head's worst case left <=
-head_latency(S) + 1; closes in seconds on Configs of one or two query groups
-(:data:`LATENCY_PROVE_MAX_GROUPS`), not (yet) on larger ones.
+head_latency(S) + 1, stated per stage; closes in seconds to a minute on
+Configs of up to four query groups (:data:`LATENCY_PROVE_MAX_GROUPS`).
 
 Not proven here: the data (bit-exactness is the cocotb testbench's).
 """
@@ -136,8 +136,8 @@ PARTS = ("glue", "rows", "feeds")
 LATENCY = "latency"
 #: the most query groups (max_seq / rows) for which ``qbert prove`` runs the
 #: unbounded latency proof (:func:`latency_job`): one or two groups close in
-#: 3-60 s; four (max_seq 8 on 2x2 arrays) had no verdict in 20 minutes
-LATENCY_PROVE_MAX_GROUPS = 2
+#: 4-9 s, four (max_seq 8 on 2x2 arrays) in 71 s (loaded machine)
+LATENCY_PROVE_MAX_GROUPS = 4
 #: the deepest head (head_latency(max_seq) cycles) whose whole-head latency BMC
 #: the must-fail tests run (43 cycles: ~3 minutes; 75 did not finish in 10)
 LATENCY_BMC_MAX = 50
@@ -194,7 +194,7 @@ def latency_budget(cfg, bound: int | None = None) -> list[str]:
     in (``loaded_q``), f_hd_timer + rem <= head_latency(S) + 1, where rem is the
     head's worst case left, read off the registers term by term as
     ``AttentionConfig.latency_terms`` charges it at the start (inclusive: the
-    current cycle counts):
+    current cycle counts), stated per stage (:func:`stage_charges`):
 
     - ``qk_read``: the Q K^T feed's register not yet filled;
     - ``<u>_beats``: the beats the unit has not taken yet (read positions minus
@@ -263,7 +263,6 @@ def latency_budget(cfg, bound: int | None = None) -> list[str]:
         "pv_unit": unit("pv"),
         "out": f"(l_seq - {x('g_rows', GW)}) * {k(NCB)} - {x('out_blk_q', CBB)}",
     }
-    bound_mux = " : ".join(f"seq_len_i == {SW}'d{s} ? {k(t + 1)}" for s, t in per_seq.items())
     hw = axis.counter_width(1, max(per_seq.values()) + 1)
     A = "// L1 latency_budget"
     a = ["    // ---- L1: the head's worst case left (AttentionConfig.latency_terms, inclusive) ----",
@@ -272,18 +271,54 @@ def latency_budget(cfg, bound: int | None = None) -> list[str]:
          f"    wire [{W - 1}:0] l_qk_rd_tiles = qk_issued_q ? l_qk_tiles : "
          + by_s(lambda s: f"{x('qk_row_q', SW)} / {k(R)} * {k(s // C)}") + f" + {x('qk_col_q', SW)} / {k(C)};"]
     a += [f"    wire [{W - 1}:0] l_{n} = {e};" for n, e in terms.items()]
-    a += [f"    wire [{W - 1}:0] l_rem = {' + '.join(f'l_{n}' for n in terms)};",
-          f"    wire [{W - 1}:0] l_bound = {bound_mux} : {k(0)};   // head_latency(S) + 1",
-          "    always @(*) if (f_chk) begin",
+    a += ["    always @(*) if (f_chk) begin",
           f"        assert ((f_hd_pending != 0) == loaded_q && f_hd_pending <= 1 && loaded_q == (f_ld_all && f_ld_all_q));   {A}: a head is in",
           f"        assert (loaded_q || f_hd_timer == 0);   {A}: idle",
-          f"        assert (!loaded_q || {x('f_hd_timer', hw)} + l_rem <= l_bound);   {A}",
           f"        assert (l_qk_rd_tiles <= l_qk_tiles && {x('g_qk_in', GW)} <= l_qk_tiles && {x('g_sm_in', GW)} <= l_seq "
           f"&& {x('g_pv_in', GW)} <= l_ng * {k(NCB)} && {x('g_rows', GW)} <= l_seq && {x('g_pg_w', GW)} <= l_ng);   {A}: counts",
           *[f"        assert (f_{u}_pending != 0 || f_{u}_timer == 0);   {A}: idle unit" for u in ("qk", "sm", "pv")],
           f"        assert ((scores_rd_row_q == 0 && scores_rd_col_q == 0) || sf_valid_q);   {A}: feeds",
           f"        assert ((pv_j_q == 0 && pv_blk_q == 0) || pv_valid_q);   {A}: feeds",
           f"        assert (!loaded_q || qk_issued_q || qk_valid_q || (qk_row_q == 0 && qk_col_q == 0 && qk_k_q == 0));   {A}: feeds",
+          "    end"]
+    return a + stage_charges(cfg, terms, by_s, k, x, W, hw)
+
+
+def stage_charges(cfg, terms, by_s, k, x, W, hw) -> list[str]:
+    """L1 cut per stage (Q K^T, softmax, P V, output): each cycle that counts
+    for the head's U3 timer is charged to one stage, the one nearest the output
+    that can make progress (``charge``); per stage, the cycles charged + its
+    terms left <= its terms at the start (``AttentionConfig.latency_terms``
+    grouped by stage; the loads' pulse cycle is Q K^T's), and the head's timer
+    is the sum of the charges.  One lemma over the whole sum (timer + all
+    terms left <= head_latency(S) + 1) is the same claim but left the solver
+    relating two 13-term adder trees across the step: no verdict in 10 minutes
+    at four query groups, where this closes in about a minute."""
+    stages = ("qk", "sm", "pv", "out")
+    A = "// L1 latency_budget"
+    charge = {
+        "out": "ctx_full_q",
+        "pv": "!ctx_full_q && (f_pv_pending != 0 || pv_valid_q || pv_run)",
+        "sm": "!ctx_full_q && !(f_pv_pending != 0 || pv_valid_q || pv_run) && (f_sm_pending != 0 || sf_valid_q || sf_run)",
+    }
+    charge["qk"] = f"!({charge['out']}) && !({charge['pv']}) && !({charge['sm']})"
+
+    def start(st: str, s: int) -> int:
+        t = sum(v for n, v in cfg.latency_terms(s).items() if n.split("_")[0] == st)
+        return t + 1 if st == "qk" else t     # the cycle of the loads' pulse: charged to Q K^T
+
+    a = ["    // ---- L1 per stage: cycles charged + terms left <= terms at the start ----",
+         "    wire f_hd_tick = !rst && !(m_axis_tvalid && !m_axis_tready) && (f_hd_in_tvalid || loaded_q) && !head_end;"]
+    for st in stages:
+        a.append(f"    reg [{W - 1}:0] c_{st} = {k(0)};")
+        a.append(f"    always @(posedge clk) if (rst || head_end) c_{st} <= {k(0)}; "
+                 f"else if (f_hd_tick && (f_hd_in_tvalid ? {'1' if st == 'qk' else '0'} : ({charge[st]}))) c_{st} <= c_{st} + {k(1)};")
+        a.append(f"    wire [{W - 1}:0] l_rem_{st} = {' + '.join(f'l_{n}' for n in terms if n.split('_')[0] == st)};")
+        a.append(f"    wire [{W - 1}:0] l_start_{st} = {by_s(lambda s: k(start(st, s)))};")
+    a += ["    always @(*) if (f_chk) begin",
+          f"        assert ({x('f_hd_timer', hw)} == {' + '.join(f'c_{st}' for st in stages)});   {A}: charges",
+          *[f"        assert (c_{st} <= l_start_{st} && (!loaded_q || ({{1'b0, c_{st}}} + {{1'b0, l_rem_{st}}} <= {{1'b0, l_start_{st}}})));   {A}: stage {st}" for st in stages],
+          *[f"        assert (loaded_q || c_{st} == 0);   {A}: stage {st}" for st in stages],
           "    end"]
     return a
 

@@ -62,7 +62,7 @@ ELEMENTWISE = {
 UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", *ELEMENTWISE, "kit")
 #: units whose proofs cover part of the unit (attention: its glue, with the
 #: units abstracted; its latency bound unbounded, but only on Configs of at
-#: most two query groups; encoder:
+#: most four query groups; encoder:
 #: bounded proofs of its glue with abstract units at tiny Configs,
 #: docs/encoder.md "Formal"): `qbert prove` runs them, but they are not in
 #: UNITS_WITH_PROOFS, so `qbert export` does not gate on them yet
