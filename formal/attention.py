@@ -213,7 +213,8 @@ def latency_budget(cfg, bound: int | None = None) -> list[str]:
     Supporting invariants: an idle unit's timer is 0 (the checker's), a feed
     that started a bank keeps its register full until the bank is done, the
     Q K^T feed's register is full from its first read to its last.
-    ``bound`` (must-fail tests): that bound for max_seq instead."""
+    ``bound`` (must-fail tests) only sizes the arithmetic: the shorter bound
+    itself is U3's (:func:`head_latency_block`)."""
     R, C, DH = cfg.rows, cfg.cols, cfg.head_dim
     NCB = DH // C
     SW, GW = cfg.seq_bits, ghost_width(cfg)
