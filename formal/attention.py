@@ -30,14 +30,16 @@ registers), all proven by k-induction at depth 2 (:data:`PARTS`):
 - A3 ``bank_flags``: the writer of each two-bank buffer never writes a full
   bank (scores, probs) and the context registers are not written while full.
 
-U3 ``latency`` (:data:`LATENCY`, its own job, BMC only): the units are given
-their proven latency bounds as further assumptions (U3 with
-:func:`unit_latency`, and "a unit holding nothing takes an offered beat"); then
-a head's last output row comes within ``AttentionConfig.head_latency(S)``
-cycles (not counting m_axis stalls) of the cycle its loads complete.  The
-bound is conditional on the units' bounds.  Not inductive (the invariant would
-be the worst-case remaining time of every stage): a BMC over one whole head,
-feasible on one-group Configs only (:data:`LATENCY_BMC_MAX`).
+U3 ``latency`` (:func:`latency_job`, its own job): the units are given their
+proven latency bounds as further assumptions (U3 with :func:`unit_latency`,
+and E1 "a unit holding nothing takes an offered beat", proven in
+formal/matmul.py and formal/softmax.py); then a head's last output row comes
+within ``AttentionConfig.head_latency(S)`` cycles (not counting m_axis stalls)
+of the cycle its loads complete.  The bound is conditional on the units'
+bounds.  k-inductive (depth 1) with the budget lemma L1
+(:func:`latency_budget`): timer + the head's worst case left <=
+head_latency(S) + 1, stated per stage; closes in seconds to a minute on
+Configs of up to four query groups (:data:`LATENCY_PROVE_MAX_GROUPS`).
 
 Not proven here: the data (bit-exactness is the cocotb testbench's).
 """
@@ -132,9 +134,12 @@ PARTS = ("glue", "rows", "feeds")
 #: the head's bounded latency (U3 at the composed ports): its own job, as it
 #: narrows the units' behaviour to their latency bounds
 LATENCY = "latency"
-#: the deepest head (head_latency(max_seq) cycles) whose latency BMC ``qbert prove``
-#: runs: the BMC must cover one whole head (43 cycles: ~3 minutes; 75 cycles did not
-#: finish in 10)
+#: the most query groups (max_seq / rows) for which ``qbert prove`` runs the
+#: unbounded latency proof (:func:`latency_job`): one or two groups close in
+#: 4-9 s, four (max_seq 8 on 2x2 arrays) in 71 s (loaded machine)
+LATENCY_PROVE_MAX_GROUPS = 4
+#: the deepest head (head_latency(max_seq) cycles) whose whole-head latency BMC
+#: the must-fail tests run (43 cycles: ~3 minutes; 75 did not finish in 10)
 LATENCY_BMC_MAX = 50
 
 
@@ -178,6 +183,147 @@ def latency_bounds(cfg, bound: int | None = None) -> dict[int, int]:
             if s % cfg.rows == 0 and s % cfg.cols == 0}
 
 
+def ghost_width(cfg) -> int:
+    """Width of the per-head ghost counts: holds every tile/row count of a head."""
+    ng_max, nkb_max = cfg.max_seq // cfg.rows, cfg.max_seq // cfg.cols
+    return max(ng_max * nkb_max, ng_max * (cfg.head_dim // cfg.cols), cfg.max_seq, 8).bit_length() + 2
+
+
+def latency_budget(cfg, bound: int | None = None) -> list[str]:
+    """L1 ``latency_budget``, the lemma that makes U3 k-inductive: while a head is
+    in (``loaded_q``), f_hd_timer + rem <= head_latency(S) + 1, where rem is the
+    head's worst case left, read off the registers term by term as
+    ``AttentionConfig.latency_terms`` charges it at the start (inclusive: the
+    current cycle counts), stated per stage (:func:`stage_charges`):
+
+    - ``qk_read``: the Q K^T feed's register not yet filled;
+    - ``<u>_beats``: the beats the unit has not taken yet (read positions minus
+      the beat in the feed register);
+    - ``<u>_drain``: the unit's bound for every tile/row not yet fully taken;
+    - ``<u>_unit``: what the abstract unit still holds, pending x (its bound + 1)
+      - its own U3 timer (the first pending output ends within bound + 1 - timer
+      cycles, each further one within bound + 1 of the previous);
+    - ``<u>_read``: groups whose bank the feed has not started reading;
+    - ``out``: output beats not yet taken.
+
+    Every cycle m_axis is not stalled lowers rem by at least one (the stage
+    nearest the output that is not waiting on a full bank makes progress:
+    takes a beat, fills its register, or its unit's timer ticks), a stalled one
+    does not raise it; a tile's last beat moves its drain into the unit term.
+    Supporting invariants: an idle unit's timer is 0 (the checker's), a feed
+    that started a bank keeps its register full until the bank is done, the
+    Q K^T feed's register is full from its first read to its last.
+    ``bound`` (must-fail tests) only sizes the arithmetic: the shorter bound
+    itself is U3's (:func:`head_latency_block`)."""
+    R, C, DH = cfg.rows, cfg.cols, cfg.head_dim
+    NCB = DH // C
+    SW, GW = cfg.seq_bits, ghost_width(cfg)
+    RB, CBB = max(1, (R - 1).bit_length()), max(1, (NCB - 1).bit_length())
+    KB = max(1, (DH - 1).bit_length())
+    per_seq = latency_bounds(cfg, bound)
+    W = (4 * max(per_seq.values()) + 16).bit_length()
+    lat = cfg.unit_latencies()
+
+    def x(sig: str, n: int) -> str:
+        """``sig`` (n bits) zero-extended to W bits."""
+        return f"{{{{{W - n}{{1'b0}}}}, {sig}}}"
+
+    def k(v: int) -> str:
+        return f"{W}'d{v}"
+
+    def unit(u: str) -> str:
+        cw = axis.counter_width(MAX_PENDING[u], unit_latency(cfg, u))
+        return f"{x(f'f_{u}_pending', cw)} * {k(unit_latency(cfg, u))} - {x(f'f_{u}_timer', cw)}"
+
+    legal = [s for s in range(1, cfg.max_seq + 1) if s % R == 0 and s % C == 0]
+
+    def by_s(f) -> str:
+        """A case split over the legal S: every product with an S-dependent count
+        becomes a product with a constant (linear for the solver)."""
+        out = f"({f(legal[-1])})"
+        for s in reversed(legal[:-1]):
+            out = f"(seq_len_i == {SW}'d{s} ? ({f(s)}) : {out})"
+        return out
+
+    sm_rows = f"{x('g_sg_r', GW)} * {k(R)} + {x('scores_rd_row_q', RB)}"       # softmax rows read
+    pv_tiles = f"{x('g_pg_r', GW)} * {k(NCB)} + {x('pv_blk_q', CBB)}"          # P V tiles read
+    terms = {
+        "qk_read": x("loaded_q && !qk_valid_q && !qk_issued_q", 1),
+        "qk_beats": f"(l_qk_tiles - l_qk_rd_tiles) * {k(DH)} - {x('qk_k_q', KB)} + {x('qk_valid_q', 1)}",
+        "qk_drain": f"(l_qk_tiles - {x('g_qk_in', GW)}) * {k(lat['qk'])}",
+        "qk_unit": unit("qk"),
+        "sm_read": f"l_ng - {x('g_sg_r', GW)} - {x('scores_rd_row_q != 0 || scores_rd_col_q != 0', 1)}",
+        "sm_beats": by_s(lambda s: f"({k(s)} - ({sm_rows})) * {k(s // cfg.lanes)}")
+                    + f" - {x('scores_rd_col_q', SW)} / {k(C)} + {x('sf_valid_q', 1)}",
+        "sm_drain": f"(l_seq - {x('g_sm_in', GW)}) * {k(lat['sm'])}",
+        "sm_unit": unit("sm"),
+        "pv_read": f"l_ng - {x('g_pg_r', GW)} - {x('pv_j_q != 0 || pv_blk_q != 0', 1)}",
+        "pv_beats": by_s(lambda s: f"({k(s // R * NCB)} - ({pv_tiles})) * {k(s)}")
+                    + f" - {x('pv_j_q', SW)} + {x('pv_valid_q', 1)}",
+        "pv_drain": f"(l_ng * {k(NCB)} - {x('g_pv_in', GW)}) * {k(lat['pv'])}",
+        "pv_unit": unit("pv"),
+        "out": f"(l_seq - {x('g_rows', GW)}) * {k(NCB)} - {x('out_blk_q', CBB)}",
+    }
+    hw = axis.counter_width(1, max(per_seq.values()) + 1)
+    A = "// L1 latency_budget"
+    a = ["    // ---- L1: the head's worst case left (AttentionConfig.latency_terms, inclusive) ----",
+         f"    wire [{W - 1}:0] l_seq = {x('seq_len_i', SW)}, l_ng = {by_s(lambda s: k(s // R))};",
+         f"    wire [{W - 1}:0] l_qk_tiles = {by_s(lambda s: k(s // R * (s // C)))};",
+         f"    wire [{W - 1}:0] l_qk_rd_tiles = qk_issued_q ? l_qk_tiles : "
+         + by_s(lambda s: f"{x('qk_row_q', SW)} / {k(R)} * {k(s // C)}") + f" + {x('qk_col_q', SW)} / {k(C)};"]
+    a += [f"    wire [{W - 1}:0] l_{n} = {e};" for n, e in terms.items()]
+    a += ["    always @(*) if (f_chk) begin",
+          f"        assert ((f_hd_pending != 0) == loaded_q && f_hd_pending <= 1 && loaded_q == (f_ld_all && f_ld_all_q));   {A}: a head is in",
+          f"        assert (loaded_q || f_hd_timer == 0);   {A}: idle",
+          f"        assert (l_qk_rd_tiles <= l_qk_tiles && {x('g_qk_in', GW)} <= l_qk_tiles && {x('g_sm_in', GW)} <= l_seq "
+          f"&& {x('g_pv_in', GW)} <= l_ng * {k(NCB)} && {x('g_rows', GW)} <= l_seq && {x('g_pg_w', GW)} <= l_ng);   {A}: counts",
+          *[f"        assert (f_{u}_pending != 0 || f_{u}_timer == 0);   {A}: idle unit" for u in ("qk", "sm", "pv")],
+          f"        assert ((scores_rd_row_q == 0 && scores_rd_col_q == 0) || sf_valid_q);   {A}: feeds",
+          f"        assert ((pv_j_q == 0 && pv_blk_q == 0) || pv_valid_q);   {A}: feeds",
+          f"        assert (!loaded_q || qk_issued_q || qk_valid_q || (qk_row_q == 0 && qk_col_q == 0 && qk_k_q == 0));   {A}: feeds",
+          "    end"]
+    return a + stage_charges(cfg, terms, by_s, k, x, W, hw)
+
+
+def stage_charges(cfg, terms, by_s, k, x, W, hw) -> list[str]:
+    """L1 cut per stage (Q K^T, softmax, P V, output): each cycle that counts
+    for the head's U3 timer is charged to one stage, the one nearest the output
+    that can make progress (``charge``); per stage, the cycles charged + its
+    terms left <= its terms at the start (``AttentionConfig.latency_terms``
+    grouped by stage; the loads' pulse cycle is Q K^T's), and the head's timer
+    is the sum of the charges.  One lemma over the whole sum (timer + all
+    terms left <= head_latency(S) + 1) is the same claim but left the solver
+    relating two 13-term adder trees across the step: no verdict in 10 minutes
+    at four query groups, where this closes in about a minute."""
+    stages = ("qk", "sm", "pv", "out")
+    A = "// L1 latency_budget"
+    charge = {
+        "out": "ctx_full_q",
+        "pv": "!ctx_full_q && (f_pv_pending != 0 || pv_valid_q || pv_run)",
+        "sm": "!ctx_full_q && !(f_pv_pending != 0 || pv_valid_q || pv_run) && (f_sm_pending != 0 || sf_valid_q || sf_run)",
+    }
+    charge["qk"] = f"!({charge['out']}) && !({charge['pv']}) && !({charge['sm']})"
+
+    def start(st: str, s: int) -> int:
+        t = sum(v for n, v in cfg.latency_terms(s).items() if n.split("_")[0] == st)
+        return t + 1 if st == "qk" else t     # the cycle of the loads' pulse: charged to Q K^T
+
+    a = ["    // ---- L1 per stage: cycles charged + terms left <= terms at the start ----",
+         "    wire f_hd_tick = !rst && !(m_axis_tvalid && !m_axis_tready) && (f_hd_in_tvalid || loaded_q) && !head_end;"]
+    for st in stages:
+        a.append(f"    reg [{W - 1}:0] c_{st} = {k(0)};")
+        a.append(f"    always @(posedge clk) if (rst || head_end) c_{st} <= {k(0)}; "
+                 f"else if (f_hd_tick && (f_hd_in_tvalid ? {'1' if st == 'qk' else '0'} : ({charge[st]}))) c_{st} <= c_{st} + {k(1)};")
+        a.append(f"    wire [{W - 1}:0] l_rem_{st} = {' + '.join(f'l_{n}' for n in terms if n.split('_')[0] == st)};")
+        a.append(f"    wire [{W - 1}:0] l_start_{st} = {by_s(lambda s: k(start(st, s)))};")
+    a += ["    always @(*) if (f_chk) begin",
+          f"        assert ({x('f_hd_timer', hw)} == {' + '.join(f'c_{st}' for st in stages)});   {A}: charges",
+          *[f"        assert (c_{st} <= l_start_{st} && (!loaded_q || ({{1'b0, c_{st}}} + {{1'b0, l_rem_{st}}} <= {{1'b0, l_start_{st}}})));   {A}: stage {st}" for st in stages],
+          *[f"        assert (loaded_q || c_{st} == 0);   {A}: stage {st}" for st in stages],
+          "    end"]
+    return a
+
+
 def rows_invariants(cfg) -> list[str]:
     """A2 and its induction lemmas: per-head ghost counts of the tiles/rows that
     crossed every hand-over (reset at rst and at the head's end), each tied to the
@@ -187,8 +333,7 @@ def rows_invariants(cfg) -> list[str]:
     R, C, DH = cfg.rows, cfg.cols, cfg.head_dim
     NCB = DH // C
     SW = cfg.seq_bits
-    ng_max, nkb_max = cfg.max_seq // R, cfg.max_seq // C
-    GW = max(ng_max * nkb_max, ng_max * NCB, cfg.max_seq, 8).bit_length() + 2
+    GW = ghost_width(cfg)
     RB, CBB = max(1, (R - 1).bit_length()), max(1, (NCB - 1).bit_length())
     KB = max(1, (DH - 1).bit_length())
 
@@ -226,8 +371,9 @@ def rows_invariants(cfg) -> list[str]:
         a.append(f"    wire [{GW - 1}:0] f_{u}_pend = {z(cw)}f_{u}_pending}};")
     sfull = "({1'b0, scores_full0_q} + {1'b0, scores_full1_q})"
     pfull = "({1'b0, probs_full0_q} + {1'b0, probs_full1_q})"
-    qk_read = (f"(qk_issued_q ? f_ng * f_nkb : {g('qk_row_q', SW)} / {GW}'d{R} * f_nkb "
-               f"+ {g('qk_col_q', SW)} / {GW}'d{C})")
+    a.append(f"    wire [{GW - 1}:0] f_qk_read = qk_issued_q ? f_ng * f_nkb : {g('qk_row_q', SW)} / {GW}'d{R} * f_nkb "
+             f"+ {g('qk_col_q', SW)} / {GW}'d{C};   // Q K^T tiles read out of the memories")
+    qk_read = "f_qk_read"
     A = "// A2 rows_per_head: "
     a += [
         "    always @(*) if (f_chk) begin",
@@ -303,6 +449,7 @@ def formal_block(cfg, parts=PARTS, bound: int | None = None) -> str:
     a.extend(unit_contracts(cfg, latency=LATENCY in parts))
     if LATENCY in parts:
         a.extend(head_latency_block(cfg, bound))
+    proven_from = len(a)
     if "glue" in parts:
         a.append("    " + axis.check_instance("f_m_axis_chk", "m_axis", axis.ROLE_DUT, C * 8))
         a.append(f"    reg [{cbb - 1}:0] f_beats = {cbb}'d0;   // beats of the current output row")
@@ -329,6 +476,15 @@ def formal_block(cfg, parts=PARTS, bound: int | None = None) -> str:
                      f".tdata({p}_d), .tlast({last}), .tuser(1'b0));")
     if "rows" in parts:
         a.extend(rows_invariants(cfg))
+    if LATENCY in parts:
+        # the glue/rows/feeds properties are proven (k-induction, the PARTS job)
+        # for every behaviour of the units; the latency job narrows the units to
+        # their bounds, so they hold there too and enter as assumptions: the
+        # induction then has only L1 and U3 to carry
+        a[proven_from:] = [ln.replace("assert (", "assume (").replace(f".ROLE({axis.ROLE_DUT})", f".ROLE({axis.ROLE_ENV})")
+                           for ln in a[proven_from:]]
+        if "rows" in parts:
+            a.extend(latency_budget(cfg, bound))
     a.append("`endif")
     return "\n".join(a) + "\n"
 
@@ -370,6 +526,26 @@ def attention_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yic
                                   "the units' latency bounds assumed",
                   }.get(tuple(parts), ", ".join(parts))
                   + " (abstract matmul/softmax units)")
+
+
+def latency_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices",
+                depth: int = 1, mode: str = "prove", name: str | None = None,
+                bound: int | None = None) -> SbyJob:
+    """U3 unbounded (k-induction, depth 1): the head's last row within
+    ``AttentionConfig.head_latency(S)`` un-stalled cycles of its loads, the
+    units' bounds and E1 assumed, by the budget lemma L1 (:func:`latency_budget`).
+    The glue/rows/feeds properties (A1-A3, P1/P2) enter as assumptions: the
+    :data:`PARTS` job proves them for every behaviour of the units, so
+    ``qbert prove attention`` runs both on the same RTL.  Memories cut."""
+    import dataclasses
+    job = attention_job(cfg, rtl_text, engine=engine, depth=depth, mode=mode, parts=PARTS + (LATENCY,),
+                        bound=bound, cut_memories=True,
+                        name=name or f"attention_latency_{mode}_s{cfg.max_seq}_d{cfg.head_dim}")
+    t = bound if bound is not None else cfg.head_latency(cfg.max_seq)
+    return dataclasses.replace(job, description=(
+        f"attention head U3 unbounded: loads in -> last row within head_latency(S) (S = max_seq: "
+        f"{t}) un-stalled cycles, budget lemma L1; the units' latency bounds and E1 assumed, "
+        f"A1-A3/P1/P2 assumed (proven by the glue job)"))
 
 
 def smallest_head(cfg):

@@ -26,6 +26,9 @@ Proven for every input sequence (k-induction), per PE (r, c) and column c:
 - P1/P2 on m_axis (reset, hold under stall) and U1/U2 between act tiles and
   output tiles (no spurious output tile, at most 5 in flight), with
   Q7 ``pending_map``: the unit counter equals the tiles held in the unit.
+- E1 ``empty_takes_beat``: holding no tile, the unit takes an offered act+wgt
+  beat (the composed attention head assumes it of its abstract matmuls,
+  formal/attention.py).
 
 U3 ``latency`` (:func:`latency_job`, its own job): with s_axis_prm kept valid,
 the next pending output tile completes within ``drain_cycles + 1`` un-stalled
@@ -148,6 +151,8 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS,
     a("    always @(*) if (f_chk) begin")
     a("        assert (f_pending == done_q + shd_full_q + (s1_valid_q && s1_last_q) + "
       "(s2_valid_q && s2_last_q) + (out_valid_q && out_last_q));   // Q7 pending_map")
+    a("        assert (f_pending != 0 || !(s_axis_act_tvalid && s_axis_wgt_tvalid) || "
+      "(s_axis_act_tready && s_axis_wgt_tready));   // E1 empty_takes_beat")
     a(f"        assert (f_k <= {kw}'d{K});                                  // Q2 acc_bound: k <= k_max")
     a(f"        assert (first_q || (f_k != 0 && f_k < {kw}'d{K}));          // Q2 acc_bound: tile position")
     a("        assert (f_k != 0 || (first_q && !done_q && !shd_full_q && !s1_valid_q && !s2_valid_q && !out_valid_q));  // Q2 acc_bound: start")

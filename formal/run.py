@@ -61,7 +61,8 @@ ELEMENTWISE = {
 }
 UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", *ELEMENTWISE, "kit")
 #: units whose proofs cover part of the unit (attention: its glue, with the
-#: units abstracted; its latency bound only by BMC, on small Configs; encoder:
+#: units abstracted; its latency bound unbounded, but only on Configs of at
+#: most four query groups; encoder:
 #: bounded proofs of its glue with abstract units at tiny Configs,
 #: docs/encoder.md "Formal"): `qbert prove` runs them, but they are not in
 #: UNITS_WITH_PROOFS, so `qbert export` does not gate on them yet
@@ -347,9 +348,9 @@ def attention_jobs(cfg=None, rtl_dir: Path | str | None = None,
                    engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
     """The composed attention head's glue with abstract units (formal/attention.py):
     the proof (k-induction) and its non-vacuity cover; the head's latency bound
-    (BMC over one whole head, only where head_latency(max_seq) <=
-    formal.attention.LATENCY_BMC_MAX: deeper runs do not finish).  The units'
-    insides are their own proofs."""
+    (k-induction with the budget lemma, only where max_seq / rows <=
+    formal.attention.LATENCY_PROVE_MAX_GROUPS: larger heads do not close).  The
+    units' insides are their own proofs."""
     from rtl_gen.attention import TOP, AttentionConfig
     from . import attention as fatt
     if rtl_dir is not None:
@@ -361,16 +362,15 @@ def attention_jobs(cfg=None, rtl_dir: Path | str | None = None,
     else:
         cfg, text = cfg if cfg is not None else AttentionConfig(), None
         where = "RTL generated from the Config"
-    span = cfg.head_latency(cfg.max_seq)
-    lat_note = "" if span <= fatt.LATENCY_BMC_MAX else (
-        f"; latency bound head_latency({cfg.max_seq}) = {span} NOT checked: its BMC runs only "
-        f"up to {fatt.LATENCY_BMC_MAX} cycles")
+    groups = cfg.max_seq // cfg.rows
+    lat_note = "" if groups <= fatt.LATENCY_PROVE_MAX_GROUPS else (
+        f"; latency bound head_latency({cfg.max_seq}) = {cfg.head_latency(cfg.max_seq)} NOT checked: "
+        f"its induction closes only up to {fatt.LATENCY_PROVE_MAX_GROUPS} query groups "
+        f"(max_seq / rows = {groups})")
     jobs = [_describe(fatt.attention_job(cfg, text, engine=engine, depth=2), where + lat_note),
             fatt.cover_job(cfg, text, engine=engine, where=where)]
     if not lat_note:
-        jobs.append(_describe(fatt.attention_job(cfg, text, engine=engine, mode="bmc", depth=span + 8,
-                                                 parts=(fatt.LATENCY,), cut_memories=True),
-                              where + f"; bounded, {span + 8} cycles: one whole head"))
+        jobs.append(_describe(fatt.latency_job(cfg, text, engine=engine), where))
     return jobs, []
 
 

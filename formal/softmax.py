@@ -62,7 +62,10 @@ def top_block(cfg, *, latency: int | None = None, timing: bool = False) -> str:
       lemmas of :func:`timing_lemmas` that make U3 inductive;
     - R1 ``row_length``: output row k has as many beats as input row k (rows
       counted on the ports; a row ends at tlast or after max_len / LANES beats);
-    - I1.. the invariants that make them inductive (bank states vs counters).
+    - I1.. the invariants that make them inductive (bank states vs counters);
+    - E1 ``empty_takes_beat``: holding no row, the unit takes an offered beat
+      (s_axis_tready; the composed attention head assumes it of its abstract
+      softmax, formal/attention.py).
     """
     from rtl_gen.softmax import BANKS
     from . import axis
@@ -121,6 +124,7 @@ def top_block(cfg, *, latency: int | None = None, timing: bool = False) -> str:
     a(f"        assert (g_in_beats <= {LW}'d{D - 1});                            // I1 load_bank: range")
     a("        assert (f_pending == f_busy_banks);                              // I2 pending_banks")
     a("        assert (g_in_row - g_out_row == f_pending[1:0]);                 // I2 pending_banks: window")
+    a("        assert (f_pending != 0 || s_axis_tready);                        // E1 empty_takes_beat")
     for b in range(BANKS):
         a(f"        assert (bank{b}_state_q == 2'd0 || {{{LW - AW}'d0, bank{b}_last_q}} + 1'b1 == g_len{b});  // I3 bank_length")
         a(f"        assert (bank{b}_state_q == 2'd0 || (g_len{b} != {LW}'d0 && g_len{b} <= {LW}'d{D}));  // I3 bank_length: range")

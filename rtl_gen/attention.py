@@ -103,61 +103,56 @@ class AttentionConfig(UnitConfig):
             raise ConfigError(f"attention: S={s} must be in [1, {self.max_seq}] (max_seq) and a "
                               f"multiple of rows={self.rows} and cols={self.cols}")
 
+    def unit_latencies(self) -> dict[str, int]:
+        """Each unit's own proven bound, the cycles a pending output tile/row may
+        take (not counting cycles its output is stalled): the matmul's
+        ``drain_cycles`` (formal/matmul.py, under a parameter stream that never
+        starves: the head ties s_axis_prm_tvalid to 1), the softmax's
+        ``latency(max_seq)`` (formal/softmax.py).  Keys: the instances."""
+        dm = self.matmul.drain_cycles
+        return {"qk": dm, "sm": self.softmax.latency(self.max_seq), "pv": dm}
+
+    def latency_terms(self, s: int) -> dict[str, int]:
+        """The worst case of one head of S = ``s`` tokens, stage by stage, as if
+        nothing overlapped (the terms of :meth:`head_latency`; the proof's budget
+        lemma is the same sum over what is left, read off the head's registers):
+
+        - ``qk_read``: the Q K^T feed's first memory read (its register fills);
+        - ``qk_beats``, ``qk_drain``: every Q K^T beat, and each tile's drain
+          (the unit's bound), one tile after another;
+        - ``sm_read``: per query group, the cycle the scores bank turns full and
+          the softmax feed reads its first word;
+        - ``sm_beats``, ``sm_drain``: every softmax beat (S/lanes a row) and each
+          row's bound;
+        - ``pv_read``, ``pv_beats``, ``pv_drain``: the same for P V (per group
+          head_dim/cols tiles of S beats);
+        - ``out``: every output beat (S rows of head_dim/cols beats)."""
+        self.check_seq(s)
+        R, C, DH = self.rows, self.cols, self.head_dim
+        ng, nkb, ncb = s // R, s // C, DH // C
+        lat = self.unit_latencies()
+        return {"qk_read": 1, "qk_beats": ng * nkb * DH, "qk_drain": ng * nkb * lat["qk"],
+                "sm_read": ng, "sm_beats": s * (s // self.lanes), "sm_drain": s * lat["sm"],
+                "pv_read": ng, "pv_beats": ng * ncb * s, "pv_drain": ng * ncb * lat["pv"],
+                "out": s * ncb}
+
     def head_latency(self, s: int) -> int:
         """Worst-case cycles from the cycle after a head's last load beat (its three
         loads complete, ``loaded_q`` not yet set) to the cycle that takes its last
-        output beat, for S = ``s``, not counting cycles in which m_axis is stalled.
+        output beat, for S = ``s``, not counting cycles in which m_axis is stalled:
+        the sum of :meth:`latency_terms`.
 
-        **Conditional on the units' own bounds**, taken as given: each matmul
-        instance ends a pending output tile within ``matmul.drain_cycles``
-        un-stalled cycles of the cycle that took its last input beat (or of its
-        previous output tile), under a parameter stream that never starves (the
-        head ties s_axis_prm_tvalid to 1); the softmax ends a pending row within
-        ``softmax.latency(max_seq)`` such cycles; and a unit holding nothing takes
-        an offered beat.  The number is the latest schedule those rules allow
-        (each unit as slow as its bound lets it, refusing input while it holds a
-        tile or row), worked out event by event below; ``qbert prove attention``
-        proves it is a bound of the head (and that one cycle less is not), the
-        cocotb test ``attention_cycles`` checks the real units stay under it.
-        """
-        self.check_seq(s)
-        R, DH = self.rows, self.head_dim
-        ng, nkb, ncb = s // R, s // self.cols, DH // self.cols
-        dm, ds, beats = self.matmul.drain_cycles, self.softmax.latency(self.max_seq), s // self.lanes
-
-        def late(ready: int, wait_free: int | None, bound: int) -> int:
-            """Latest output cycle of a unit whose input ended at ``ready``: the
-            bound counts only cycles its output is not held off by a full bank,
-            which stays full until ``wait_free`` (inclusive)."""
-            return max(ready, -1 if wait_free is None else wait_free + 1) + bound
-
-        # Q K^T: tile i of group g (the feed offers beat 0 two cycles after the pulse)
-        qk_out, sc_read_end, sm_out, pr_read_end, ctx_out_end = [], [], [], [], []
-        first, sm_last_in, pv_last_in, pv_out = 2, None, None, None
-        for g in range(ng):
-            for _ in range(nkb):
-                last_in = first + DH - 1
-                qk_out.append(late(last_in, sc_read_end[g - 2] if g >= 2 else None, dm))
-                first = qk_out[-1] + 1
-            full = qk_out[-1] + 1                              # the group's scores bank is full
-            # softmax rows: the feed reads beat 0 once the bank is full and its register is free
-            for r in range(R):
-                read0 = max(sm_last_in if sm_last_in is not None else full, full) if r == 0 else sm_last_in
-                accept0 = max(read0 + 1, sm_out[-1] + 1 if sm_out else 0)
-                sm_last_in = accept0 + beats - 1
-                if r == R - 1:
-                    sc_read_end.append(sm_last_in - 1 if beats > 1 else read0)
-                sm_out.append(late(sm_last_in, pr_read_end[g - 2] if g >= 2 else None, ds))
-            pfull = sm_out[-1] + 1                             # the group's probs bank is full
-            for b in range(ncb):
-                read0 = max(pv_last_in if pv_last_in is not None else pfull, pfull) if b == 0 else pv_last_in
-                accept0 = max(read0 + 1, pv_out + 1 if pv_out is not None else 0)
-                pv_last_in = accept0 + s - 1
-                if b == ncb - 1:
-                    pr_read_end.append(pv_last_in - 1 if s > 1 else read0)
-                pv_out = late(pv_last_in, ctx_out_end[g - 1] if g >= 1 else None, dm)
-            ctx_out_end.append(pv_out + R * ncb)              # ctx full next cycle, R rows out
-        return ctx_out_end[-1]
+        **Conditional on the units' own bounds** (:meth:`unit_latencies`), taken
+        as given, and on "a unit holding nothing takes an offered beat" (E1 of
+        the matmul's and the softmax's proofs).  The sum charges every stage as
+        if it ran alone (each unit as slow as its bound lets it and refusing
+        input while it holds a tile or row), so it is loose where the stages
+        overlap (the two arrays run concurrently: about twice the real span at
+        the default Config) and exact where they cannot (one token: 43 cycles,
+        and one cycle less is violated).  ``qbert prove attention`` proves it
+        by k-induction (formal/attention.py, budget lemma L1); the cocotb test
+        ``attention_cycles`` checks the real units stay under it."""
+        return sum(self.latency_terms(s).values())
 
     def ideal_cycles(self, s: int) -> int:
         """MAC cycles of one array for Q K^T (= those of P V): S*S*head_dim/(rows*cols)."""

@@ -44,7 +44,7 @@ def main(flow, cfg, rtl: Path, do_synth: bool = True) -> dict:
     print(f"  (one array doing both products back to back would need {2 * c['ideal_one_array']})")
     print(f"  loads in to last output beat: {c['loads_in_to_last_beat']} cycles, bound "
           f"head_latency({c['seq']}) = {c['head_latency_bound']} (worst case with the units' "
-          f"latency bounds, qbert prove attention)")
+          f"latency bounds, every stage serialized; qbert prove attention)")
     out = {"config": cfg.to_params(), "cycles": c}
     if do_synth:
         gm = flow.gen_module()

@@ -155,7 +155,8 @@ async def attention_cycles(dut):
     against one array's ideal S*S*head_dim/(rows*cols); checked bit-exact too.
     The span from the loads being in to the last output beat must be within
     ``AttentionConfig.head_latency`` (the bound ``qbert prove attention`` proves
-    for the head with the units' latency bounds assumed)."""
+    by k-induction for the head with the units' latency bounds assumed, on
+    Configs of at most four query groups)."""
     cfg = _config()
     tb = AttentionTB(dut, cfg)
     s = cfg.max_seq

@@ -1,12 +1,13 @@
 """formal.attention: the attention head's glue proven with abstract units
 (k-induction: AXI4-Stream on m_axis and the feeds, row framing, bank flags, one
 output row per query row), a whole head reachable (cover), the head's latency
-bound with the units' bounds assumed (BMC), and bugs planted in the generator's
-real output each caught by the property they break."""
+bound with the units' bounds assumed (k-induction with the budget lemma L1;
+BMC over a whole head for the must-fail traces), and bugs planted in the
+generator's real output each caught by the property they break."""
 
 import pytest
 
-from formal.attention import LATENCY, attention_job
+from formal.attention import LATENCY, attention_job, latency_job
 from rtl_gen.attention import AttentionConfig, verilog
 
 TINY = AttentionConfig(max_seq=4, head_dim=4, rows=2, cols=2, lanes=2)
@@ -16,6 +17,8 @@ MID = AttentionConfig(max_seq=8, head_dim=8, rows=2, cols=2, lanes=2)
 #: (head_latency 43 cycles; max_seq=2, head_dim=2 on 2x2 arrays, 75 cycles, does not
 #: finish in 10 minutes)
 NANO = AttentionConfig(max_seq=1, head_dim=1, rows=1, cols=1, lanes=1)
+#: the default arrays (4x4, 4 lanes) with one query group and two context blocks
+ONE_GROUP = AttentionConfig(max_seq=4, head_dim=8)
 
 
 @pytest.mark.parametrize("cfg", [TINY, MID], ids=["s4_d4", "s8_d8"])
@@ -33,6 +36,53 @@ def _latency_job(cfg, bound=None, **kw):
     t = cfg.head_latency(cfg.max_seq)
     return attention_job(cfg, mode="bmc", depth=t + 8, parts=(LATENCY,), bound=bound,
                          cut_memories=True, **kw)
+
+
+def test_head_latency_is_the_sum_of_its_terms():
+    """One definition: the proof's budget (L1) charges these terms; one token is
+    the old event-by-event worst case exactly (43), the tight one."""
+    for cfg in (NANO, TINY, ONE_GROUP, AttentionConfig()):
+        s = cfg.max_seq
+        assert cfg.head_latency(s) == sum(cfg.latency_terms(s).values())
+    assert NANO.head_latency(1) == 43
+    assert TINY.latency_terms(2)["qk_beats"] == 1 * 1 * 4 and TINY.latency_terms(4)["out"] == 4 * 2
+
+
+@pytest.mark.parametrize("cfg", [NANO, TINY, ONE_GROUP], ids=["nano", "s4_d4", "s4_d8_4x4"])
+def test_latency_proven_unbounded(run, cfg):
+    # U3 at head_latency(S) for every legal S, by 1-induction (4-10 s)
+    r = run(latency_job(cfg), timeout=600)
+    assert r.status == "PASS", r.summary()
+
+
+@pytest.mark.slow
+def test_latency_proven_unbounded_four_groups(run):
+    # four query groups, eight key blocks (~70 s on a loaded machine)
+    r = run(latency_job(MID), timeout=1200)
+    assert r.status == "PASS", r.summary()
+
+
+def test_latency_one_short_not_inductive(run):
+    # the budget lemma cannot carry one cycle less (the reachable trace is
+    # test_nano_latency_bound_is_tight's, slow)
+    r = run(latency_job(NANO, bound=NANO.head_latency(1) - 1, name="attention_latency_ind_one_short"))
+    assert r.status in ("UNKNOWN", "FAIL"), r.summary()
+    assert set(r.properties) & {"L1 latency_budget", "U3 latency"}, r.summary()
+
+
+#: a glue delay bug: the head starts its Q K^T only once the consumer is ready
+#: (m_axis_tready), so every row is late by as long as the consumer idles
+START_WAITS = ("if(q_loaded_q && k_loaded_q && v_loaded_q) begin",
+               "if(q_loaded_q && k_loaded_q && v_loaded_q && m_axis_tready) begin")
+
+
+def test_rows_delayed_not_proven(run):
+    old, new = START_WAITS
+    text = verilog(NANO)
+    assert text.count(old) == 1, f"mutation site {old!r}: the generator changed"
+    r = run(latency_job(NANO, text.replace(old, new), name="attention_latency_ind_start_waits"))
+    assert r.status in ("UNKNOWN", "FAIL"), r.summary()
+    assert set(r.properties) & {"L1 latency_budget", "U3 latency"}, r.summary()
 
 
 @pytest.mark.slow
@@ -90,27 +140,31 @@ def test_rows_delayed_fail_latency(run):
     """The head starts its Q K^T only once the consumer is ready (m_axis_tready):
     every row is late by as long as the consumer idles, and the head misses
     head_latency (cycles with m_axis_tvalid low count)."""
-    old = "if(q_loaded_q && k_loaded_q && v_loaded_q) begin"
+    old, new = START_WAITS
     text = verilog(NANO)
     assert text.count(old) == 1, f"mutation site {old!r}: the generator changed"
-    r = run(_latency_job(NANO, rtl_text=text.replace(old, old[:-7] + " && m_axis_tready) begin"),
+    r = run(_latency_job(NANO, rtl_text=text.replace(old, new),
                          name="attention_mut_start_waits_for_tready"), timeout=1800)
     assert r.status == "FAIL" and "U3 latency" in r.properties, r.summary()
 
 
 def test_prove_jobs_say_what_they_cover():
-    """qbert prove attention: the latency BMC only where a whole head fits its
-    depth, and the prove job says so where it does not; the cover of a large
-    Config runs on the smallest head of the same arrays."""
-    from formal.attention import LATENCY_BMC_MAX, smallest_head
+    """qbert prove attention: the unbounded latency job only where its induction
+    closes (at most LATENCY_PROVE_MAX_GROUPS query groups), and the prove job says
+    so where it does not; the cover of a large Config runs on the smallest head
+    of the same arrays."""
+    from formal.attention import LATENCY_PROVE_MAX_GROUPS, smallest_head
     from formal.run import attention_jobs
     jobs, _ = attention_jobs(AttentionConfig())
     assert [j.mode for j in jobs] == ["prove", "cover"]
     assert "NOT checked" in jobs[0].description and "max_seq=4, head_dim=4" in jobs[1].description
     assert smallest_head(AttentionConfig()) == AttentionConfig(max_seq=4, head_dim=4)
-    jobs, _ = attention_jobs(NANO)
-    assert [j.mode for j in jobs] == ["prove", "cover", "bmc"]
-    assert NANO.head_latency(1) <= LATENCY_BMC_MAX and jobs[2].depth == NANO.head_latency(1) + 8
+    for cfg in (NANO, ONE_GROUP, TINY):
+        assert cfg.max_seq // cfg.rows <= LATENCY_PROVE_MAX_GROUPS
+        jobs, _ = attention_jobs(cfg)
+        assert [j.mode for j in jobs] == ["prove", "cover", "prove"]
+        assert "NOT checked" not in jobs[0].description and "U3 unbounded" in jobs[2].description
+        assert jobs[2].depth == 1
 
 
 def test_head_latency_is_checked_config():

@@ -49,6 +49,10 @@ MUTANTS = {
                              {"P2 hold"}),
     "spurious_rows": (_sub(r"s1_valid_q <= shd_full_q;", "s1_valid_q <= 1'b1;"),
                       {"U1 no_spurious", "Q7 pending_map"}),
+    # an empty unit refuses the first beat of a tile (the head's U3 assumes E1)
+    "empty_refuses_first_beat": (_sub(r"assign s_axis_act_tready = s_axis_wgt_tvalid && beat_ok;",
+                                      "assign s_axis_act_tready = s_axis_wgt_tvalid && beat_ok && !first_q;"),
+                                 {"E1 empty_takes_beat"}),
 }
 
 

@@ -190,6 +190,9 @@ TOP_MUTANTS = {
                          {"R1 row_length", "I1 load_bank", "I3 bank_length"}),
     "accepts_into_busy_bank": (_sub(r"(bank3_state_q\) == 2'h0;\n  assign in_fire)", "bank3_state_q) != 2'h3;\n  assign in_fire"),
                                {"I2 pending_banks", "U2 bounded", "I3 bank_length", "U1 no_spurious"}),
+    # holding no row, the unit refuses beats into bank 0 (the head's U3 assumes E1)
+    "empty_refuses_bank0": (_sub(r"assign s_axis_tready = ", "assign s_axis_tready = (ld_bank_q != 2'h0) && "),
+                            {"E1 empty_takes_beat"}),
 }
 
 
