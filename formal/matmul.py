@@ -264,9 +264,7 @@ def packed_products_block(cfg) -> list[str]:
     """
     if not cfg.packed_pairs:
         return []
-    AB, WB, PB = cfg.act_bits, cfg.weight_bits, cfg.prod_bits
-    S, OPB = cfg.pack_shift, cfg.pack_operand_bits
-    P = S + PB
+    PB, S, OPB, P = cfg.prod_bits, cfg.pack_shift, cfg.pack_operand_bits, cfg.pack_product_bits
     L = ["    // ---- dsp_pack 2: packed operands (P0) and the cut multipliers ----"]
     for j in range(cfg.packed_pairs):
         c0, c1 = 2 * j, 2 * j + 1
@@ -284,12 +282,13 @@ def packed_products_block(cfg) -> list[str]:
 
 #: the job script's cut for dsp_pack 2 (see packed_products_block)
 CUT_PACKED = "cutpoint qbert_matmul/w:pprod_*"
+
+
 def packed_driver_lines(cfg) -> list[str]:
     """The declaration and driver of every packed multiplier output as the
-    generator writes them: ``sext(act_r) * sext(wpack)``, pack_shift +
-    prod_bits wide."""
-    AB, PB, S, OPB = cfg.act_bits, cfg.prod_bits, cfg.pack_shift, cfg.pack_operand_bits
-    P = S + PB
+    generator writes them: ``sext(act_r) * sext(wpack)``, pack_product_bits
+    wide."""
+    AB, OPB, P = cfg.act_bits, cfg.pack_operand_bits, cfg.pack_product_bits
     out = []
     for j in range(cfg.packed_pairs):
         w = f"wpack_c{2 * j}_c{2 * j + 1}"

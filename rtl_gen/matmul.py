@@ -131,6 +131,11 @@ class MatmulConfig(UnitConfig):
         return self.pack_shift + self.weight_bits + 1
 
     @property
+    def pack_product_bits(self) -> int:
+        """dsp_pack 2: the packed product kept (both products and the borrow bit)."""
+        return self.pack_shift + self.prod_bits
+
+    @property
     def wgt_word_bits(self) -> int:
         """s_axis_wgt tdata: cols weight lanes, padded to whole bytes."""
         return emit.bytes_width(self.cols * self.weight_bits)
@@ -340,8 +345,7 @@ def _packed_products(m, cfg: MatmulConfig, acts, wgts) -> dict:
     from veriloggen import Cat, Int, Signed, Slice
     out = {}
     AB, WB, PB = cfg.act_bits, cfg.weight_bits, cfg.prod_bits
-    S, OPB = cfg.pack_shift, cfg.pack_operand_bits
-    P = S + PB
+    S, OPB, P = cfg.pack_shift, cfg.pack_operand_bits, cfg.pack_product_bits
     assert OPB <= DSP_A_BITS and AB <= DSP_B_BITS
     for j in range(cfg.packed_pairs):
         c0, c1 = 2 * j, 2 * j + 1
