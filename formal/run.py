@@ -61,8 +61,9 @@ ELEMENTWISE = {
 }
 UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", *ELEMENTWISE, "kit")
 #: units whose proofs cover part of the unit (attention: its glue, with the
-#: units abstracted; its latency bound unbounded, but only on Configs of at
-#: most four query groups; encoder:
+#: units abstracted; its latency bound unbounded, but in ``qbert prove`` only on
+#: Configs of at most formal.attention.LATENCY_PROVE_MAX_GROUPS query groups,
+#: and at the default Config not yet for every S; encoder:
 #: bounded proofs of its glue with abstract units at tiny Configs,
 #: docs/encoder.md "Formal"): `qbert prove` runs them, but they are not in
 #: UNITS_WITH_PROOFS, so `qbert export` does not gate on them yet
@@ -348,8 +349,9 @@ def attention_jobs(cfg=None, rtl_dir: Path | str | None = None,
                    engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
     """The composed attention head's glue with abstract units (formal/attention.py):
     the proof (k-induction) and its non-vacuity cover; the head's latency bound
-    (k-induction with the budget lemma, only where max_seq / rows <=
-    formal.attention.LATENCY_PROVE_MAX_GROUPS: larger heads do not close).  The
+    (k-induction with the budget lemma, one job per legal S and part of the
+    proof: formal.attention.latency_jobs), only where max_seq / rows <=
+    formal.attention.LATENCY_PROVE_MAX_GROUPS (larger heads take hours).  The
     units' insides are their own proofs."""
     from rtl_gen.attention import TOP, AttentionConfig
     from . import attention as fatt
@@ -364,13 +366,13 @@ def attention_jobs(cfg=None, rtl_dir: Path | str | None = None,
         where = "RTL generated from the Config"
     groups = cfg.max_seq // cfg.rows
     lat_note = "" if groups <= fatt.LATENCY_PROVE_MAX_GROUPS else (
-        f"; latency bound head_latency({cfg.max_seq}) = {cfg.head_latency(cfg.max_seq)} NOT checked: "
-        f"its induction closes only up to {fatt.LATENCY_PROVE_MAX_GROUPS} query groups "
-        f"(max_seq / rows = {groups})")
+        f"; latency bound head_latency(S) NOT checked: `qbert prove` runs its split induction "
+        f"only up to {fatt.LATENCY_PROVE_MAX_GROUPS} query groups (max_seq / rows = {groups}; "
+        f"docs/attention.md, Formal)")
     jobs = [_describe(fatt.attention_job(cfg, text, engine=engine, depth=2), where + lat_note),
             fatt.cover_job(cfg, text, engine=engine, where=where)]
     if not lat_note:
-        jobs.append(_describe(fatt.latency_job(cfg, text, engine=engine), where))
+        jobs += [_describe(j, where) for j in fatt.latency_jobs(cfg, text, engine=engine)]
     return jobs, []
 
 

@@ -7,7 +7,8 @@ and the BERT-base estimate against FQ-BERT (docs/encoder.md, "Performance").
    (rtl_gen/encoder_cycles.py) is printed beside them.
 2. The model for MiniLM and BERT-base at 128 tokens on arrays of 8, 16 and 32:
    cycles per layer, utilization, and a 12-layer BERT-base inference against
-   FQ-BERT's 43.89 ms at 214 MHz (9.39 M cycles).
+   FQ-BERT's 43.89 ms at 214 MHz (9.39 M cycles), and the floor of any array of DSP
+   multipliers within its 1751 DSPs (:func:`dsp_floor`).
 3. Resources (unless --no-synth): Yosys synth_xilinx of every unit the engine
    instantiates, each at the engine's Config (the engine's own glue has no
    multipliers: its DSPs are the units' DSPs).
@@ -21,6 +22,23 @@ from pathlib import Path
 #: FQ-BERT on a ZCU102 (Liu et al. 2021): BERT-base, sequence 128, 43.89 ms at 214 MHz
 FQBERT_MS, FQBERT_MHZ, FQBERT_DSP = 43.89, 214, 1751
 FQBERT_CYCLES = round(FQBERT_MS * 1e-3 * FQBERT_MHZ * 1e6)
+#: the issue's goal: at most a third of FQ-BERT's cycles
+GOAL_CYCLES = FQBERT_CYCLES / 3
+#: exact products of an int8 activation one DSP48E2 gives a cycle: two share a
+#: 27-bit operand (MatmulConfig.dsp_pack); a third 12-bit field (int8 x int4)
+#: would need 2 x 12 + 4 = 28 bits
+MACS_PER_DSP = 2
+
+
+def dsp_floor(seq: int = 128, layers: int = 12, dsp: int = FQBERT_DSP) -> dict:
+    """The fewest cycles any array of DSP multipliers can take for a BERT-base
+    inference within ``dsp`` DSPs: every DSP a packed multiplier busy every
+    cycle, none left for the other units (docs/encoder.md, "Performance")."""
+    from rtl_gen.encoder import EncoderConfig
+    macs = layers * EncoderConfig.preset("bert-base", max_seq=seq).macs(seq)
+    per_cycle = dsp * MACS_PER_DSP
+    return {"macs": macs, "macs_per_cycle": per_cycle, "floor_cycles": -(-macs // per_cycle),
+            "goal_cycles": GOAL_CYCLES}
 
 
 def model_table(seq: int = 128, arrays=(8, 16, 32)) -> list[dict]:
@@ -82,7 +100,12 @@ def main(flow, cfg, rtl: Path, do_synth: bool = True) -> dict:
         vs = f"{r['inference_cycles'] / FQBERT_CYCLES:.2f}x" if r["model"] == "bert-base" else ""
         print(f"{r['model']:>10} {r['array']:>6} {r['layer_cycles']:>13,} "
               f"{r['inference_cycles']:>12,} {100 * r['utilization']:>6.1f}% {vs:>11}")
-    out = {"config": cfg.to_params(), "cycles": info["cycles"], "model": table}
+    fl = dsp_floor()
+    print(f"\ngoal: at most a third of FQ-BERT's cycles, {fl['goal_cycles']:,.0f}. Floor for DSP "
+          f"multipliers alone: {fl['macs']:,} MACs / ({FQBERT_DSP} DSPs x {MACS_PER_DSP}) = "
+          f"{fl['floor_cycles']:,} cycles at 100% utilization "
+          f"({'above' if fl['floor_cycles'] > fl['goal_cycles'] else 'within'} the goal)")
+    out = {"config": cfg.to_params(), "cycles": info["cycles"], "model": table, "dsp_floor": fl}
     if do_synth:
         print("\nYosys synth_xilinx -family xcup of the units at this Config:")
         units = unit_resources(cfg)
