@@ -564,11 +564,9 @@ def attention_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yic
     sources = {"qbert_attention.v": text, "qbert_attention_units.sv": stubs(cfg),
                axis.CHECKER_FILE: axis.CHECKER_SV}
     tag = "_".join(parts)
-    script = None
-    if cut_memories:
-        script = tuple(f"read -formal -sv {f}" for f in sources) + (f"prep -top {TOP}",) + CUT_MEMORIES
     return SbyJob(name or f"attention_{tag}_{mode}_s{cfg.max_seq}_d{cfg.head_dim}", TOP, sources,
-                  mode=mode, depth=depth, engine=engine, script=script,
+                  mode=mode, depth=depth, engine=engine,
+                  after_prep=CUT_MEMORIES if cut_memories else (),
                   description=f"attention head ({', '.join(parts)}): " + {
                       ("glue",): "AXI4-Stream on m_axis, row framing, bank flags",
                       ("rows",): "rows per head",

@@ -419,11 +419,8 @@ def encoder_job(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc
     if worst:
         defines["F_WORST"] = None
         kind += "_worst"
-    script = None
     if control_only:
         kind += "_ctl"
-        dflags = "".join(f" -D{k}" for k in defines)
-        script = tuple(f"read -formal -sv{dflags} {f}" for f in sources) + (f"prep -top {TOP}",) + CONTROL_ONLY
     return SbyJob(name or f"encoder_{kind}_{mode}{depth}_{label}", TOP, sources, mode=mode, depth=depth,
-                  engine=engine, defines=defines, script=script,
+                  engine=engine, defines=defines, after_prep=CONTROL_ONLY if control_only else (),
                   description=f"encoder engine: {desc} (abstract units)")

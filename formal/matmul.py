@@ -337,7 +337,6 @@ def matmul_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices"
     text = rtl_text if rtl_text is not None else verilog(cfg)
     if mutate is not None:
         text = mutate(text)
-    script = None
     text = inject(text, TOP, formal_block(cfg, cols=cols, parts=parts, bound=bound))
     spec = equiv.RequantSpec(acc_bits=cfg.acc_bits, out_bits=cfg.out_bits)
     sources = {f"{TOP}.sv": text, axis.CHECKER_FILE: axis.CHECKER_SV,
@@ -349,9 +348,9 @@ def matmul_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices"
         label += "_" + "-".join(parts)
     if cfg.packed_pairs:
         label += "_pack2"
-        script = tuple(f"read -formal -sv {f}" for f in sources) + (f"prep -top {TOP}", CUT_PACKED)
     return SbyJob(name or f"matmul_{label}", TOP, sources, mode=mode, depth=depth, engine=engine,
-                  script=script, description=f"qbert_matmul {label}: " + (
+                  after_prep=(CUT_PACKED,) if cfg.packed_pairs else (),
+                  description=f"qbert_matmul {label}: " + (
                       f"next output tile within {bound or cfg.drain_cycles + 1} un-stalled cycles "
                       f"(s_axis_prm kept valid), tiles in == tiles out" if tuple(parts) == (LATENCY,)
                       else "acc exact (no overflow), requant == golden, m_axis protocol, "

@@ -86,8 +86,9 @@ class SbyJob:
 
     ``sources`` maps file name -> Verilog text (written into the job) or a
     :class:`Path` (copied).  ``script`` lines default to reading every source
-    with ``read -formal`` and ``prep -top TOP``.  ``defines`` become
-    ``-D`` flags of every ``read``.  ``options`` adds raw ``[options]`` lines
+    with ``read -formal`` and ``prep -top TOP``, then ``after_prep`` (e.g. the
+    ``cutpoint`` lines of a control-only job); a ``script`` given replaces all
+    of it.  ``defines`` become ``-D`` flags of every default ``read``.  ``options`` adds raw ``[options]`` lines
     (e.g. ``{"multiclock": "on"}``).
     """
     name: str
@@ -98,6 +99,7 @@ class SbyJob:
     engine: str = "smtbmc yices"
     defines: Mapping[str, str | int | None] = dataclasses.field(default_factory=dict)
     script: tuple[str, ...] | None = None
+    after_prep: tuple[str, ...] = ()
     options: Mapping[str, str] = dataclasses.field(default_factory=dict)
     description: str = ""
 
@@ -114,6 +116,8 @@ class SbyJob:
             if "/" in fname or not re.fullmatch(r"[A-Za-z0-9_.-]+\.(v|sv|vh|svh)", fname):
                 raise ValueError(f"source names must be plain .v/.sv/.vh/.svh file names, got {fname!r}")
         engine_for(self.engine)
+        if self.script is not None and self.after_prep:
+            raise ValueError("give a whole script or after_prep lines for the default one, not both")
 
     def sby_text(self) -> str:
         dflags = "".join(f" -D{k}" if v is None else f" -D{k}={v}" for k, v in self.defines.items())
@@ -121,7 +125,8 @@ class SbyJob:
             script = list(self.script)
         else:
             reads = [f for f in self.sources if not f.endswith((".vh", ".svh"))]
-            script = [f"read -formal -sv{dflags} {f}" for f in reads] + [f"prep -top {self.top}"]
+            script = [f"read -formal -sv{dflags} {f}" for f in reads] + [f"prep -top {self.top}",
+                                                                          *self.after_prep]
         lines = ["[options]", f"mode {self.mode}", f"depth {self.depth}"]
         lines += [f"{k} {v}" for k, v in self.options.items()]
         lines += ["", "[engines]", self.engine, "", "[script]", *script, "", "[files]",

@@ -301,12 +301,8 @@ def top_job(cfg, rtl_text: str | None = None, submodules: dict | None = None, *,
     sources = {**{n.rsplit(".", 1)[0] + ".sv": t for n, t in submodules.items()},
                f"{TOP}.sv": text, axis.CHECKER_FILE: axis.CHECKER_SV}
     label = f"l{cfg.lanes}_n{cfg.max_len}_i{cfg.in_bits}_r{cfg.div_bits_per_cycle}"
-    script = None
-    if cut_datapath or timing:
-        script = (tuple(f"read -formal -sv {f}" for f in sources) + (f"prep -top {TOP}",)
-                  + (CUT_DATAPATH if cut_datapath else ()) + (DIV_COUNTER if timing else ()))
     return SbyJob(name or f"softmax_top_{label}", TOP, sources, mode=mode, depth=depth, engine=engine,
-                  script=script,
+                  after_prep=(CUT_DATAPATH if cut_datapath else ()) + (DIV_COUNTER if timing else ()),
                   description=f"qbert_softmax {label}: AXI4-Stream rules, rows in == rows out "
                               f"with the same length"
                               + ("" if latency == 0 else f", last beat within "

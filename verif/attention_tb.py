@@ -156,7 +156,7 @@ async def attention_cycles(dut):
     The span from the loads being in to the last output beat must be within
     ``AttentionConfig.head_latency`` (the bound ``qbert prove attention`` proves
     by k-induction for the head with the units' latency bounds assumed, on
-    Configs of at most four query groups)."""
+    Configs of at most formal.attention.LATENCY_PROVE_MAX_GROUPS query groups)."""
     cfg = _config()
     tb = AttentionTB(dut, cfg)
     s = cfg.max_seq

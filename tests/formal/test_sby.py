@@ -29,6 +29,17 @@ def test_sby_text():
     assert "read -formal -sv counter.sv" in text and "prep -top counter" in text
 
 
+def test_after_prep_follows_the_default_script():
+    import dataclasses
+    text = dataclasses.replace(job(), after_prep=("cutpoint counter/w:c", "opt_clean"),
+                               defines={"F_X": None}).sby_text()
+    script = text.split("[script]\n")[1].split("\n\n")[0].splitlines()
+    assert script == ["read -formal -sv -DF_X counter.sv", "prep -top counter",
+                      "cutpoint counter/w:c", "opt_clean"]
+    with pytest.raises(ValueError, match="after_prep"):
+        SbyJob("x", "x", {"x.sv": ""}, script=("prep -top x",), after_prep=("opt_clean",))
+
+
 def test_pass(run):
     r = run(job())
     assert r.status == "PASS", r.summary()
