@@ -565,6 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--solver", default=None, help="default: the unit's (DEFAULT_SOLVER)")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per SBY job")
     a = p.parse_args(argv)
+    from .sby import sigterm_exits
     ok = True
     try:
         runs = []
@@ -592,7 +593,8 @@ def main(argv: list[str] | None = None) -> int:
             runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u == _rtl_unit(a.rtl) else None,
                                                        a.solver or DEFAULT_SOLVER.get(u, "yices"), timeout=a.timeout)))
         for name, fn in runs:
-            res = fn()
+            with sigterm_exits():
+                res = fn()
             print(f"== {name} ==")
             print_table(res)
             ok &= all_passed(res)

@@ -25,6 +25,7 @@ Only ``PASS`` is success.  Work folders of passing jobs are removed unless
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -327,6 +328,23 @@ def run_job(job: SbyJob, *, timeout: float | None = 600.0, workdir: Path | str |
     finally:
         with _LIVE_LOCK:
             _LIVE.discard(proc)
+
+
+@contextlib.contextmanager
+def sigterm_exits():
+    """Within: SIGTERM unwinds like Ctrl-C (SystemExit, status 143), so the
+    callers' cleanup runs (:func:`kill_all` in ``formal.run.run_all``): a
+    ``qbert prove`` stopped by ``kill`` or a CI timeout stops its solvers
+    instead of orphaning them.  The old handler is back on the way out; off
+    the main thread (where Python allows no handlers) a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def kill_all() -> None:

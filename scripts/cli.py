@@ -24,6 +24,16 @@ def _param(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = 0.0
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return v
+
+
 def _unit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("unit", choices=UNITS, help="the unit")
     p.add_argument("-P", dest="params", action="append", type=_param, default=[],
@@ -243,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--solver", choices=("z3", "yices", "boolector"), default=None,
                     help="SMT solver of the SBY engines (default per unit: z3 for matmul, which "
                          "closes the 4x4 fastest; yices for softmax)")
+    pr.add_argument("--timeout", type=_seconds, default=1800.0, metavar="SECONDS",
+                    help="limit of each SBY job (default 1800); a job past it counts as not proven")
     pr.set_defaults(func=cmd_unit)
 
     li = sub.add_parser("lint", help="verilator --lint-only -Wall on a unit's RTL")
@@ -301,11 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from formal.sby import sigterm_exits
     from golden_model.minilm import ModelNotInstalled
     from rtl_gen.toolchain import ToolMissing
     from verif.runner import SimulatorMissing
     try:
-        return args.func(args)
+        with sigterm_exits():
+            return args.func(args)
     except (UsageError, ValueError, FileNotFoundError, ModelNotInstalled, ToolMissing,
             SimulatorMissing) as e:
         print(f"qbert: error: {e}", file=sys.stderr)

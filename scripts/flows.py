@@ -177,7 +177,8 @@ def cmd_prove(flow: Flow, args) -> int:
     from formal.run import DEFAULT_SOLVER, all_passed, format_table, prove
 
     _, rtl, _ = _rtl_config(flow, args)
-    results = prove(flow.unit, None, rtl, args.solver or DEFAULT_SOLVER.get(flow.unit, "yices"))
+    results = prove(flow.unit, None, rtl, args.solver or DEFAULT_SOLVER.get(flow.unit, "yices"),
+                    timeout=args.timeout)
     print(format_table(results))
     passed = all_passed(results)
     print(f"prove {flow.unit}: {'PASS' if passed else 'FAILED'} on {rtl}")

@@ -109,3 +109,55 @@ def test_missing_tool_is_clear(monkeypatch):
     monkeypatch.setattr("formal.sby._tool_path", lambda: "/nonexistent")
     with pytest.raises(ToolMissing, match="yowasp-sby"):
         check_tools("smtbmc yices")
+
+
+def _procs_under(root) -> list[int]:
+    """Processes whose working folder is under ``root`` (SBY and its solvers)."""
+    from pathlib import Path
+    found = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and str(root) in str((d / "cwd").resolve()):
+                found.append(int(d.name))
+        except OSError:
+            continue
+    return found
+
+
+SLOW_PROOF = """
+import sys
+from formal.equiv import RequantSpec, requant_dut_sv, requant_equiv_job
+from formal.run import run_all
+from formal.sby import sigterm_exits
+spec = RequantSpec()
+job = requant_equiv_job(spec, {"dut.sv": requant_dut_sv(spec, style="split")}, name="rq_slow")
+with sigterm_exits():
+    run_all([job], [], timeout=600, progress=lambda line: print(line, flush=True))
+"""
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/proc").is_dir(), reason="needs /proc")
+def test_sigterm_stops_the_solvers(tmp_path):
+    """A proof run stopped by SIGTERM (kill, a CI timeout) exits 143 and leaves
+    no SBY or solver process behind (without sigterm_exits they are orphaned)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    env = dict(os.environ, QBERT_FORMAL_DIR=str(tmp_path))
+    p = subprocess.Popen([sys.executable, "-c", SLOW_PROOF], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_procs_under(tmp_path)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)       # SBY and at least one solver running
+        assert _procs_under(tmp_path), "the proof never started"
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=60) == 128 + signal.SIGTERM
+        time.sleep(1)
+        assert _procs_under(tmp_path) == []
+    finally:
+        for pid in _procs_under(tmp_path):
+            os.kill(pid, signal.SIGKILL)
+        p.kill()

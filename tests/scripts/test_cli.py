@@ -72,6 +72,14 @@ def test_unknown_names_and_malformed_options_exit_2(capsys, argv):
     assert e.value.code == 2
 
 
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "inf", "nan"])
+def test_prove_timeout_must_be_positive_seconds(capsys, value):
+    with pytest.raises(SystemExit) as e:
+        main(["prove", "gelu", "--timeout", value])
+    assert e.value.code == 2
+    assert "--timeout" in capsys.readouterr().err
+
+
 def test_console_script_is_installed_and_reports_usage_errors():
     r = subprocess.run([sys.executable, "-m", "scripts.cli", "gen", "conv", "-o", "x"],
                        capture_output=True, text=True)
