@@ -80,6 +80,13 @@ def test_prove_timeout_must_be_positive_seconds(capsys, value):
     assert "--timeout" in capsys.readouterr().err
 
 
+def test_prove_encoder_refuses_a_large_config_before_generating(capsys, monkeypatch):
+    import scripts.flows as flows
+    monkeypatch.setattr(flows, "_rtl_config", lambda *a: pytest.fail("RTL generated before the refusal"))
+    code, _, err = run(capsys, "prove", "encoder")
+    assert code == 2 and "done_bound" in err and "-P array=2" in err
+
+
 def test_console_script_is_installed_and_reports_usage_errors():
     r = subprocess.run([sys.executable, "-m", "scripts.cli", "gen", "conv", "-o", "x"],
                        capture_output=True, text=True)
