@@ -43,8 +43,10 @@ head_latency(S) + 1, stated per stage.  ``qbert prove`` splits it
 for U3 from the stage lemmas.  At the default Config S = 128's jobs close in
 2-32 s each, where one job for all of it gave no verdict in 18 minutes; the
 hardest are the softmax and P V lemmas at large S, slowest where S/4 is odd
-(S = 92: no verdict in 30 minutes), so ``qbert prove`` runs the split only up to
-:data:`LATENCY_PROVE_MAX_GROUPS` query groups.
+(S = 92's softmax lemma: 1,208 s with yices, 296 s with z3, so the softmax
+lemmas run on z3: :data:`LATENCY_SOLVERS`).  ``qbert prove`` runs the split up
+to :data:`LATENCY_PROVE_MAX_GROUPS` query groups: the default Config, every
+one of its 32 legal S proven.
 
 Not proven here: the data (bit-exactness is the cocotb testbench's).
 """
@@ -140,12 +142,11 @@ PARTS = ("glue", "rows", "feeds")
 #: narrows the units' behaviour to their latency bounds
 LATENCY = "latency"
 #: the most query groups (max_seq / rows) for which ``qbert prove`` runs the
-#: latency proof (:func:`latency_jobs`): ``-P max_seq=32`` (eight groups of
-#: the default arrays) runs its 40 latency jobs and the glue in 3.5 min wall,
-#: all PASS; at the default Config every S <= 64 closes in seconds to 2 minutes
-#: a job, S of 68-88 in 1-9 minutes, S = 92's softmax lemma not in 30
-#: (docs/attention.md, "Formal")
-LATENCY_PROVE_MAX_GROUPS = 8
+#: latency proof (:func:`latency_jobs`): the default Config's 32, where every
+#: job has closed (S <= 64 in seconds to 2 minutes a job, the largest S' softmax
+#: and P V lemmas in up to 12 minutes; docs/attention.md, "Formal"); larger
+#: heads are untried, and their prove job says the bound was NOT checked
+LATENCY_PROVE_MAX_GROUPS = 32
 
 
 def head_latency_block(cfg, bound: int | None = None, seq: int | None = None,
@@ -610,18 +611,28 @@ def latency_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices
         f"(proven by the glue job)"))
 
 
-def latency_jobs(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices") -> list[SbyJob]:
+#: the solver each latency lemma closes fastest with (``latency_jobs`` without
+#: an engine; ``qbert prove --solver`` overrides): at the default Config z3
+#: closes the softmax lemma of S = 92 in 296 s where yices needed 1,208 s; on
+#: the P V lemma neither is steadily faster (docs/attention.md, "Formal")
+LATENCY_SOLVERS = {"qk": "yices", "sm": "z3", "pv": "yices", "out": "yices", "sum": "yices"}
+
+
+def latency_jobs(cfg, rtl_text: str | None = None, *, engine: str | None = None) -> list[SbyJob]:
     """U3 for every legal S, split into small k-inductions: per S (``seq_len_i``
     is stable through a head, assumed in every job, so the per-S jobs together
     cover every legal S; each has constant counts where one joint job has a case
     split over every S) and per part of the proof (:data:`LEMMAS`: each stage's
     lemma, then U3 from them).  At the default Config the S = 128 jobs close in
     2-32 s each, where one job for every S and lemma gave no verdict in 18 min;
-    S = 92's softmax lemma: none in 30 minutes."""
+    S = 92's softmax lemma: 1,208 s with yices, 296 s with z3.
+    ``engine``: every job's SBY engine; None: each lemma's of
+    :data:`LATENCY_SOLVERS`."""
+    from .sby import engine_for
     if rtl_text is None:
         from rtl_gen.attention import verilog
         rtl_text = verilog(cfg)       # once, not once a job
-    return [latency_job(cfg, rtl_text, engine=engine, seq=s, lemma=lm)
+    return [latency_job(cfg, rtl_text, engine=engine or engine_for(LATENCY_SOLVERS[lm]), seq=s, lemma=lm)
             for s in legal_seqs(cfg) for lm in LEMMAS]
 
 

@@ -60,13 +60,14 @@ ELEMENTWISE = {
     "residual": ("formal.residual", "rtl_gen.residual:ResidualConfig"),
 }
 UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", *ELEMENTWISE, "kit")
-#: units whose proofs cover part of the unit (attention: its glue, with the
-#: units abstracted; its latency bound unbounded, but in ``qbert prove`` only on
-#: Configs of at most formal.attention.LATENCY_PROVE_MAX_GROUPS query groups,
-#: and at the default Config not yet for every S; encoder:
-#: bounded proofs of its glue with abstract units at tiny Configs,
-#: docs/encoder.md "Formal"): `qbert prove` runs them, but they are not in
-#: UNITS_WITH_PROOFS, so `qbert export` does not gate on them yet
+#: units whose proofs cover part of the unit or of its Configs (attention:
+#: its glue with the units abstracted, and its latency bound unbounded, but in
+#: ``qbert prove`` only on Configs of at most
+#: formal.attention.LATENCY_PROVE_MAX_GROUPS query groups -- the default's 32,
+#: about two hours of solver time (estimated from its jobs' times; larger ones
+#: untried); encoder: bounded proofs of its glue with abstract units at tiny
+#: Configs, docs/encoder.md "Formal"): `qbert prove` runs them, but they are
+#: not in UNITS_WITH_PROOFS, so `qbert export` does not gate on them yet
 PARTIAL_PROOFS = ("attention", "encoder")
 
 #: the engine each unit closes fastest with (``--solver`` overrides)
@@ -345,14 +346,15 @@ def elementwise_jobs(unit: str, cfg=None, rtl_dir: Path | str | None = None,
     return [j if "vectors" in j.name else _describe(j, where) for j in jobs], lem
 
 
-def attention_jobs(cfg=None, rtl_dir: Path | str | None = None,
-                   engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
+def attention_jobs(cfg=None, rtl_dir: Path | str | None = None, engine: str = "smtbmc yices",
+                   latency_engine: str | None = None) -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
     """The composed attention head's glue with abstract units (formal/attention.py):
     the proof (k-induction) and its non-vacuity cover; the head's latency bound
     (k-induction with the budget lemma, one job per legal S and part of the
     proof: formal.attention.latency_jobs), only where max_seq / rows <=
-    formal.attention.LATENCY_PROVE_MAX_GROUPS (larger heads take hours).  The
-    units' insides are their own proofs."""
+    formal.attention.LATENCY_PROVE_MAX_GROUPS (larger heads are untried).  The
+    units' insides are their own proofs.  ``latency_engine``: the latency
+    jobs' engine (None: each lemma's solver, formal.attention.LATENCY_SOLVERS)."""
     from rtl_gen.attention import TOP, AttentionConfig
     from . import attention as fatt
     if rtl_dir is not None:
@@ -372,7 +374,7 @@ def attention_jobs(cfg=None, rtl_dir: Path | str | None = None,
     jobs = [_describe(fatt.attention_job(cfg, text, engine=engine, depth=2), where + lat_note),
             fatt.cover_job(cfg, text, engine=engine, where=where)]
     if not lat_note:
-        jobs += [_describe(j, where) for j in fatt.latency_jobs(cfg, text, engine=engine)]
+        jobs += [_describe(j, where) for j in fatt.latency_jobs(cfg, text, engine=latency_engine)]
     return jobs, []
 
 
@@ -420,12 +422,15 @@ def check_provable(unit: str, cfg) -> None:
         check_size(cfg)
 
 
-def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = "yices", *,
+def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str | None = None, *,
           timeout: float = 1800.0, workdir: Path | str | None = None,
           progress: Callable[[str], None] | None = None,
           workers: int | None = None) -> list[SbyResult]:
     """Run every proof of ``unit``; one result per SBY job or z3 lemma, in order.
 
+    ``solver``: every job's SMT solver (yices, z3, boolector or an SBY engine
+    line); None: the unit's (:data:`DEFAULT_SOLVER`), and for the attention
+    head's latency lemmas each lemma's (``formal.attention.LATENCY_SOLVERS``).
     ``workers``: SBY jobs run at the same time (default one per CPU).
 
     ``timeout`` is per SBY job (the default 4x4 matmul takes minutes).
@@ -437,7 +442,7 @@ def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = 
     if unit not in UNITS_WITH_PROOFS + PARTIAL_PROOFS:
         raise ValueError(f"no proofs for unit {unit!r} yet; units with proofs: "
                          f"{', '.join(UNITS_WITH_PROOFS + PARTIAL_PROOFS)}")
-    engine = engine_for(solver)
+    engine = engine_for(solver or DEFAULT_SOLVER.get(unit, "yices"))
     if unit == "kit":
         if rtl_dir is not None:
             raise ValueError("the kit proofs take no --rtl folder (use contract_jobs)")
@@ -448,7 +453,7 @@ def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str = 
         from .layernorm import layernorm_jobs
         jobs, lem = layernorm_jobs(cfg, rtl_dir, engine)
     elif unit == "attention":
-        jobs, lem = attention_jobs(cfg, rtl_dir, engine)
+        jobs, lem = attention_jobs(cfg, rtl_dir, engine, engine if solver else None)
     elif unit == "encoder":
         jobs, lem = encoder_jobs(cfg, rtl_dir, engine)
     else:
@@ -600,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
                        "attention": AttentionConfig, "encoder": EncoderConfig}.get(u) or config_class(u)
                 cfg = cls().with_overrides(pairs)
             runs.append((u, lambda u=u, cfg=cfg: prove(u, cfg, a.rtl if u == _rtl_unit(a.rtl) else None,
-                                                       a.solver or DEFAULT_SOLVER.get(u, "yices"), timeout=a.timeout)))
+                                                       a.solver, timeout=a.timeout)))
         for name, fn in runs:
             with sigterm_exits():
                 res = fn()

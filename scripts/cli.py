@@ -251,8 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     _unit_args(pr)
     pr.add_argument("--rtl", type=Path, help="prove RTL already on disk (DIR/params.json)")
     pr.add_argument("--solver", choices=("z3", "yices", "boolector"), default=None,
-                    help="SMT solver of the SBY engines (default per unit: z3 for matmul, which "
-                         "closes the 4x4 fastest; yices for softmax)")
+                    help="SMT solver of every SBY job (default: per unit and job the one that "
+                         "closes it fastest: z3 for matmul and the attention head's softmax "
+                         "latency lemmas, yices otherwise)")
     pr.add_argument("--timeout", type=_seconds, default=1800.0, metavar="SECONDS",
                     help="limit of each SBY job (default 1800); a job past it counts as not proven")
     pr.set_defaults(func=cmd_unit)

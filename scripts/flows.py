@@ -174,13 +174,12 @@ def simulate_bench(flow: Flow, cfg: UnitConfig, rtl: Path, testcase: str, env: d
 
 def cmd_prove(flow: Flow, args) -> int:
     """SymbiYosys proofs of the unit's RTL (fresh, or --rtl DIR) and the z3 lemmas."""
-    from formal.run import DEFAULT_SOLVER, all_passed, check_provable, format_table, prove
+    from formal.run import all_passed, check_provable, format_table, prove
 
     if not getattr(args, "rtl", None):      # a Config the proofs refuse: before generating
         check_provable(flow.unit, config_from_args(flow, args.params, args.config))
     _, rtl, _ = _rtl_config(flow, args)
-    results = prove(flow.unit, None, rtl, args.solver or DEFAULT_SOLVER.get(flow.unit, "yices"),
-                    timeout=args.timeout)
+    results = prove(flow.unit, None, rtl, args.solver, timeout=args.timeout)
     print(format_table(results))
     passed = all_passed(results)
     print(f"prove {flow.unit}: {'PASS' if passed else 'FAILED'} on {rtl}")

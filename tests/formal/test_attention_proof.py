@@ -154,15 +154,14 @@ def test_prove_jobs_say_what_they_cover():
     split per legal S and per lemma (every pair once, k-induction depth 1) up
     to LATENCY_PROVE_MAX_GROUPS query groups; above, the prove job says U3 was
     not checked."""
-    from formal.attention import LATENCY_PROVE_MAX_GROUPS, LEMMAS, legal_seqs, smallest_head
+    from formal.attention import LATENCY_PROVE_MAX_GROUPS, LATENCY_SOLVERS, LEMMAS, legal_seqs, smallest_head
     from formal.run import attention_jobs
-    jobs, _ = attention_jobs(AttentionConfig())
-    assert [j.mode for j in jobs] == ["prove", "cover"]
-    assert "NOT checked" in jobs[0].description and "max_seq=4, head_dim=4" in jobs[1].description
+    from formal.sby import engine_for
     assert smallest_head(AttentionConfig()) == AttentionConfig(max_seq=4, head_dim=4)
     assert legal_seqs(AttentionConfig()) == list(range(4, 129, 4))
     edge = AttentionConfig(max_seq=4 * LATENCY_PROVE_MAX_GROUPS)
-    for cfg in (NANO, TINY, ONE_GROUP, edge):
+    assert AttentionConfig().max_seq // AttentionConfig().rows <= LATENCY_PROVE_MAX_GROUPS
+    for cfg in (NANO, TINY, ONE_GROUP, AttentionConfig(), edge):
         assert cfg.max_seq // cfg.rows <= LATENCY_PROVE_MAX_GROUPS
         jobs, _ = attention_jobs(cfg)
         assert [j.mode for j in jobs[:2]] == ["prove", "cover"] and "NOT checked" not in jobs[0].description
@@ -170,6 +169,11 @@ def test_prove_jobs_say_what_they_cover():
         assert [j.name.rsplit("_S", 1)[1] for j in lat] == [f"{s}_{lm}" for s in legal_seqs(cfg) for lm in LEMMAS]
         assert all(j.mode == "prove" and j.depth == 1 for j in lat)
         assert all("U3 unbounded" in j.description for j in lat if j.name.endswith("_sum"))
+        # each lemma on its own solver unless one is given for all
+        assert all(j.engine == engine_for(LATENCY_SOLVERS[j.name.rsplit("_", 1)[1]]) for j in lat)
+        assert {j.engine for j in attention_jobs(cfg, None, "smtbmc yices", "smtbmc yices")[0]} == {"smtbmc yices"}
+    jobs, _ = attention_jobs(AttentionConfig())
+    assert "max_seq=4, head_dim=4" in jobs[1].description
     over = AttentionConfig(max_seq=4 * LATENCY_PROVE_MAX_GROUPS + 4)
     assert "NOT checked" in attention_jobs(over)[0][0].description and len(attention_jobs(over)[0]) == 2
 
@@ -191,8 +195,8 @@ def test_split_latency_proven_default_arrays(run):
 @pytest.mark.slow
 def test_split_latency_proven_default_config_longest_head(run):
     """S = max_seq = 128 at the default Config (2-32 s a job; the joint job for
-    every S gave no verdict in 18 minutes; not every S of the default Config
-    closes yet: docs/attention.md)."""
+    every S gave no verdict in 18 minutes; every S of the default Config
+    closes, the slowest in about 12 minutes: docs/attention.md)."""
     cfg = AttentionConfig()
     for lm, job in _split_jobs(cfg, cfg.max_seq).items():
         r = run(job, timeout=1200)
