@@ -64,8 +64,8 @@ UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", *ELEMENTWISE, "kit")
 #: its glue with the units abstracted, and its latency bound unbounded, but in
 #: ``qbert prove`` only on Configs of at most
 #: formal.attention.LATENCY_PROVE_MAX_GROUPS query groups -- the default's 32,
-#: about two hours of solver time (estimated from its jobs' times; larger ones
-#: untried); encoder: bounded proofs of its glue with abstract units at tiny
+#: roughly 1.5-2 hours on two cores (estimated from its jobs' times; larger
+#: ones untried); encoder: bounded proofs of its glue with abstract units at tiny
 #: Configs, docs/encoder.md "Formal"): `qbert prove` runs them, but they are
 #: not in UNITS_WITH_PROOFS, so `qbert export` does not gate on them yet
 PARTIAL_PROOFS = ("attention", "encoder")
@@ -397,9 +397,9 @@ def encoder_jobs(cfg=None, rtl_dir: Path | str | None = None,
         texts = {p.name: p.read_text() for p in paths}
     else:
         cfg = cfg if cfg is not None else genc.EncoderConfig()
-        check_provable("encoder", cfg)
+        check_provable("encoder", cfg)      # before generating
         texts, where = genc.files(cfg), "RTL generated from the Config"
-    check_provable("encoder", cfg)
+    check_provable("encoder", cfg)          # the Config of --rtl too
     top = f"{genc.TOP}.v"
     if top not in texts:
         raise ValueError(f"{where}: no {top}")
