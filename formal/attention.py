@@ -144,7 +144,7 @@ LATENCY = "latency"
 #: the most query groups (max_seq / rows) for which ``qbert prove`` runs the
 #: latency proof (:func:`latency_jobs`): the default Config's 32, where every
 #: job has closed (S <= 64 in seconds to 2 minutes a job, the largest S' softmax
-#: and P V lemmas in up to 12 minutes; docs/attention.md, "Formal"); larger
+#: and P V lemmas in up to 15 minutes loaded; docs/attention.md, "Formal"); larger
 #: heads are untried, and their prove job says the bound was NOT checked
 LATENCY_PROVE_MAX_GROUPS = 32
 

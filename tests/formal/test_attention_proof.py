@@ -196,7 +196,7 @@ def test_split_latency_proven_default_arrays(run):
 def test_split_latency_proven_default_config_longest_head(run):
     """S = max_seq = 128 at the default Config (2-32 s a job; the joint job for
     every S gave no verdict in 18 minutes; every S of the default Config
-    closes, the slowest in about 12 minutes: docs/attention.md)."""
+    closes, the slowest in about 15 minutes: docs/attention.md)."""
     cfg = AttentionConfig()
     for lm, job in _split_jobs(cfg, cfg.max_seq).items():
         r = run(job, timeout=1200)
