@@ -125,7 +125,6 @@ def _procs_under(root) -> list[int]:
 
 
 SLOW_PROOF = """
-import sys
 from formal.equiv import RequantSpec, requant_dut_sv, requant_equiv_job
 from formal.run import run_all
 from formal.sby import sigterm_exits
