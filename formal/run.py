@@ -566,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     did not close, 2 bad usage / missing tools.
     """
     import argparse
+    from .sby import positive_seconds, sigterm_exits
     # the -P routing below reads the unit names from argv: from the command line too
     argv = sys.argv[1:] if argv is None else argv
     from rtl_gen.toolchain import ToolMissing
@@ -577,9 +578,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rtl", type=Path, help="prove the RTL in DIR (files.f, params.json) for the unit it was generated for")
     p.add_argument("--contract", type=Path, help="prove the port-contract modules named in DIR/params.json")
     p.add_argument("--solver", default=None, help="default: the unit's (DEFAULT_SOLVER)")
-    p.add_argument("--timeout", type=float, default=1800.0, help="seconds per SBY job")
+    p.add_argument("--timeout", type=positive_seconds, default=1800.0, help="seconds per SBY job")
     a = p.parse_args(argv)
-    from .sby import sigterm_exits
     ok = True
     try:
         runs = []

@@ -330,6 +330,18 @@ def run_job(job: SbyJob, *, timeout: float | None = 600.0, workdir: Path | str |
             _LIVE.discard(proc)
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type of a ``--timeout``: a positive, finite number of seconds."""
+    import argparse
+    try:
+        v = float(text)
+    except ValueError:
+        v = 0.0
+    if not 0 < v < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return v
+
+
 @contextlib.contextmanager
 def sigterm_exits():
     """Within: SIGTERM unwinds like Ctrl-C (SystemExit, status 143), so the

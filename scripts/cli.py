@@ -8,6 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from formal.sby import positive_seconds, sigterm_exits
+
 from .units import PENDING, UNITS
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -22,16 +24,6 @@ def _param(text: str) -> tuple[str, str]:
     if not sep or not name.strip() or not value.strip():
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return name.strip(), value.strip()
-
-
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        v = 0.0
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return v
 
 
 def _unit_args(p: argparse.ArgumentParser) -> None:
@@ -254,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="SMT solver of every SBY job (default: per unit and job the one that "
                          "closes it fastest: z3 for matmul and the attention head's softmax "
                          "latency lemmas, yices otherwise)")
-    pr.add_argument("--timeout", type=_seconds, default=1800.0, metavar="SECONDS",
+    pr.add_argument("--timeout", type=positive_seconds, default=1800.0, metavar="SECONDS",
                     help="limit of each SBY job (default 1800); a job past it counts as not proven")
     pr.set_defaults(func=cmd_unit)
 
@@ -314,7 +306,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from formal.sby import sigterm_exits
     from golden_model.minilm import ModelNotInstalled
     from rtl_gen.toolchain import ToolMissing
     from verif.runner import SimulatorMissing

@@ -74,10 +74,12 @@ def test_unknown_names_and_malformed_options_exit_2(capsys, argv):
 
 @pytest.mark.parametrize("value", ["0", "-5", "soon", "inf", "nan"])
 def test_prove_timeout_must_be_positive_seconds(capsys, value):
-    with pytest.raises(SystemExit) as e:
-        main(["prove", "gelu", "--timeout", value])
-    assert e.value.code == 2
-    assert "--timeout" in capsys.readouterr().err
+    from formal.run import main as formal_main
+    for entry, argv in ((main, ["prove", "gelu"]), (formal_main, ["gelu"])):
+        with pytest.raises(SystemExit) as e:
+            entry([*argv, "--timeout", value])
+        assert e.value.code == 2
+        assert "--timeout" in capsys.readouterr().err
 
 
 def test_prove_encoder_refuses_a_large_config_before_generating(capsys, monkeypatch):
