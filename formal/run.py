@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import axis, equiv, lemmas
-from .sby import SbyJob, SbyResult, engine_for, run_job
+from .sby import PROVE_TIMEOUT, SbyJob, SbyResult, engine_for, run_job
 
 #: elementwise units: unit -> (formal module with unit_jobs(), "generator module:Config")
 ELEMENTWISE = {
@@ -392,14 +392,14 @@ def encoder_jobs(cfg=None, rtl_dir: Path | str | None = None,
         disk = genc.EncoderConfig.load(rtl_dir)
         if cfg is not None and cfg != disk:
             raise ValueError(f"--rtl {rtl_dir} was generated for {disk}, not for the given Config")
+        check_provable("encoder", disk)
         paths = genc.sources(rtl_dir)
         cfg, where = disk, f"RTL in {rtl_dir}"
         texts = {p.name: p.read_text() for p in paths}
     else:
         cfg = cfg if cfg is not None else genc.EncoderConfig()
-        check_provable("encoder", cfg)      # before generating
+        check_provable("encoder", cfg)      # before generating the RTL
         texts, where = genc.files(cfg), "RTL generated from the Config"
-    check_provable("encoder", cfg)          # the Config of --rtl too
     top = f"{genc.TOP}.v"
     if top not in texts:
         raise ValueError(f"{where}: no {top}")
@@ -423,7 +423,7 @@ def check_provable(unit: str, cfg) -> None:
 
 
 def prove(unit: str, cfg=None, rtl_dir: Path | str | None = None, solver: str | None = None, *,
-          timeout: float = 1800.0, workdir: Path | str | None = None,
+          timeout: float = PROVE_TIMEOUT, workdir: Path | str | None = None,
           progress: Callable[[str], None] | None = None,
           workers: int | None = None) -> list[SbyResult]:
     """Run every proof of ``unit``; one result per SBY job or z3 lemma, in order.
@@ -468,7 +468,7 @@ def prove_contract(rtl_dir: Path | str, cfg=None, solver: str = "yices", **kw) -
     return run_all(jobs, lem, **kw)
 
 
-def run_all(jobs: list[SbyJob], lem: list[Callable[[], SbyResult]], *, timeout: float = 1800.0,
+def run_all(jobs: list[SbyJob], lem: list[Callable[[], SbyResult]], *, timeout: float = PROVE_TIMEOUT,
             workdir: Path | str | None = None,
             progress: Callable[[str], None] | None = None,
             workers: int | None = None) -> list[SbyResult]:
@@ -578,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rtl", type=Path, help="prove the RTL in DIR (files.f, params.json) for the unit it was generated for")
     p.add_argument("--contract", type=Path, help="prove the port-contract modules named in DIR/params.json")
     p.add_argument("--solver", default=None, help="default: the unit's (DEFAULT_SOLVER)")
-    p.add_argument("--timeout", type=positive_seconds, default=1800.0, help="seconds per SBY job")
+    p.add_argument("--timeout", type=positive_seconds, default=PROVE_TIMEOUT, help="seconds per SBY job")
     a = p.parse_args(argv)
     ok = True
     try:

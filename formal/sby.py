@@ -330,6 +330,11 @@ def run_job(job: SbyJob, *, timeout: float | None = 600.0, workdir: Path | str |
             _LIVE.discard(proc)
 
 
+#: the default limit of each SBY job of a ``qbert prove`` / ``python -m formal.run``
+#: run (``--timeout``); the slowest job of the default Configs takes about 15 min loaded
+PROVE_TIMEOUT = 1800.0
+
+
 def positive_seconds(text: str) -> float:
     """argparse type of a ``--timeout``: a positive, finite number of seconds."""
     import argparse

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from formal.sby import positive_seconds, sigterm_exits
+from formal.sby import PROVE_TIMEOUT, positive_seconds, sigterm_exits
 
 from .units import PENDING, UNITS
 
@@ -246,8 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="SMT solver of every SBY job (default: per unit and job the one that "
                          "closes it fastest: z3 for matmul and the attention head's softmax "
                          "latency lemmas, yices otherwise)")
-    pr.add_argument("--timeout", type=positive_seconds, default=1800.0, metavar="SECONDS",
-                    help="limit of each SBY job (default 1800); a job past it counts as not proven")
+    pr.add_argument("--timeout", type=positive_seconds, default=PROVE_TIMEOUT, metavar="SECONDS",
+                    help=f"limit of each SBY job (default {PROVE_TIMEOUT:g}); a job past it counts "
+                         "as not proven")
     pr.set_defaults(func=cmd_unit)
 
     li = sub.add_parser("lint", help="verilator --lint-only -Wall on a unit's RTL")
