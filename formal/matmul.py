@@ -251,49 +251,53 @@ def latency_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices
 
 
 def packed_products_block(cfg) -> list[str]:
-    """dsp_pack 2: P0 ``pack_operand`` and the cut multipliers' assumption.
+    """dsp_pack 2 or 3: P0 ``pack_operand`` and the cut multipliers' assumption.
 
-    Each packed multiplier's output ``pprod_r{r}_c{c0}_c{c1}`` is cut free in the
+    Each packed multiplier's output ``pprod_r{r}_{group}`` is cut free in the
     job's script (:data:`CUT_PACKED`) and assumed equal to
-    ``x*w[c0] + x*w[c1] * 2^S`` mod 2^P, the two plain int8 products (the same
+    ``sum_i x*w[c_i] * 2^(shift*i)`` mod 2^P, the plain int8 products (the same
     terms the spec's ghosts use).  Sound: the RTL computes it as
     ``x * wpack`` (checked in the text by :func:`packed_drivers_check`), P0
-    proves ``wpack == w[c0] + w[c1] * 2^S``, and x*(u + v) = x*u + x*v mod 2^P.
-    Without the cut, the odd column's Q1 asks the solver to split a 8 x 26-bit
-    product, a multiplier equivalence that did not finish in 30 minutes.
+    proves ``wpack == sum_i w[c_i] * 2^(shift*i)``, and x*(u + v) = x*u + x*v
+    mod 2^P.  Without the cut, the odd column's Q1 asks the solver to split a
+    8 x 26-bit product, a multiplier equivalence that did not finish in 30 minutes.
     """
-    if not cfg.packed_pairs:
+    if not cfg.pack_groups:
         return []
-    PB, S, OPB, P = cfg.prod_bits, cfg.pack_shift, cfg.pack_operand_bits, cfg.pack_product_bits
-    L = ["    // ---- dsp_pack 2: packed operands (P0) and the cut multipliers ----"]
-    for j in range(cfg.packed_pairs):
-        c0, c1 = 2 * j, 2 * j + 1
-        pair = f"c{c0}_c{c1}"
-        L.append(f"    wire signed [{OPB - 1}:0] f_wpack_{pair} = $signed(wgt_c{c0}) + ($signed(wgt_c{c1}) <<< {S});")
-        L.append(f"    always @(*) assert ($signed(wpack_{pair}) == f_wpack_{pair});  // P0 pack_operand")
+    PB = cfg.prod_bits
+    L = [f"    // ---- dsp_pack {cfg.dsp_pack}: packed operands (P0) and the cut multipliers ----"]
+    for g in cfg.pack_groups:
+        S, OPB, P = g.shift, g.operand_bits, g.product_bits
+        wsum = " + ".join(f"($signed(wgt_c{c}) <<< {S * i})" if i else f"$signed(wgt_c{c})"
+                          for i, c in enumerate(g.cols))
+        L.append(f"    wire signed [{OPB - 1}:0] f_wpack_{g.name} = {wsum};")
+        L.append(f"    always @(*) assert ($signed(wpack_{g.name}) == f_wpack_{g.name});  // P0 pack_operand")
         for r in range(cfg.rows):
-            for c in (c0, c1):
+            fields = []
+            for i, c in enumerate(g.cols):
                 L.append(f"    wire signed [{PB - 1}:0] f_pe_r{r}_c{c} = $signed(act_r{r}) * $signed(wgt_c{c});")
-            L.append(f"    wire [{P - 1}:0] f_pp_r{r}_{pair} = {{f_pe_r{r}_c{c1}, {S}'d0}} "
-                     f"+ {{{{{P - PB}{{f_pe_r{r}_c{c0}[{PB - 1}]}}}}, f_pe_r{r}_c{c0}}};")
-            L.append(f"    always @(*) assume (pprod_r{r}_{pair} == f_pp_r{r}_{pair});")
+                lo, hi = S * i, P - PB - S * i     # zeros below, sign bits above the field
+                parts = ([f"{{{hi}{{f_pe_r{r}_c{c}[{PB - 1}]}}}}"] if hi else []) + [f"f_pe_r{r}_c{c}"] \
+                    + ([f"{lo}'d0"] if lo else [])
+                fields.append("{" + ", ".join(parts) + "}")
+            L.append(f"    wire [{P - 1}:0] f_pp_r{r}_{g.name} = {' + '.join(reversed(fields))};")
+            L.append(f"    always @(*) assume (pprod_r{r}_{g.name} == f_pp_r{r}_{g.name});")
     return L
 
 
-#: the job script's cut for dsp_pack 2 (see packed_products_block)
+#: the job script's cut for dsp_pack 2 and 3 (see packed_products_block)
 CUT_PACKED = "cutpoint qbert_matmul/w:pprod_*"
 
 
 def packed_driver_lines(cfg) -> list[str]:
     """The declaration and driver of every packed multiplier output as the
-    generator writes them: ``sext(act_r) * sext(wpack)``, pack_product_bits
-    wide."""
-    AB, OPB, P = cfg.act_bits, cfg.pack_operand_bits, cfg.pack_product_bits
+    generator writes them: ``sext(act_r) * sext(wpack)``, product_bits wide."""
+    AB = cfg.act_bits
     out = []
-    for j in range(cfg.packed_pairs):
-        w = f"wpack_c{2 * j}_c{2 * j + 1}"
+    for g in cfg.pack_groups:
+        w, OPB, P = f"wpack_{g.name}", g.operand_bits, g.product_bits
         for r in range(cfg.rows):
-            name = f"pprod_r{r}_c{2 * j}_c{2 * j + 1}"
+            name = f"pprod_r{r}_{g.name}"
             out.append(f"wire [{P}-1:0] {name};")
             out.append(f"assign {name} = $signed({{ {{ {P - AB}{{ act_r{r}[{AB - 1}] }} }}, act_r{r} }}) "
                        f"* $signed({{ {{ {P - OPB}{{ {w}[{OPB - 1}] }} }}, {w} }});")
@@ -315,8 +319,9 @@ def packed_drivers_check(cfg, text: str):
     lines = {ln.strip() for ln in text.splitlines()}
     bad = [w for w in packed_driver_lines(cfg) if w not in lines]
     n = sum(ln.startswith("assign pprod_") for ln in lines)
-    if n != cfg.packed_pairs * cfg.rows:
-        bad.append(f"{n} packed products assigned, the Config has {cfg.packed_pairs * cfg.rows}")
+    want = len(cfg.pack_groups) * cfg.rows
+    if n != want:
+        bad.append(f"{n} packed products assigned, the Config has {want}")
     status = "FAIL" if bad else "PASS"
     detail = (f"not in the RTL: `{bad[0]}`" if bad else
               f"{n} packed multipliers checked in the RTL text")
@@ -346,10 +351,10 @@ def matmul_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices"
         label += "_col" + "-".join(str(c) for c in sorted(set(cols)))
     if tuple(parts) != PARTS:
         label += "_" + "-".join(parts)
-    if cfg.packed_pairs:
-        label += "_pack2"
+    if cfg.pack_groups:
+        label += f"_pack{cfg.dsp_pack}"
     return SbyJob(name or f"matmul_{label}", TOP, sources, mode=mode, depth=depth, engine=engine,
-                  after_prep=(CUT_PACKED,) if cfg.packed_pairs else (),
+                  after_prep=(CUT_PACKED,) if cfg.pack_groups else (),
                   description=f"qbert_matmul {label}: " + (
                       f"next output tile within {bound or cfg.drain_cycles + 1} un-stalled cycles "
                       f"(s_axis_prm kept valid), tiles in == tiles out" if tuple(parts) == (LATENCY,)

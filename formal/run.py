@@ -243,7 +243,7 @@ def matmul_jobs(cfg=None, rtl_dir: Path | str | None = None,
         lambda: lemmas.round_half_up(rq.shift_max),
         lambda: lemmas.mac_bound(cfg.k_max, cfg.act_bits, cfg.weight_bits, cfg.bias_bits),
     ]
-    if cfg.packed_pairs:
+    if cfg.pack_groups:
         lem.append(lambda: fmatmul.packed_drivers_check(cfg, text))
     return jobs, lem
 

@@ -60,7 +60,8 @@ class EncoderConfig(UnitConfig):
         1, 32, "bias width the array adds (MiniLM needs 17 at W8); acc must fit 32 bits"))
     dsp_pack: int = field(default=2, metadata=choice(
         1, 2, doc="the array's products per multiplier (MatmulConfig.dsp_pack): 2 halves "
-                  "its DSP48E2s, one per two MACs"))
+                  "its DSP48E2s, one per two MACs; not 3, which takes int4 weights only, while "
+                  "the array also multiplies two int8 activations (Q K^T, P V)"))
 
     def _check(self) -> None:
         if self.hidden % self.heads:
@@ -155,8 +156,17 @@ class EncoderConfig(UnitConfig):
 
     def macs(self, s: int) -> int:
         """Multiply-accumulates of one layer on s tokens (the golden model's matmuls)."""
+        return self.linear_macs(s) + self.attention_macs(s)
+
+    def linear_macs(self, s: int) -> int:
+        """The MACs with a weight operand (int4 or int8): Q, K, V, the output
+        projection and the FFN."""
         d, f = self.hidden, self.ffn
-        return s * (4 * d * d + 2 * d * f) + 2 * s * s * d
+        return s * (4 * d * d + 2 * d * f)
+
+    def attention_macs(self, s: int) -> int:
+        """The MACs of two int8 activations: Q K^T and P V of every head."""
+        return 2 * s * s * self.hidden
 
     @classmethod
     def preset(cls, name: str, **overrides):

@@ -51,9 +51,27 @@ from .config import ConfigError, UnitConfig, choice, rng
 from .requant import SHIFT_BITS, requant_stages
 
 TOP = "qbert_matmul"
-#: the DSP48E2 multiplier's signed inputs (A, B): dsp_pack 2 needs the packed
-#: weight operand to fit the first and the activation the second
+#: the DSP48E2 multiplier's signed inputs (A, B): a packed weight operand must
+#: fit the first and the activation the second
 DSP_A_BITS, DSP_B_BITS = 27, 18
+
+
+@dataclass(frozen=True)
+class PackGroup:
+    """Neighbouring columns whose PEs of a row share one multiplier (dsp_pack).
+
+    The weights form one signed operand ``sum_i w[cols[i]] * 2^(shift*i)``
+    (``operand_bits`` wide); each row multiplies it by its activation once and
+    keeps the low ``product_bits`` bits of ``p = sum_i x*w[cols[i]] * 2^(shift*i)``.
+    """
+    cols: tuple
+    shift: int
+    operand_bits: int
+    product_bits: int
+
+    @property
+    def name(self) -> str:
+        return "_".join(f"c{c}" for c in self.cols)
 
 
 @dataclass(frozen=True)
@@ -70,10 +88,16 @@ class MatmulConfig(UnitConfig):
         8, 16, 17, doc="output width (signed); 16 feeds the softmax's score input (attention), "
                        "17 the residual add of the encoder engine"))
     dsp_pack: int = field(default=1, metadata=choice(
-        1, 2, doc="products per multiplier: 2 packs the weights of two neighbouring columns "
-                  "into one 27-bit operand, so one DSP48E2 does both MACs of a row (docs/matmul.md)"))
+        1, 2, 3, doc="products per multiplier: 2 packs the weights of two neighbouring columns "
+                     "into one 27-bit operand, so one DSP48E2 does both MACs of a row; 3 packs "
+                     "three int4 weights (weight_bits=4 only) (docs/matmul.md)"))
 
     def _check(self) -> None:
+        if self.dsp_pack == 3 and self.weight_bits != 4:
+            raise ConfigError(
+                f"matmul: dsp_pack=3 needs weight_bits=4 (three int8 x int4 products fit one "
+                f"27-bit operand, three int8 x int8 do not), got weight_bits={self.weight_bits}; "
+                f"use dsp_pack 1 or 2 with int8 weights")
         if self.acc_bits > 32:
             kmax = max_k(self.act_bits, self.weight_bits, self.bias_bits)
             hint = (f"k_max must be <= {kmax} for bias_bits={self.bias_bits}"
@@ -113,27 +137,31 @@ class MatmulConfig(UnitConfig):
         return self.rows + 4
 
     @property
-    def packed_pairs(self) -> int:
-        """Column pairs (2j, 2j + 1) whose PEs of a row share one multiplier; an
-        odd last column keeps its own."""
-        return self.cols // 2 if self.dsp_pack == 2 else 0
+    def pack_groups(self) -> tuple:
+        """The :class:`PackGroup` s of a row, left to right.  dsp_pack 2: pairs
+        (2j, 2j + 1); dsp_pack 3: triples (3j, 3j + 1, 3j + 2), and two columns
+        left over form a pair.  A single last column keeps its own multiplier."""
+        n = self.dsp_pack
+        if n == 1:
+            return ()
+        groups = [tuple(range(c, c + n)) for c in range(0, self.cols - n + 1, n)]
+        rest = self.cols % n
+        if rest == 2:
+            groups.append((self.cols - 2, self.cols - 1))
+        return tuple(self._pack_group(g) for g in groups)
 
-    @property
-    def pack_shift(self) -> int:
-        """dsp_pack 2: where the odd column's weight sits in the packed operand,
-        one bit above the even column's product (its sign is the borrow)."""
-        return self.prod_bits + 1
-
-    @property
-    def pack_operand_bits(self) -> int:
-        """dsp_pack 2: the packed weight operand, signed (w[2j+1] sign-extended by
-        one bit: w[2j] < 0 borrows from it)."""
-        return self.pack_shift + self.weight_bits + 1
-
-    @property
-    def pack_product_bits(self) -> int:
-        """dsp_pack 2: the packed product kept (both products and the borrow bit)."""
-        return self.pack_shift + self.prod_bits
+    def _pack_group(self, cols: tuple) -> PackGroup:
+        PB, WB = self.prod_bits, self.weight_bits
+        if len(cols) == 2:
+            # a field of the product plus one bit: the low product's sign is the
+            # borrow it takes from the high one
+            s = PB + 1
+            return PackGroup(cols, s, s + WB + 1, s + PB)
+        # three int8 x int4 fields of PB - 1 = 11 bits: x*w is in [-1016, 1024],
+        # inside [-1023, 1024], so a field read as that range's representative
+        # is exact (docs/matmul.md, "DSP packing")
+        s = PB - 1
+        return PackGroup(cols, s, 2 * s + WB + 1, 2 * s + PB)
 
     @property
     def wgt_word_bits(self) -> int:
@@ -331,33 +359,62 @@ def build(cfg: MatmulConfig):
 
 
 def _packed_products(m, cfg: MatmulConfig, acts, wgts) -> dict:
-    """dsp_pack 2: (row, column) -> the PE's exact product, two per multiplier.
-
-    Columns 2j and 2j + 1 share one signed operand per pair,
-    ``w[2j] + w[2j+1] * 2^S`` (S = pack_shift = prod_bits + 1; pack_operand_bits
-    wide), and each row one signed product ``p = x * w[2j] + x * w[2j+1] * 2^S``
-    (Xilinx WP486), kept to its low S + prod_bits bits.  The even column's
-    product is ``p[prod_bits-1:0]``; bit S - 1 is its sign, the borrow it took
-    from the odd one, which is ``p[S +: prod_bits] + p[S-1]``.  Exact for every
-    operand value (the formal Q1 and the testbenches compare each PE against the
-    plain product).
+    """dsp_pack 2 or 3: (row, column) -> the PE's exact product, one multiplier
+    per :class:`PackGroup` and row: ``p = x * wpack`` (Xilinx WP486), signed,
+    kept to ``product_bits``.  Exact for every operand value (the formal Q1 and
+    the testbenches compare each PE against the plain product).
     """
-    from veriloggen import Cat, Int, Signed, Slice
+    from veriloggen import Cat, Int, Signed
     out = {}
-    AB, WB, PB = cfg.act_bits, cfg.weight_bits, cfg.prod_bits
-    S, OPB, P = cfg.pack_shift, cfg.pack_operand_bits, cfg.pack_product_bits
-    assert OPB <= DSP_A_BITS and AB <= DSP_B_BITS
-    for j in range(cfg.packed_pairs):
-        c0, c1 = 2 * j, 2 * j + 1
-        pw = m.Wire(f"wpack_c{c0}_c{c1}", OPB)
-        m.Assign(pw(Cat(emit.sext(wgts[c1], WB, OPB - S), Int(0, S, 2))
-                    + emit.sext(wgts[c0], WB, OPB)))
+    AB, WB = cfg.act_bits, cfg.weight_bits
+    for g in cfg.pack_groups:
+        assert g.operand_bits <= DSP_A_BITS and AB <= DSP_B_BITS
+        pw = m.Wire(f"wpack_{g.name}", g.operand_bits)
+        terms = [emit.sext(wgts[g.cols[0]], WB, g.operand_bits)]
+        for i, c in enumerate(g.cols[1:], start=1):
+            lo = g.shift * i
+            terms.append(Cat(emit.sext(wgts[c], WB, g.operand_bits - lo), Int(0, lo, 2)))
+        m.Assign(pw(sum(terms[1:], terms[0])))
         for r, act in enumerate(acts):
-            p = m.Wire(f"pprod_r{r}_c{c0}_c{c1}", P)
-            m.Assign(p(Signed(emit.sext(act, AB, P)) * Signed(emit.sext(pw, OPB, P))))
-            out[r, c0] = Slice(p, PB - 1, 0)
-            out[r, c1] = Slice(p, P - 1, S) + Cat(Int(0, PB - 1, 2), p[S - 1])
+            p = m.Wire(f"pprod_r{r}_{g.name}", g.product_bits)
+            m.Assign(p(Signed(emit.sext(act, AB, g.product_bits))
+                       * Signed(emit.sext(pw, g.operand_bits, g.product_bits))))
+            fields = _pair_fields if len(g.cols) == 2 else _triple_fields
+            for c, prod in zip(g.cols, fields(m, cfg, g, p, f"r{r}_{g.name}")):
+                out[r, c] = prod
     return out
+
+
+def _pair_fields(m, cfg, g: PackGroup, p, tag: str) -> list:
+    """``p = x*w0 + x*w1 * 2^S`` with S = prod_bits + 1: w0's product is the low
+    prod_bits bits; bit S - 1 is its sign, the borrow it took from w1's, which is
+    ``p[S +: prod_bits] + p[S-1]``."""
+    from veriloggen import Cat, Int, Slice
+    PB, S, P = cfg.prod_bits, g.shift, g.product_bits
+    return [Slice(p, PB - 1, 0), Slice(p, P - 1, S) + Cat(Int(0, PB - 1, 2), p[S - 1])]
+
+
+def _triple_fields(m, cfg, g: PackGroup, p, tag: str) -> list:
+    """``p = x*w0 + x*w1 * 2^F + x*w2 * 2^2F`` with F = prod_bits - 1 (11 bits,
+    int4 weights): each product is in [-1016, 1024], so the low F bits of a field
+    determine it as the representative in [-1023, 1024]: negative exactly when
+    the field's top bit is set and any bit below it is (``pneg``).  A negative
+    field borrowed one from the field above: ``q = p[P-1:F] + pneg0`` undoes it
+    for w1 and w2, and ``q[P-F-1:F] + pneg1`` for w2."""
+    from veriloggen import Cat, Int, Slice, Uor
+    PB, F, P = cfg.prod_bits, g.shift, g.product_bits
+
+    def neg(v, name):
+        w = m.Wire(f"pneg{name}_{tag}")
+        m.Assign(w(v[F - 1] & Uor(Slice(v, F - 2, 0))))
+        return w
+
+    n0 = neg(p, 0)
+    q = m.Wire(f"pq_{tag}", P - F)
+    m.Assign(q(Slice(p, P - 1, F) + Cat(Int(0, P - F - 1, 2), n0)))
+    n1 = neg(q, 1)
+    return [Cat(n0, Slice(p, F - 1, 0)), Cat(n1, Slice(q, F - 1, 0)),
+            Slice(q, P - F - 1, F) + Cat(Int(0, PB - 1, 2), n1)]
 
 
 def verilog(cfg: MatmulConfig) -> str:

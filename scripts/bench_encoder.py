@@ -8,7 +8,7 @@ and the BERT-base estimate against FQ-BERT (docs/encoder.md, "Performance").
 2. The model for MiniLM and BERT-base at 128 tokens on arrays of 8, 16 and 32:
    cycles per layer, utilization, and a 12-layer BERT-base inference against
    FQ-BERT's 43.89 ms at 214 MHz (9.39 M cycles), and the floor of any array of DSP
-   multipliers within its 1751 DSPs (:func:`dsp_floor`).
+   multipliers within its 1751 DSPs, at W4 and W8 (:func:`dsp_floor`).
 3. Resources (unless --no-synth): Yosys synth_xilinx of every unit the engine
    instantiates, each at the engine's Config (the engine's own glue has no
    multipliers: its DSPs are the units' DSPs).
@@ -24,21 +24,29 @@ FQBERT_MS, FQBERT_MHZ, FQBERT_DSP = 43.89, 214, 1751
 FQBERT_CYCLES = round(FQBERT_MS * 1e-3 * FQBERT_MHZ * 1e6)
 #: the issue's goal: at most a third of FQ-BERT's cycles
 GOAL_CYCLES = FQBERT_CYCLES / 3
-#: exact products of an int8 activation one DSP48E2 gives a cycle: two share a
-#: 27-bit operand (MatmulConfig.dsp_pack); a third 12-bit field (int8 x int4)
-#: would need 2 x 12 + 4 = 28 bits
-MACS_PER_DSP = 2
+#: exact products of an int8 activation one DSP48E2 gives a cycle, by the other
+#: operand's width (MatmulConfig.dsp_pack): three int8 x int4 share a 27-bit
+#: operand, two int8 x int8; Q K^T and P V are always int8 x int8
+MACS_PER_DSP = {4: 3, 8: 2}
 
 
-def dsp_floor(seq: int = 128, layers: int = 12, dsp: int = FQBERT_DSP) -> dict:
+def dsp_floor(seq: int = 128, layers: int = 12, dsp: int = FQBERT_DSP,
+              weight_bits: int = 4) -> dict:
     """The fewest cycles any array of DSP multipliers can take for a BERT-base
-    inference within ``dsp`` DSPs: every DSP a packed multiplier busy every
-    cycle, none left for the other units (docs/encoder.md, "Performance")."""
+    inference with ``weight_bits`` weights (FQ-BERT's are 4) within ``dsp`` DSPs:
+    every DSP a packed multiplier busy every cycle, none left for the other
+    units (docs/encoder.md, "Performance")."""
     from rtl_gen.encoder import EncoderConfig
-    macs = layers * EncoderConfig.preset("bert-base", max_seq=seq).macs(seq)
-    per_cycle = dsp * MACS_PER_DSP
-    return {"macs": macs, "macs_per_cycle": per_cycle, "floor_cycles": -(-macs // per_cycle),
-            "goal_cycles": GOAL_CYCLES}
+    if weight_bits not in MACS_PER_DSP:
+        raise ValueError(f"weight_bits must be one of {sorted(MACS_PER_DSP)}, got {weight_bits!r}")
+    cfg = EncoderConfig.preset("bert-base", max_seq=seq)
+    lin, att = layers * cfg.linear_macs(seq), layers * cfg.attention_macs(seq)
+    p_lin, p_att = MACS_PER_DSP[weight_bits], MACS_PER_DSP[8]
+    # DSP-cycles, in units of 1/(p_lin * p_att) to stay exact
+    need = lin * p_att + att * p_lin
+    return {"macs": lin + att, "linear_macs": lin, "attention_macs": att,
+            "weight_bits": weight_bits, "macs_per_dsp": {"linear": p_lin, "attention": p_att},
+            "floor_cycles": -(-need // (dsp * p_lin * p_att)), "goal_cycles": GOAL_CYCLES}
 
 
 def model_table(seq: int = 128, arrays=(8, 16, 32)) -> list[dict]:
@@ -100,12 +108,16 @@ def main(flow, cfg, rtl: Path, do_synth: bool = True) -> dict:
         vs = f"{r['inference_cycles'] / FQBERT_CYCLES:.2f}x" if r["model"] == "bert-base" else ""
         print(f"{r['model']:>10} {r['array']:>6} {r['layer_cycles']:>13,} "
               f"{r['inference_cycles']:>12,} {100 * r['utilization']:>6.1f}% {vs:>11}")
-    fl = dsp_floor()
-    print(f"\ngoal: at most a third of FQ-BERT's cycles, {fl['goal_cycles']:,.0f}. Floor for DSP "
-          f"multipliers alone: {fl['macs']:,} MACs / ({FQBERT_DSP} DSPs x {MACS_PER_DSP}) = "
-          f"{fl['floor_cycles']:,} cycles at 100% utilization "
-          f"({'above' if fl['floor_cycles'] > fl['goal_cycles'] else 'within'} the goal)")
-    out = {"config": cfg.to_params(), "cycles": info["cycles"], "model": table, "dsp_floor": fl}
+    floors = {wb: dsp_floor(weight_bits=wb) for wb in (4, 8)}
+    print(f"\ngoal: at most a third of FQ-BERT's cycles, {GOAL_CYCLES:,.0f}. Floor for DSP "
+          f"multipliers alone ({FQBERT_DSP} DSPs, every one busy every cycle, at 100% utilization):")
+    for wb, fl in floors.items():
+        print(f"  W{wb}: {fl['linear_macs']:,} weight MACs at {fl['macs_per_dsp']['linear']} a DSP + "
+              f"{fl['attention_macs']:,} attention MACs at {fl['macs_per_dsp']['attention']} = "
+              f"{fl['floor_cycles']:,} cycles "
+              f"({'above' if fl['floor_cycles'] > GOAL_CYCLES else 'within'} the goal)")
+    out = {"config": cfg.to_params(), "cycles": info["cycles"], "model": table,
+           "dsp_floor": {f"w{wb}": fl for wb, fl in floors.items()}}
     if do_synth:
         print("\nYosys synth_xilinx -family xcup of the units at this Config:")
         units = unit_resources(cfg)

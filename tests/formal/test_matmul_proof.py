@@ -131,20 +131,23 @@ def test_latency_catches_a_stuck_drain(run):
     assert "U3 latency" in r.properties, r.summary()
 
 
-# ---- dsp_pack 2: two products per multiplier -------------------------------
+# ---- dsp_pack 2 and 3: two or three products per multiplier ---------------
 PACKED = MatmulConfig(rows=1, cols=3, k_max=8, dsp_pack=2)   # one pair and an odd column
+# a triple (three int4 weights in one operand) and a single column
+PACKED3 = MatmulConfig(rows=1, cols=4, k_max=8, dsp_pack=3, weight_bits=4)
 
 
-def test_packed_proven(run):
+@pytest.mark.parametrize("cfg", [PACKED, PACKED3], ids=["pack2", "pack3"])
+def test_packed_proven(run, cfg):
     """Every column of a packed Config, the odd one that keeps its own multiplier
     included, is proven with the packed multipliers cut (formal.matmul
     packed_products_block); and the RTL's multipliers are the form the cut assumes."""
     from formal.matmul import packed_drivers_check
     from rtl_gen.matmul import verilog
-    for job in matmul_column_jobs(PACKED, depth=1):
+    for job in matmul_column_jobs(cfg, depth=1):
         r = run(job)
         assert r.status == "PASS", r.summary()
-    assert packed_drivers_check(PACKED, verilog(PACKED)).status == "PASS"
+    assert packed_drivers_check(cfg, verilog(cfg)).status == "PASS"
 
 
 PACKED_MUTANTS = {
@@ -157,10 +160,24 @@ PACKED_MUTANTS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(PACKED_MUTANTS))
+PACKED3_MUTANTS = {
+    # the middle field read as a plain signed field: wrong only for x*w = 1024
+    "triple_rep_is_sign": (_sub(r"assign pneg1_r0_c0_c1_c2 = pq_r0_c0_c1_c2\[10\] & \|pq_r0_c0_c1_c2\[9:0\];",
+                                "assign pneg1_r0_c0_c1_c2 = pq_r0_c0_c1_c2[10];"), 1, {"Q1 acc_equal"}),
+    # the top field loses the middle field's borrow
+    "triple_top_borrow_dropped": (_sub(r"pq_r0_c0_c1_c2\[22:11\] \+ \{ 11'b0, pneg1_r0_c0_c1_c2 \}",
+                                       "pq_r0_c0_c1_c2[22:11]"), 2, {"Q1 acc_equal"}),
+    # the top weight placed one bit low in the packed operand
+    "triple_top_weight_shifted": (_sub(r"\{ \{ \{ 1\{ wgt_c2\[3\] \} \}, wgt_c2 \}, 22'b0 \}",
+                                       "{ { { 2{ wgt_c2[3] } }, wgt_c2 }, 21'b0 }"), 0, {"P0 pack_operand"}),
+}
+
+
+@pytest.mark.parametrize("name", [*sorted(PACKED_MUTANTS), *sorted(PACKED3_MUTANTS)])
 def test_packed_mutant_fails(run, name):
-    mutate, col, props = PACKED_MUTANTS[name]
-    r = run(matmul_job(PACKED, mode="bmc", depth=6, mutate=mutate, cols=[col],
+    cfg = PACKED3 if name in PACKED3_MUTANTS else PACKED
+    mutate, col, props = {**PACKED_MUTANTS, **PACKED3_MUTANTS}[name]
+    r = run(matmul_job(cfg, mode="bmc", depth=6, mutate=mutate, cols=[col],
                        name=f"matmul_packmut_{name}"))
     assert r.status == "FAIL", r.summary()
     assert set(r.properties) & props, r.summary()

@@ -28,6 +28,8 @@ def test_defaults_and_derived_acc_bits():
     ("rows", 2.0, "rows must be an integer"),
     ("rows", True, "rows must be an integer"),
     ("k_max", 0, "k_max must be an integer in [1,"),
+    ("dsp_pack", 4, "dsp_pack must be one of 1, 2, 3"),
+    ("dsp_pack", 3, "dsp_pack=3 needs weight_bits=4"),   # at the default int8 weights
 ])
 def test_bad_fields_name_field_and_range(field, value, needle):
     with pytest.raises(ConfigError) as e:
@@ -110,8 +112,21 @@ def test_verilog_style():
     assert "$signed" in v and ">>>" in v
 
 
+@pytest.mark.parametrize("cols, groups", [(1, ()), (2, ((0, 1),)), (3, ((0, 1, 2),)),
+                                          (4, ((0, 1, 2),)), (5, ((0, 1, 2), (3, 4))),
+                                          (6, ((0, 1, 2), (3, 4, 5)))])
+def test_pack3_groups_triples_then_a_pair(cols, groups):
+    """dsp_pack 3: columns in triples; two left over share a multiplier, one keeps its own."""
+    cfg = MatmulConfig(cols=cols, weight_bits=4, dsp_pack=3)
+    assert tuple(g.cols for g in cfg.pack_groups) == groups
+    for g in cfg.pack_groups:
+        assert g.operand_bits <= 27          # the DSP48E2's A input
+        assert (g.shift, g.product_bits) == ((11, 34) if len(g.cols) == 3 else (13, 25))
+
+
 @pytest.mark.parametrize("kw", [dict(rows=1, cols=1, k_max=1), dict(), dict(weight_bits=4),
-                                dict(rows=3, cols=5, k_max=100, bias_bits=14)])
+                                dict(rows=3, cols=5, k_max=100, bias_bits=14),
+                                dict(rows=2, cols=5, k_max=100, weight_bits=4, dsp_pack=3)])
 def test_lint_clean(tmp_path, kw):
     generate(MatmulConfig(**kw), tmp_path / "rtl")
     ok, out = flows.lint(flows.FLOWS["matmul"], tmp_path / "rtl")
@@ -132,6 +147,7 @@ def test_lint_catches_a_width_bug(tmp_path):
     (["-P", "weight_bits=2"], "weight_bits must be one of 4, 8"),
     (["-P", "k_max=1000000"], "k_max must be <="),
     (["-P", "nope=1"], "unknown parameter 'nope'"),
+    (["-P", "dsp_pack=3"], "dsp_pack=3 needs weight_bits=4"),
 ])
 def test_cli_gen_bad_input_exit_2_nothing_written(tmp_path, capsys, argv, needle):
     out = tmp_path / "rtl"

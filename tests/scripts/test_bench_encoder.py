@@ -1,21 +1,34 @@
 """scripts.bench_encoder: the BERT-base floor for DSP multipliers that
 docs/encoder.md quotes, from the cycle model's own MAC count."""
 
+from fractions import Fraction
+
+import pytest
+
 from rtl_gen.encoder import EncoderConfig
-from scripts.bench_encoder import FQBERT_CYCLES, FQBERT_DSP, MACS_PER_DSP, dsp_floor
+from scripts.bench_encoder import FQBERT_CYCLES, FQBERT_DSP, dsp_floor
 
 
-def test_dsp_floor_is_the_fewest_cycles_for_the_macs():
-    fl = dsp_floor()
-    per_cycle = FQBERT_DSP * MACS_PER_DSP
-    assert fl["macs"] == 12 * EncoderConfig.preset("bert-base").macs(128)
-    # the fewest whole cycles that hold every MAC at every DSP's two a cycle
-    assert (fl["floor_cycles"] - 1) * per_cycle < fl["macs"] <= fl["floor_cycles"] * per_cycle
+@pytest.mark.parametrize("wb, per_dsp", [(4, 3), (8, 2)])
+def test_dsp_floor_is_the_fewest_cycles_for_the_macs(wb, per_dsp):
+    fl = dsp_floor(weight_bits=wb)
+    bert = EncoderConfig.preset("bert-base")
+    assert fl["macs"] == 12 * bert.macs(128)
+    assert fl["attention_macs"] == 12 * 2 * 12 * 128 * 128 * 64     # Q K^T and P V of 12 heads
+    # every DSP-cycle does per_dsp weight MACs or two int8 x int8 attention MACs
+    dsp_cycles = Fraction(fl["linear_macs"], per_dsp) + Fraction(fl["attention_macs"], 2)
+    assert fl["floor_cycles"] - 1 < dsp_cycles / FQBERT_DSP <= fl["floor_cycles"]
     assert fl["goal_cycles"] == FQBERT_CYCLES / 3
 
 
-def test_dsp_floor_is_above_the_goal():
-    """The issue's goal (a third of FQ-BERT's cycles) is out of reach of DSP
-    multipliers alone within FQ-BERT's budget; half the layers would fit it."""
-    assert dsp_floor()["floor_cycles"] > dsp_floor()["goal_cycles"]
-    assert dsp_floor(layers=6)["floor_cycles"] < dsp_floor()["goal_cycles"]
+def test_dsp_floor_against_the_goal():
+    """With FQ-BERT's int4 weights three to a DSP, the issue's goal (a third of
+    FQ-BERT's cycles) is within reach of DSP multipliers; with int8 weights (two
+    to a DSP) it is not."""
+    assert dsp_floor(weight_bits=4)["floor_cycles"] < dsp_floor()["goal_cycles"]
+    assert dsp_floor(weight_bits=8)["floor_cycles"] > dsp_floor()["goal_cycles"]
+
+
+def test_dsp_floor_refuses_other_weight_widths():
+    with pytest.raises(ValueError, match="weight_bits"):
+        dsp_floor(weight_bits=6)

@@ -22,6 +22,8 @@ CONFIGS = {
     "3x5_int4": MatmulConfig(rows=3, cols=5, k_max=256, weight_bits=4),
     # two packed column pairs and an odd column that keeps its own multiplier
     "3x5_packed": MatmulConfig(rows=3, cols=5, k_max=64, dsp_pack=2),
+    # int4: a column triple in one multiplier and a pair
+    "3x5_pack3": MatmulConfig(rows=3, cols=5, k_max=64, weight_bits=4, dsp_pack=3),
 }
 
 

@@ -58,6 +58,18 @@ PACK_MUTANTS = {
                                   "assign prod_r0_c0 = pprod_r0_c0_c1[16:1];"),
 }
 
+#: dsp_pack 3 (three int4 products per multiplier): mutants of the triple's fields
+PACK3_CFG = MatmulConfig(rows=2, cols=3, k_max=16, weight_bits=4, dsp_pack=3)
+PACK3_MUTANTS = {
+    # the low field read as a plain signed 11-bit field: wrong only for x*w = 1024
+    # (x = -128, w = -8), which the representative in [-1023, 1024] keeps exact
+    "pack3_rep_is_sign": ("assign pneg0_r0_c0_c1_c2 = pprod_r0_c0_c1_c2[10] & |pprod_r0_c0_c1_c2[9:0];",
+                          "assign pneg0_r0_c0_c1_c2 = pprod_r0_c0_c1_c2[10];"),
+    # the top field loses the middle field's borrow
+    "pack3_top_borrow_dropped": ("pq_r1_c0_c1_c2[22:11] + { 11'b0, pneg1_r1_c0_c1_c2 }",
+                                 "pq_r1_c0_c1_c2[22:11] + 12'd0"),
+}
+
 #: what the failure report must say, where one particular check must catch it
 NEEDLE = {"tlast_error_never_set": "err_tlast_o not set by a tlast disagreement",
           "tvalid_withdrawn_while_stalled": "AXI4-Stream requires",
@@ -68,15 +80,16 @@ NEEDLE = {"tlast_error_never_set": "err_tlast_o not set by a tlast disagreement"
 #: compare, a saturation bound, a handshake, a stall); the rest (each a Verilator
 #: build) run under -m slow / tox -e mutants
 DEFAULT = ("acc_operator", "rounding_constant", "row_last_off_by_one", "saturation_bound",
-           "handshake_ignores_wgt_valid", "output_register_ignores_stall", "pack_borrow_dropped")
+           "handshake_ignores_wgt_valid", "output_register_ignores_stall", "pack_borrow_dropped",
+           "pack3_rep_is_sign")
 
 
 @pytest.mark.parametrize("name", [n if n in DEFAULT else pytest.param(n, marks=pytest.mark.slow)
-                                  for n in [*MUTANTS, *PACK_MUTANTS]])
+                                  for n in [*MUTANTS, *PACK_MUTANTS, *PACK3_MUTANTS]])
 def test_mutant_is_caught(tmp_path, name, plant_mutant):
     rtl = tmp_path / "rtl"
-    generate(PACK_CFG if name in PACK_MUTANTS else CFG, rtl)
-    old, new = {**MUTANTS, **PACK_MUTANTS}[name]
+    generate(PACK_CFG if name in PACK_MUTANTS else PACK3_CFG if name in PACK3_MUTANTS else CFG, rtl)
+    old, new = {**MUTANTS, **PACK_MUTANTS, **PACK3_MUTANTS}[name]
     # "8'h7f": the first lane's positive saturation value only
     plant_mutant(rtl / "qbert_matmul.v", old, new, first_only=old == "8'h7f")
     r = subprocess.run([sys.executable, "-m", "scripts.cli", "sim", "matmul", "--rtl", str(rtl),
@@ -90,7 +103,7 @@ def test_mutant_is_caught(tmp_path, name, plant_mutant):
         assert "MISMATCH" in r.stderr
 
 
-@pytest.mark.parametrize("cfg", [CFG, PACK_CFG], ids=["plain", "packed"])
+@pytest.mark.parametrize("cfg", [CFG, PACK_CFG, PACK3_CFG], ids=["plain", "packed", "packed3"])
 def test_unmutated_passes_same_run(tmp_path, cfg):
     """The same run on the unmutated RTL exits 0 (the mutants fail for the mutation)."""
     rtl = tmp_path / "rtl"
