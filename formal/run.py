@@ -380,7 +380,8 @@ def attention_jobs(cfg=None, rtl_dir: Path | str | None = None, engine: str = "s
 
 def encoder_jobs(cfg=None, rtl_dir: Path | str | None = None,
                  engine: str = "smtbmc yices") -> tuple[list[SbyJob], list[Callable[[], SbyResult]]]:
-    """The encoder engine's glue with abstract units (formal/encoder.py): the
+    """The encoder engine's glue with abstract units (formal/encoder.py): P1/P2
+    on m_axis_y by k-induction (every reachable state), the
     free-environment BMC (P1/P2 on m_axis_y, B1), one live BMC per sequence
     length over a prefix of the layer (P1/P2, B1) and one control-only live BMC
     per sequence length to the q projection's stage bound (L1's first four

@@ -3,15 +3,16 @@
 property, each in the generator's real output, each failing the property it
 breaks.
 
-Default run: a short free-environment BMC and the read-address bug (reached
-in ~50 cycles); the control-only live BMC through the first stages (L1's
+Default run: P1/P2 on m_axis_y by k-induction (here and at the MiniLM and
+BERT-base sizes) and four bugs that break it (each fails the induction step);
+a short free-environment BMC and the read-address bug (reached in ~50 cycles); the control-only live BMC through the first stages (L1's
 stage bounds) and its must-fails: every stage bound one cycle short, and a
 header record that waits one beat too many, each failing L1 within ~15 cycles.
 Slow-marked: the layer's bound one cycle short (the units at their bounds,
 F_WORST: a BMC trace ending at cycle layer_bound), the sequencer waiting for
 a softmax row that never comes (L1 at the attention stage), the first
 eight stage bounds (to cycle 261/263, 7-13 min) and the skipped-softmax bug (B1,
-live BMC, cycle 125).  L1 over a whole layer in the
+live BMC, cycle 128).  L1 over a whole layer in the
 full live environment (control only, S = 1 and 2: not completed, past cycle
 299 of 473 after 28 min at S=1) and the jobs that carry the buffers' ghost
 bits over a whole layer (P1/P2 and B1 through the layer, the cover, the
@@ -22,7 +23,7 @@ import os
 import pytest
 
 from formal.encoder import (LIVE_DEPTH, done_bound, encoder_job, milestones, ports, prove_jobs,
-                            stages_depth)
+                            stages_depth, y_stream_job)
 from rtl_gen.encoder import TOP, EncoderConfig, files
 
 TINY = EncoderConfig(array=2, hidden=2, heads=1, ffn=2, max_seq=2, bias_bits=20)
@@ -60,7 +61,8 @@ def test_prove_jobs_cover_every_sequence_length(rtl):
     from formal.encoder import GLUE_DEPTH
     for whole in (False, True):
         jobs = prove_jobs(TINY, *rtl, whole_layer=whole)
-        assert jobs[0].depth == GLUE_DEPTH and "glue_bmc" in jobs[0].name
+        assert jobs[0].mode == "prove" and "_y_prove" in jobs[0].name
+        assert jobs[1].depth == GLUE_DEPTH and "glue_bmc" in jobs[1].name
         for s in range(1, TINY.max_seq + 1):
             prefix = [j for j in jobs if f"live_s{s}_bmc{LIVE_DEPTH}_" in j.name]
             stage = [j for j in jobs if f"live_s{s}_ctl_bmc{stages_depth(TINY, s)}_" in j.name]
@@ -81,6 +83,53 @@ def test_too_large_a_config_is_refused():
 def test_glue_short_bmc(run, rtl):
     r = run(encoder_job(TINY, *rtl, depth=SHORT))
     assert r.status == "PASS", r.summary()
+
+
+# ---- P1/P2 on m_axis_y in every reachable state (k-induction) -------------
+
+def test_y_stream_proven_by_induction(run, rtl):
+    r = run(y_stream_job(TINY, *rtl))
+    assert r.status == "PASS", r.summary()
+
+
+@pytest.mark.parametrize("preset, array", [("minilm", 16), ("bert-base", 32)])
+def test_y_stream_proven_at_full_size(run, preset, array):
+    """The induction does not unroll a layer, so it closes at the real sizes
+    (max_seq 128) in seconds, where the BMC jobs cannot run."""
+    cfg = EncoderConfig.preset(preset, array=array)
+    fs = files(cfg)
+    top = f"{TOP}.v"
+    r = run(y_stream_job(cfg, fs[top], "\n".join(t for n, t in fs.items() if n != top)))
+    assert r.status == "PASS", r.summary()
+
+
+#: bugs that break m_axis_y; the induction's step fails (UNKNOWN: a definite
+#: trace needs a BMC into LNV, ~260 cycles, see the whole-layer jobs), never PASS
+Y_MUTANTS = {
+    # the last LayerNorm ends with a token still in the unit: its beat is withdrawn
+    "ln_leaves_one_token_early": ("assign ln_all_out = ln_out_tokens_q == seq_q;",
+                                  "assign ln_all_out = ln_out_tokens_q + 2'd1 == seq_q;",
+                                  {"I3 ln_idle", "P2 hold"}),
+    # tlast from the seq_len_i port, which may change mid-layer
+    "y_tlast_from_the_input_port": ("(ln_out_tokens_q + 2'd1 == seq_q);",
+                                    "(ln_out_tokens_q + 2'd1 == seq_len_i);", {"P2 hold"}),
+    # tvalid dropped once the last token is fed, while the consumer stalls
+    "y_tvalid_gated_by_the_feed": ("assign m_axis_y_tvalid = ln_out_tvalid && ln_to_y;",
+                                   "assign m_axis_y_tvalid = ln_out_tvalid && ln_to_y && ln_in_valid_q;",
+                                   {"P2 hold"}),
+    # the LayerNorm no longer sees m_axis_y's stall (the whole-layer BMC's
+    # test_y_ignores_tready, in seconds)
+    "y_ignores_tready": ("assign ln_out_tready = (ln_to_y)? m_axis_y_tready : 1'd1;",
+                         "assign ln_out_tready = 1'd1;", {"P2 hold"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(Y_MUTANTS))
+def test_y_stream_mutant_not_proven(run, rtl, name):
+    old, new, props = Y_MUTANTS[name]
+    r = run(y_stream_job(TINY, _mutate(rtl[0], old, new), rtl[1], name=f"encoder_ymut_{name}"))
+    assert r.status in ("FAIL", "UNKNOWN"), r.summary()
+    assert set(r.properties) & props, r.summary()
 
 
 def test_read_address_off_by_one_word(run, rtl):
