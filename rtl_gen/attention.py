@@ -47,7 +47,7 @@ from golden_model.numerics import Numerics
 from golden_model.quant import MULT_BITS
 
 from . import emit, matmul, softmax
-from .config import ConfigError, UnitConfig, rng
+from .config import ConfigError, UnitConfig, choice, rng
 from .matmul import SHIFT_BITS, MatmulConfig
 from .softmax import SoftmaxConfig
 
@@ -67,6 +67,10 @@ class AttentionConfig(UnitConfig):
     rows: int = field(default=4, metadata=rng(1, 64, "matmul array rows"))
     cols: int = field(default=4, metadata=rng(1, 64, "matmul array columns"))
     lanes: int = field(default=4, metadata=rng(1, 32, "softmax lanes (scores per beat)"))
+    dsp_pack: int = field(default=1, metadata=choice(
+        1, 2, doc="products per multiplier of both matmul arrays (MatmulConfig.dsp_pack): 2 "
+                  "halves their PEs' DSP48E2s; not 3, which takes int4 weights and Q K^T, P V "
+                  "multiply two int8 activations"))
 
     def _check(self) -> None:
         if self.head_dim % self.cols:
@@ -85,7 +89,7 @@ class AttentionConfig(UnitConfig):
         """The array both matmul instances share (bias unused: 1 bit, always 0)."""
         return MatmulConfig(rows=self.rows, cols=self.cols,
                             k_max=max(self.head_dim, self.max_seq), act_bits=ACT,
-                            weight_bits=ACT, bias_bits=1, out_bits=SCORE)
+                            weight_bits=ACT, bias_bits=1, out_bits=SCORE, dsp_pack=self.dsp_pack)
 
     @property
     def softmax(self) -> SoftmaxConfig:

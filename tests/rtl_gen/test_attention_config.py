@@ -26,6 +26,7 @@ def test_defaults_and_derived_units():
     (dict(lanes=2), "lanes=2 must equal cols=4"),
     (dict(rows=0), "rows must be an integer in [1, 64]"),
     (dict(head_dim=0), "head_dim must be an integer in [1, 256]"),
+    (dict(dsp_pack=3), "dsp_pack must be one of 1, 2"),
 ])
 def test_bad_fields_name_field_and_range(kw, needle):
     with pytest.raises(ConfigError) as e:

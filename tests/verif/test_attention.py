@@ -3,6 +3,8 @@
 A small Config keeps the default run quick (the MiniLM head, head_dim 32 on a
 real sentence, included); the S = 128, head_dim = 64 cycle count is slow.
 """
+import dataclasses
+
 import pytest
 from hypothesis import settings
 
@@ -19,19 +21,22 @@ def _sim(cfg, rtl, examples, seed=20261122, testcase=None):
                           repro=f"qbert sim attention --rtl {rtl} --seed {seed} --examples {examples}")
 
 
-def test_attention_bit_exact_and_minilm_head(tmp_path):
+@pytest.mark.parametrize("pack", [1, 2], ids=["plain", "dsp_pack2"])
+def test_attention_bit_exact_and_minilm_head(tmp_path, pack):
     """Hypothesis-drawn heads under stalls, all-MiniLM-L6-v2 layer 0 head 0 on a
-    12-token sentence, and a directed S = max_seq head: one build, one run."""
-    generate(CFG, tmp_path / "rtl")
+    12-token sentence, and a directed S = max_seq head: one build, one run; also
+    with both arrays' products two to a multiplier."""
+    cfg = dataclasses.replace(CFG, dsp_pack=pack)
+    generate(cfg, tmp_path / "rtl")
     examples = settings().max_examples
-    res, info = _sim(CFG, tmp_path / "rtl", examples)
+    res, info = _sim(cfg, tmp_path / "rtl", examples)
     assert res.passed, f"simulation failed: see the log above ({res.results_xml})"
     assert res.tests == 3 and info["examples"] == examples and info["outputs"] > 0
     assert info["minilm_outputs"] == 12 * 32
     c = info["cycles"]
     assert c["seq"] == 16 and c["compute_cycles"] >= c["ideal_one_array"]
     # the proof's latency bound (AttentionConfig.head_latency) holds for the real units
-    assert 0 < c["loads_in_to_last_beat"] <= c["head_latency_bound"] == CFG.head_latency(16), c
+    assert 0 < c["loads_in_to_last_beat"] <= c["head_latency_bound"] == cfg.head_latency(16), c
 
 
 @pytest.mark.slow
