@@ -93,6 +93,9 @@ class Abstract:
     per_beat: bool               # elementwise: a unit is one beat
     out_beats: int | None        # beats of an output unit (None: the input row's)
     latency: int                 # live job: timer bound (cycles, exclusive)
+    #: inputs taken together: with both valid, their readies are equal (the
+    #: matmul's E2 lockstep_ready, proven by qbert prove matmul)
+    lockstep: tuple[str, ...] = ()
 
 
 def unit_latency(cfg) -> dict[str, int]:
@@ -106,7 +109,8 @@ def unit_latency(cfg) -> dict[str, int]:
 
 def abstracts(cfg) -> list[Abstract]:
     lat = unit_latency(cfg)
-    return [Abstract("qbert_matmul", "s_axis_act", ("s_axis_prm",), False, cfg.array, lat["qbert_matmul"]),
+    return [Abstract("qbert_matmul", "s_axis_act", ("s_axis_prm",), False, cfg.array, lat["qbert_matmul"],
+                     lockstep=("s_axis_act", "s_axis_wgt")),
             Abstract("qbert_softmax", "s_axis", (), False, None, lat["qbert_softmax"]),
             Abstract("qbert_layernorm", "s_axis", (), False, cfg.layernorm.beats, lat["qbert_layernorm"]),
             Abstract("qbert_gelu", "s_axis", (), True, None, lat["qbert_gelu"]),
@@ -157,6 +161,11 @@ def _stub(a: Abstract, port_list: list[tuple[str, str, int]]) -> str:
         else:
             L.append(f"    always @(*) if (!rst && m_axis_tvalid) assume (m_axis_tlast == "
                      f"(f_beat == {CW}'d{a.out_beats - 1}));   // framing")
+    if a.lockstep:
+        valid = " && ".join(f"{p}_tvalid" for p in a.lockstep)
+        same = " && ".join(f"{a.lockstep[0]}_tready == {p}_tready" for p in a.lockstep[1:])
+        L.append(f"    always @(*) if ({valid}) assume ({same});   // the unit's E2 lockstep_ready")
+    L += _feed_checks(port_list)
     readies = [n for d, n, _ in port_list if d == "output" and n.startswith("s_axis_") and n.endswith("_tready")]
     L.append("`ifdef F_LIVE")
     L.append(f"    always @(*) assume ({' && '.join(readies)});   // inputs always ready")
@@ -176,6 +185,29 @@ def _stub(a: Abstract, port_list: list[tuple[str, str, int]]) -> str:
     L.append("    " + axis.check_instance("f_m_chk", "m_axis", axis.ROLE_ENV, widths["m_axis_tdata"]).rstrip())
     L.append("endmodule")
     return "\n".join(L) + "\n"
+
+
+def _feed_checks(port_list: list[tuple[str, str, int]]) -> list[str]:
+    """The engine drives every input stream of the unit as AXI4-Stream (P1/P2:
+    tvalid, tdata, tlast and tkeep held while stalled), asserted: the units'
+    own proofs assume exactly that of their inputs, so without it the
+    composition "the units' proofs stand for their insides" would not follow.
+    Only in the jobs that define ``F_FEEDS`` (:func:`feeds_job`): held tdata
+    pulls the datapath into every check, which would slow the other jobs, and
+    they are not inductive as the m_axis_y invariants stand."""
+    widths = {n: w for _, n, w in port_list}
+    L = ["`ifdef F_FEEDS"]
+    for n in widths:
+        if not (n.startswith("s_axis") and n.endswith("_tvalid")):
+            continue
+        p = n[:-len("_tvalid")]
+        last = f"{p}_tlast" if f"{p}_tlast" in widths else "1'b0"
+        keep = f"{p}_tkeep" if f"{p}_tkeep" in widths else "1'b0"
+        L.append(f"    qbert_axis_check #(.DATA_W({widths[p + '_tdata']}), .USER_W({widths.get(p + '_tkeep', 1)}), "
+                 f".ROLE({axis.ROLE_DUT})) f_feed_{p} (.clk(clk), .rst(rst), .tvalid({p}_tvalid), "
+                 f".tready({p}_tready), .tdata({p}_tdata), .tlast({last}), .tuser({keep}));")
+    L.append("`endif")
+    return L
 
 
 def stubs(cfg, unit_texts: str) -> str:
@@ -405,7 +437,9 @@ def prove_jobs(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc 
     every stage within its share of layer_bound and the layer within it (about
     40 min at S=1 on the shared 2-core machine, beyond the CLI's 30-minute job
     limit); and P1/P2 and B1 over a whole layer (the ghost bits carried: hours),
-    also at S=1 with m_axis_y stalling freely.
+    also at S=1 with m_axis_y stalling freely.  The units' input streams
+    (:func:`feeds_job`) are not in it: that BMC takes tens of minutes to the
+    first matmul stall (cycle 56) and runs in the slow tests.
     Not vacuous: SBY's smtbmc runs with --presat, so every step's assumptions
     are checked satisfiable (a contradiction ends the job PREUNSAT, not PASS),
     and the live environment has one reset only."""
@@ -453,6 +487,21 @@ def y_stream_job(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbm
                   depth=depth, engine=engine, after_prep=("flatten",),
                   description="encoder engine: AXI4-Stream on m_axis_y (P1/P2) in every reachable "
                               "state, free environment (k-induction, abstract units)")
+
+
+def feeds_job(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc yices",
+              depth: int = GLUE_DEPTH, name: str | None = None) -> SbyJob:
+    """The engine drives every unit's input streams as AXI4-Stream
+    (:func:`_feed_checks`, the obligation the units' own proofs assume), in the
+    free environment, BMC from reset; no B1 ghost bits."""
+    from rtl_gen.encoder import TOP
+    text = inject(engine_text, TOP, formal_block(cfg, engine_text, b1=False))
+    sources = {f"{TOP}.v": text, "qbert_encoder_units.sv": stubs(cfg, unit_texts),
+               axis.CHECKER_FILE: axis.CHECKER_SV}
+    return SbyJob(name or f"encoder_feeds_bmc{depth}_{_label(cfg)}", TOP, sources, mode="bmc",
+                  depth=depth, engine=engine, defines={"F_FEEDS": None},
+                  description="encoder engine: every unit's input streams driven as AXI4-Stream "
+                              "(P1/P2), free environment (abstract units)")
 
 
 def _label(cfg) -> str:

@@ -153,6 +153,10 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS,
       "(s2_valid_q && s2_last_q) + (out_valid_q && out_last_q));   // Q7 pending_map")
     a("        assert (f_pending != 0 || !(s_axis_act_tvalid && s_axis_wgt_tvalid) || "
       "(s_axis_act_tready && s_axis_wgt_tready));   // E1 empty_takes_beat")
+    # the encoder engine advances its act/wgt feed on act's tready alone: its
+    # abstract matmul assumes this (formal/encoder.py, Abstract.lockstep)
+    a("        assert (!(s_axis_act_tvalid && s_axis_wgt_tvalid) || "
+      "s_axis_act_tready == s_axis_wgt_tready);   // E2 lockstep_ready")
     a(f"        assert (f_k <= {kw}'d{K});                                  // Q2 acc_bound: k <= k_max")
     a(f"        assert (first_q || (f_k != 0 && f_k < {kw}'d{K}));          // Q2 acc_bound: tile position")
     a("        assert (f_k != 0 || (first_q && !done_q && !shd_full_q && !s1_valid_q && !s2_valid_q && !out_valid_q));  // Q2 acc_bound: start")

@@ -8,7 +8,8 @@ BERT-base sizes) and four bugs that break it (each fails the induction step);
 a short free-environment BMC and the read-address bug (reached in ~50 cycles); the control-only live BMC through the first stages (L1's
 stage bounds) and its must-fails: every stage bound one cycle short, and a
 header record that waits one beat too many, each failing L1 within ~15 cycles.
-Slow-marked: the layer's bound one cycle short (the units at their bounds,
+Slow-marked: the units' input streams (BMC, minutes) and a feed that reloads
+under a stall; the layer's bound one cycle short (the units at their bounds,
 F_WORST: a BMC trace ending at cycle layer_bound), the sequencer waiting for
 a softmax row that never comes (L1 at the attention stage), the first
 eight stage bounds (to cycle 261/263, 7-13 min) and the skipped-softmax bug (B1,
@@ -23,7 +24,7 @@ import os
 import pytest
 
 from formal.encoder import (LIVE_DEPTH, done_bound, encoder_job, milestones, ports, prove_jobs,
-                            stages_depth, y_stream_job)
+                            feeds_job, stages_depth, y_stream_job)
 from rtl_gen.encoder import TOP, EncoderConfig, files
 
 TINY = EncoderConfig(array=2, hidden=2, heads=1, ffn=2, max_seq=2, bias_bits=20)
@@ -130,6 +131,30 @@ def test_y_stream_mutant_not_proven(run, rtl, name):
     r = run(y_stream_job(TINY, _mutate(rtl[0], old, new), rtl[1], name=f"encoder_ymut_{name}"))
     assert r.status in ("FAIL", "UNKNOWN"), r.summary()
     assert set(r.properties) & props, r.summary()
+
+
+# ---- the units' input streams (the obligation their own proofs assume) ------
+
+#: held tdata pulls the datapath into the BMC: tens of minutes to the first
+#: matmul stall (cycle 56), so slow-marked and not in qbert prove encoder
+FEEDS_DEPTH = 64
+
+
+@pytest.mark.slow
+def test_feeds_bmc(run, rtl):
+    r = run(feeds_job(TINY, *rtl, depth=FEEDS_DEPTH), timeout=3600)
+    assert r.status == "PASS", r.summary()
+
+
+@pytest.mark.slow
+def test_feed_ignores_the_matmul_stall(run, rtl):
+    """The act/wgt feed register reloads while the matmul stalls it: the
+    matmul's s_axis_act loses a held beat."""
+    text = _mutate(rtl[0], "assign feed_adv = !feed_valid_q || mm_act_tready;", "assign feed_adv = 1'd1;")
+    r = run(feeds_job(TINY, text, rtl[1], depth=FEEDS_DEPTH, name="encoder_mut_feed_ignores_stall"),
+            timeout=3600)
+    assert r.status == "FAIL", r.summary()
+    assert "P2 hold" in r.properties and any("f_feed_s_axis_act" in f for f in r.failed), r.summary()
 
 
 def test_read_address_off_by_one_word(run, rtl):

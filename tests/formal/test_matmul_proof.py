@@ -53,6 +53,11 @@ MUTANTS = {
     "empty_refuses_first_beat": (_sub(r"assign s_axis_act_tready = s_axis_wgt_tvalid && beat_ok;",
                                       "assign s_axis_act_tready = s_axis_wgt_tvalid && beat_ok && !first_q;"),
                                  {"E1 empty_takes_beat"}),
+    # wgt's tready no longer waits for the tile's turn: act and wgt readies part
+    # (the encoder engine feeds both from one register on act's tready: E2)
+    "wgt_ready_ignores_turn": (_sub(r"assign s_axis_wgt_tready = s_axis_act_tvalid && beat_ok;",
+                                    "assign s_axis_wgt_tready = s_axis_act_tvalid;"),
+                               {"E2 lockstep_ready"}),
 }
 
 
