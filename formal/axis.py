@@ -205,14 +205,19 @@ def counter_width(max_pending: int, latency: int) -> int:
 
 
 def check_instance(name: str, prefix: str, role: int, data_w: int, *, user_w: int = 1,
-                   has_user: bool = False, clk: str = "clk", rst: str = "rst") -> str:
-    """Instantiation text of ``qbert_axis_check`` for the port ``<prefix>_t*``."""
+                   has_user: bool = False, clk: str = "clk", rst: str = "rst",
+                   tlast: str | None = None, tuser: str | None = None) -> str:
+    """Instantiation text of ``qbert_axis_check`` for the port ``<prefix>_t*``.
+    ``tlast``/``tuser``: expressions for a port without ``<prefix>_tlast``
+    (e.g. ``1'b0``) or whose side band is another signal (e.g. its tkeep)."""
     if role not in (ROLE_DUT, ROLE_ENV):
         raise ValueError(f"role must be ROLE_DUT (0) or ROLE_ENV (1), got {role!r}")
-    tuser = f"{prefix}_tuser" if has_user else f"{user_w}'b0"
+    if tuser is None:
+        tuser = f"{prefix}_tuser" if has_user else f"{user_w}'b0"
+    tlast = f"{prefix}_tlast" if tlast is None else tlast
     return (f"qbert_axis_check #(.DATA_W({data_w}), .USER_W({user_w}), .ROLE({role})) {name} (\n"
             f"    .clk({clk}), .rst({rst}), .tvalid({prefix}_tvalid), .tready({prefix}_tready),\n"
-            f"    .tdata({prefix}_tdata), .tlast({prefix}_tlast), .tuser({tuser}));\n")
+            f"    .tdata({prefix}_tdata), .tlast({tlast}), .tuser({tuser}));\n")
 
 
 def units_instance(name: str, s_prefix: str, m_prefix: str, *, max_pending: int,

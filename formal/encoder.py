@@ -201,11 +201,10 @@ def _feed_checks(port_list: list[tuple[str, str, int]]) -> list[str]:
         if not (n.startswith("s_axis") and n.endswith("_tvalid")):
             continue
         p = n[:-len("_tvalid")]
-        last = f"{p}_tlast" if f"{p}_tlast" in widths else "1'b0"
-        keep = f"{p}_tkeep" if f"{p}_tkeep" in widths else "1'b0"
-        L.append(f"    qbert_axis_check #(.DATA_W({widths[p + '_tdata']}), .USER_W({widths.get(p + '_tkeep', 1)}), "
-                 f".ROLE({axis.ROLE_DUT})) f_feed_{p} (.clk(clk), .rst(rst), .tvalid({p}_tvalid), "
-                 f".tready({p}_tready), .tdata({p}_tdata), .tlast({last}), .tuser({keep}));")
+        keep = f"{p}_tkeep" if f"{p}_tkeep" in widths else None
+        L.append("    " + axis.check_instance(
+            f"f_feed_{p}", p, axis.ROLE_DUT, widths[f"{p}_tdata"], user_w=widths.get(keep, 1),
+            tlast=None if f"{p}_tlast" in widths else "1'b0", tuser=keep).rstrip())
     L.append("`endif")
     return L
 
@@ -481,8 +480,7 @@ def y_stream_job(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbm
     stub's counters."""
     from rtl_gen.encoder import TOP
     text = inject(engine_text, TOP, formal_block(cfg, engine_text, b1=False, y_inv=True))
-    sources = {f"{TOP}.v": text, "qbert_encoder_units.sv": stubs(cfg, unit_texts),
-               axis.CHECKER_FILE: axis.CHECKER_SV}
+    sources = _sources(cfg, text, unit_texts)
     return SbyJob(name or f"encoder_y_prove{depth}_{_label(cfg)}", TOP, sources, mode="prove",
                   depth=depth, engine=engine, after_prep=("flatten",),
                   description="encoder engine: AXI4-Stream on m_axis_y (P1/P2) in every reachable "
@@ -496,12 +494,18 @@ def feeds_job(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc y
     free environment, BMC from reset; no B1 ghost bits."""
     from rtl_gen.encoder import TOP
     text = inject(engine_text, TOP, formal_block(cfg, engine_text, b1=False))
-    sources = {f"{TOP}.v": text, "qbert_encoder_units.sv": stubs(cfg, unit_texts),
-               axis.CHECKER_FILE: axis.CHECKER_SV}
+    sources = _sources(cfg, text, unit_texts)
     return SbyJob(name or f"encoder_feeds_bmc{depth}_{_label(cfg)}", TOP, sources, mode="bmc",
                   depth=depth, engine=engine, defines={"F_FEEDS": None},
                   description="encoder engine: every unit's input streams driven as AXI4-Stream "
                               "(P1/P2), free environment (abstract units)")
+
+
+def _sources(cfg, engine_text: str, unit_texts: str) -> dict[str, str]:
+    """A job's files: the engine with its formal block, the abstract units, the checker."""
+    from rtl_gen.encoder import TOP
+    return {f"{TOP}.v": engine_text, "qbert_encoder_units.sv": stubs(cfg, unit_texts),
+            axis.CHECKER_FILE: axis.CHECKER_SV}
 
 
 def _label(cfg) -> str:
@@ -525,8 +529,7 @@ def encoder_job(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc
         started = "f_started && " if live_seq is not None else ""
         text = inject(text, TOP, f"`ifdef FORMAL\n    always @(*) if (f_chk) cover ({started}done_o && ph_idle "
                                  "&& !err_seq_o);\n`endif\n")
-    sources = {f"{TOP}.v": text, "qbert_encoder_units.sv": stubs(cfg, unit_texts),
-               axis.CHECKER_FILE: axis.CHECKER_SV}
+    sources = _sources(cfg, text, unit_texts)
     label = _label(cfg)
     kind = f"live{'_stall' if stall_y else ''}_s{live_seq}" if live_seq is not None else "glue"
     if live_seq is None:

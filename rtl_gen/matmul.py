@@ -375,11 +375,11 @@ def _packed_products(m, cfg: MatmulConfig, acts, wgts) -> dict:
             lo = g.shift * i
             terms.append(Cat(emit.sext(wgts[c], WB, g.operand_bits - lo), Int(0, lo, 2)))
         m.Assign(pw(sum(terms[1:], terms[0])))
+        fields = _pair_fields if len(g.cols) == 2 else _triple_fields
         for r, act in enumerate(acts):
             p = m.Wire(f"pprod_r{r}_{g.name}", g.product_bits)
             m.Assign(p(Signed(emit.sext(act, AB, g.product_bits))
                        * Signed(emit.sext(pw, g.operand_bits, g.product_bits))))
-            fields = _pair_fields if len(g.cols) == 2 else _triple_fields
             for c, prod in zip(g.cols, fields(m, cfg, g, p, f"r{r}_{g.name}")):
                 out[r, c] = prod
     return out
