@@ -41,13 +41,19 @@ Properties (injected before ``endmodule`` of qbert_encoder, naming its wires):
   bound), and L1 ``stage_in_bound``: every stage of the sequencer ends within
   its cumulative share of that bound (:func:`milestones`).
 
-L1 is checked by the control-only live job (``control_only=True``): the
-buffer memories cut, no ghost bits, no stream checkers (the sequencer reads
-no data): the first 260 cycles of a layer check in 13 min, where the job
-with the ghost bits took 22 min for 181 (the whole layer, 473 cycles at S=1,
-did not complete: docs/encoder.md, "Formal").  ``F_WORST`` pins
-the abstract units to their latest answers (one deterministic worst-case
-trace: the bound's exactness and the must-fail checks).
+L1 and B1 over the whole layer, in the live environment, are proven stage by
+stage (:func:`stage_job`): the control-only live BMC from reset (``control_only=True``:
+the buffer memories cut, no stream checkers; the sequencer reads no data)
+runs through the first :data:`HANDOFF` stages and asserts the state in which
+the next stage begins (:func:`boundary`, the B1 ghost bits of the buffers
+complete by then, :func:`written`); each later stage's job assumes its
+boundary state in its first cycle, every other register free, and asserts its
+own bound, B1, and the next stage's boundary state when it leaves.  Each job
+is short (the longest stage, the attention, is ~80 cycles at the proof
+Config), where the single whole-layer BMC (473 cycles) did not complete.
+``F_WORST`` pins the abstract units to their latest answers (one
+deterministic worst-case trace: the bound's exactness and the must-fail
+checks).
 """
 from __future__ import annotations
 
@@ -173,6 +179,14 @@ def _stub(a: Abstract, port_list: list[tuple[str, str, int]]) -> str:
     L.append(f"    always @(posedge clk) if (rst || f_out_end || f_pending == {CW}'d0) f_timer <= {CW}'d0;")
     L.append(f"        else if (!(m_axis_tvalid && !m_axis_tready)) f_timer <= f_timer + {one};")
     L.append(f"    always @(*) if (!rst) assume (f_timer < {CW}'d{a.latency});   // answers within its bound")
+    # between stages (:func:`boundary`): nothing pending, no unit half out, every
+    # input counted as often as the output (the counters' values themselves only
+    # matter through their differences, so a stage job may start them at 0)
+    quiet = [f"f_pending == {CW}'d0", f"f_timer == {CW}'d0", "f_n_out == f_n_in",
+             *(f"f_n_g{i} == f_n_in" for i in range(len(a.paired))),
+             *([] if a.per_beat else [f"f_beat == {CW}'d0"]),
+             *([f"f_in_beat == {CW}'d0"] if not a.per_beat and a.out_beats is None else [])]
+    L.append(f"    (* hierconn, keep *) wire f_quiet = {' && '.join(quiet)};")
     # F_WORST: the latest answer the bound allows, deterministically: the beats of
     # the next output unit back to back, the last one in the bound's last cycle
     n = f"{CW}'d1" if a.per_beat else (f"{CW}'d{a.out_beats}" if a.out_beats else "f_in_len")
@@ -257,6 +271,81 @@ def milestones(cfg, s: int, short: bool = False) -> list[tuple[str, int]]:
     return out
 
 
+#: the stage-wise proof of L1 (:func:`stage_job`): one BMC from reset through
+#: the first HANDOFF stages (:func:`stages_depth`), then one BMC per later stage
+#: from the state in which the stage begins (:func:`boundary`)
+HANDOFF = 4
+_LINEAR_STAGES = {3: "q", 4: "k", 5: "v", 7: "out", 10: "up", 11: "down"}
+_ATTENTION, _LN_STAGES = 6, {8: "p", 9: "v", 12: "p", 13: "v"}
+
+
+def boundary(cfg, s: int, k: int) -> list[str]:
+    """What holds in the first cycle of stage ``k`` (an index into :data:`STAGES`;
+    ``len(STAGES)``: the cycle after the layer, IDLE with done, whatever S the
+    next layer has) in every live trace of ``s`` tokens, from the linear q
+    projection (stage 3) on.  A stage
+    job assumes it of its first cycle (every other register free) and asserts
+    the next stage's when it leaves its own stage, so each is proven where it
+    is used.
+
+    Held between stages: S, its row groups and the last group's rows; no
+    record half read; the weight banks empty and the loader on the bank the
+    array reads next; no feed register holding a beat; every abstract unit
+    quiet (``f_quiet``).  Counters that a stage's start pulse clears before
+    they are read stay free."""
+    if not 3 <= k <= len(STAGES):
+        raise ValueError(f"boundary: stage {k} is not one of 3..{len(STAGES)}")
+    A = cfg.array
+    g = -(-s // A)
+    quiet = ["rec_beat_q == 0", "load_bank_q == compute_bank_q", "!wbuf_full0_q", "!wbuf_full1_q",
+             "!feed_valid_q", "!res_b_valid_q", "!sf_valid_q", "!ln_in_valid_q", "!ln_prm_valid_q",
+             *(f"\\u_{a.module[len('qbert_'):]}.f_quiet " for a in abstracts(cfg))]
+    if k == len(STAGES):       # the next layer may have another S: none of it kept
+        return ["ph_idle", "done_q", *quiet]
+    out = [STAGES[k][1], f"seq_q == {s}", f"groups_q == {g}", f"last_rows_q == {s - (g - 1) * A}",
+           "!done_q", *quiet]
+    if k in _LINEAR_STAGES:
+        out += ["step_wait", "blk_q == 0", "load_blocks_q == 0", "!load_weights_q", "!seg_start_q"]
+    elif k == _ATTENTION:
+        out += ["ph_qk", "head_q == 0", "head_word_q == 0", "att_group_q == 0", "seg_start_q"]
+    else:
+        out += ["ln_rec_q == 0", "!seg_start_q"] if _LN_STAGES[k] == "p" else ["seg_start_q"]
+    return out
+
+
+#: the first stage boundary by which each buffer read in a later stage is
+#: written whole (S and P are written and read within the attention stage)
+COMPLETE_AT = {"x": 3, "q": 4, "k": 5, "v": 6, "c": 7, "r": 8, "h1": 10, "g": 11}
+
+
+def written(cfg, s: int, k: int, engine_text: str) -> dict[tuple[str, int], int]:
+    """The addresses every live trace of ``s`` tokens has written by the first
+    cycle of stage ``k``, as B1 ghost-bit masks by (buffer, bank): every buffer
+    of :data:`COMPLETE_AT` complete by then, whole (its row groups, its words;
+    X and H1 the S real tokens only).  A stage job starts its ghost bits at
+    exactly these (fewer bits than a real trace may have: a stronger B1), and
+    the job before asserts them."""
+    from rtl_gen.emit import clog2
+    A = cfg.array
+    groups = -(-s // A)
+    gb = clog2(cfg.max_seq // A)
+    words = {"g": cfg.ffn // A}
+    out = {}
+    for name, at in COMPLETE_AT.items():
+        if k < at:
+            continue
+        wb = addr_bits(engine_text, name) - gb
+        for r in range(A):
+            mask = 0
+            for g in range(groups):
+                if name in REAL_TOKENS_ONLY and g * A + r >= s:
+                    continue
+                for w in range(words.get(name, cfg.hidden // A)):
+                    mask |= 1 << ((g << wb) | w)
+            out[name, r] = mask
+    return out
+
+
 def stages_depth(cfg, s: int, stages: int = 4) -> int:
     """BMC depth that proves the first ``stages`` stage bounds for every trace:
     in the live environment (one layer) a stage is left in order and never
@@ -325,7 +414,8 @@ def y_invariants(cfg) -> list[str]:
 
 def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y: bool = False,
                  control_only: bool = False, short: str | None = None, stages: bool = True,
-                 b1: bool = True, y_inv: bool = False) -> str:
+                 b1: bool | None = None, y_inv: bool = False, entry: int | None = None,
+                 handoff: int | None = None) -> str:
     """The engine's properties; ``live_seq``: the live environment and L1;
     ``stall_y``: the live environment with m_axis_y stalling freely (no L1);
     ``control_only``: L1 alone (no B1 ghost bits, no stream checkers: the
@@ -334,9 +424,18 @@ def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y:
     ``"layer"`` the whole layer's only; ``stages``: assert the stage bounds too
     (each is a hard query at its stage's end, so the whole-layer job asserts
     the layer's bound only); ``b1``: carry the buffers' ghost bits and assert
-    B1; ``y_inv``: assert :func:`y_invariants` (the k-induction of P1/P2)."""
+    B1 (default: unless ``control_only``); ``y_inv``: assert :func:`y_invariants` (the k-induction of P1/P2);
+    ``entry``: a stage job (:func:`stage_job`): no reset, the first cycle is the
+    first of stage ``entry`` (:func:`boundary` assumed, f_cycles at the previous
+    stage's bound), only that stage's bound asserted; ``len(STAGES)``: the
+    next layer, started in the first cycle from the state the last one ended
+    in (as the BMC from reset otherwise); ``handoff``: assert
+    :func:`boundary` of stage ``handoff`` in the cycle the engine enters it from
+    the stage before."""
     if short not in (None, "stages", "layer"):
         raise ValueError(f"short must be None, 'stages' or 'layer', got {short!r}")
+    if (entry is not None or handoff is not None) and (live_seq is None or not control_only or stall_y):
+        raise ValueError("entry/handoff: stage jobs are control-only live jobs (live_seq, control_only)")
     A = cfg.array
     from rtl_gen.emit import clog2
     DWB = clog2(cfg.hidden // A)          # address = {group, word}: the engine's word field
@@ -344,7 +443,8 @@ def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y:
     a = ["`ifdef FORMAL",
          "    reg f_first = 1'b1;",
          "    always @(posedge clk) f_first <= 1'b0;",
-         "    always @(*) if (f_first) assume (rst);",
+         "    always @(*) if (f_first) assume (rst);" if entry is None else
+         "    always @(*) assume (!rst);   // a stage job: no reset, the stage's first cycle",
          "    wire f_chk = !rst && !f_first;",
          "    wire f_go = ph_idle && start_i;      // a layer starts: its ghost bits clear"]
     if not control_only:
@@ -354,10 +454,13 @@ def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y:
               "    " + axis.check_instance("f_y_chk", "m_axis_y", axis.ROLE_DUT, A * 8).rstrip()]
     if y_inv:
         a += y_invariants(cfg)
-    for name in () if control_only or not b1 else BUFFERS:
+    again = entry == len(STAGES)
+    start = {} if entry is None or again else written(cfg, live_seq, entry, engine_text)
+    for name in BUFFERS if (not control_only if b1 is None else b1) else ():
         for r in range(A):
             g = f"f_wr_{name}{r}"
-            a.append(f"    reg [{(1 << addr_bits(engine_text, name)) - 1}:0] {g} = 0;")
+            n = 1 << addr_bits(engine_text, name)
+            a.append(f"    reg [{n - 1}:0] {g} = {n}'h{start.get((name, r), 0):x};")
             a.append(f"    always @(posedge clk) if (rst || f_go) {g} <= 0;")
             a.append(f"        else if ({name}_we && {name}_wbank == {r}) {g}[{name}_waddr] <= 1'b1;")
         for r in range(A):
@@ -372,15 +475,19 @@ def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y:
         # the model's total counts the start cycle and the done cycle: the last
         # busy cycle has f_cycles == total - 3
         bound = done_bound(cfg, live_seq) - 2 - (short == "layer")
+        # a stage job's first cycle: the stage entered with f_cycles at most the
+        # previous stage's bound; f_cycles feeds nothing, so starting it at that
+        # bound proves the stage's (it is the latest entry)
+        begin = 0 if entry is None or again else milestones(cfg, live_seq)[entry - 1][1]
         a += ["`ifdef F_LIVE",
-              "    reg f_started = 1'b0;",
-              f"    reg [{CW - 1}:0] f_cycles = {CW}'d0;",
+              f"    reg f_started = 1'b{int(entry is not None and not again)};",
+              f"    reg [{CW - 1}:0] f_cycles = {CW}'d{begin};",
               "    always @(posedge clk) if (rst) f_started <= 1'b0; else if (f_go) f_started <= 1'b1;",
               f"    always @(posedge clk) if (rst || f_go) f_cycles <= {CW}'d0; "
               f"else if (busy_o && f_cycles != {{{CW}{{1'b1}}}}) f_cycles <= f_cycles + {CW}'d1;",
               "    // one reset, at the start: a later reset would excuse any hang",
               "    always @(*) if (!f_first) assume (!rst);",
-              "    reg f_rst_q = 1'b1;",
+              f"    reg f_rst_q = 1'b{int(entry is None)};",
               "    always @(posedge clk) f_rst_q <= rst;",
               "    // always valid, except in the cycle after reset (P1 of s_axis_x/w)",
               "    always @(*) if (!rst && !f_rst_q) assume (s_axis_x_tvalid && s_axis_w_tvalid);",
@@ -393,11 +500,36 @@ def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y:
             a += [f"    always @(*) if (f_chk && f_started) assert (!busy_o || f_cycles < {CW}'d{bound});"
                   "   // L1 done_in_bound",
                   "    always @(*) if (f_chk && f_started && !busy_o) assert (done_o);   // L1 done_in_bound"]
+            ms = milestones(cfg, live_seq, short == "stages")
             a += [] if not stages else [f"    always @(*) if (f_chk && f_started && {c}) assert (f_cycles < {CW}'d{b});"
-                  "   // L1 stage_in_bound" for c, b in milestones(cfg, live_seq, short == "stages")]
+                  "   // L1 stage_in_bound" for i, (c, b) in enumerate(ms)
+                  if entry in (None, i, len(STAGES))]
+        if entry is not None or handoff is not None:
+            # the stubs' f_quiet, reached once flattened (control-only jobs flatten)
+            a += [f"    (* hierconn, keep *) wire \\u_{u.module[len('qbert_'):]}.f_quiet ;"
+                  for u in abstracts(cfg)]
+        if entry is not None:
+            a += [f"    always @(*) if (f_first) assume ({c});   // the stage's first cycle"
+                  for c in boundary(cfg, live_seq, entry)]
+        if handoff is not None:
+            a += _handoff(cfg, live_seq, handoff, entry is not None and not again)
+            if b1:
+                a += [f"    always @(*) if (f_left) assert ((f_wr_{n}{r} & {1 << addr_bits(engine_text, n)}'h{m:x})"
+                      f" == {1 << addr_bits(engine_text, n)}'h{m:x});   // B1 handoff_{handoff}"
+                      for (n, r), m in written(cfg, live_seq, handoff, engine_text).items()]
         a.append("`endif")
     a.append("`endif")
     return "\n".join(a) + "\n"
+
+
+def _handoff(cfg, s: int, k: int, from_entry: bool) -> list[str]:
+    """Assert :func:`boundary` of stage k when the engine leaves stage k - 1."""
+    prev = STAGES[k - 1][1]
+    L = [f"    reg f_prev_q = 1'b{int(from_entry)};   // in stage {k - 1} last cycle",
+         f"    always @(posedge clk) f_prev_q <= !rst && {prev};",
+         "    wire f_left = f_chk && f_prev_q && !(" + prev + ");"]
+    L += [f"    always @(*) if (f_left) assert ({c});   // L1 handoff_{k}" for c in boundary(cfg, s, k)]
+    return L
 
 
 #: depth of the free-environment BMC (cycles from reset; measured, docs/encoder.md)
@@ -428,20 +560,20 @@ def prove_jobs(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc 
     """What ``qbert prove encoder`` runs: P1/P2 on m_axis_y by k-induction
     (:func:`y_stream_job`), the free-environment BMC, one live
     BMC per sequence length 1..max_seq, LIVE_DEPTH cycles (P1/P2 and B1 over a
-    prefix of the layer), and one control-only live BMC per sequence length to
-    the q projection's stage bound (:func:`stages_depth`: L1's first four
-    stage bounds, proven for every trace).  ``whole_layer`` adds, per sequence length, L1: the
-    control-only live BMC over a whole layer (start_i is taken in cycle 1 and
-    the worst case has done_o in cycle layer_bound + 1: depth done_bound + 3),
-    every stage within its share of layer_bound and the layer within it (about
-    40 min at S=1 on the shared 2-core machine, beyond the CLI's 30-minute job
-    limit); and P1/P2 and B1 over a whole layer (the ghost bits carried: hours),
-    also at S=1 with m_axis_y stalling freely.  The units' input streams
-    (:func:`feeds_job`) are not in it: that BMC takes tens of minutes to the
-    first matmul stall (cycle 56) and runs in the slow tests.
+    prefix of the layer), and per sequence length L1 over the whole layer,
+    stage by stage: the control-only live BMC from reset through the first
+    HANDOFF stages (:func:`stages_depth`), which also proves the state in which
+    stage HANDOFF begins (:func:`boundary`), then one :func:`stage_job` per
+    later stage, and one for the next layer's first stages (from the state a
+    layer ends in); with B1 in all of them.  ``whole_layer`` adds P1/P2 and B1 over a whole layer (the
+    ghost bits carried: hours), also at S=1 with m_axis_y stalling freely.
+    The units' input streams (:func:`feeds_job`) are not in it: that BMC takes
+    tens of minutes to the first matmul stall (cycle 56) and runs in the slow
+    tests.
     Not vacuous: SBY's smtbmc runs with --presat, so every step's assumptions
     are checked satisfiable (a contradiction ends the job PREUNSAT, not PASS),
-    and the live environment has one reset only."""
+    the live environment has one reset only, and every stage job's bound one
+    cycle short fails (tests/formal/test_encoder_proof.py)."""
     jobs = [y_stream_job(cfg, engine_text, unit_texts, engine=engine),
             encoder_job(cfg, engine_text, unit_texts, engine=engine, depth=GLUE_DEPTH)]
     seqs = range(1, cfg.max_seq + 1)
@@ -449,11 +581,10 @@ def prove_jobs(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc 
         jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s, depth=LIVE_DEPTH))
     for s in seqs:
         jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s,
-                                depth=stages_depth(cfg, s), control_only=True))
+                                depth=stages_depth(cfg, s), control_only=True, handoff=HANDOFF, b1=True))
+        jobs += [stage_job(cfg, engine_text, unit_texts, s, k, engine=engine)
+                 for k in range(HANDOFF, len(STAGES) + 1)]
     if whole_layer:
-        for s in seqs:
-            jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s,
-                                    depth=done_bound(cfg, s) + 3, control_only=True, stages=False))
         for s in seqs:
             jobs.append(encoder_job(cfg, engine_text, unit_texts, engine=engine, live_seq=s,
                                     depth=done_bound(cfg, s) + 3))
@@ -501,6 +632,47 @@ def feeds_job(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc y
                               "(P1/P2), free environment (abstract units)")
 
 
+def stage_depth(cfg, s: int, k: int) -> int:
+    """BMC depth of stage k's job: its first cycle has f_cycles at the previous
+    stage's bound, and a trace still in the stage shows by the step in which
+    f_cycles reaches the stage's own bound."""
+    ms = milestones(cfg, s)
+    return ms[k][1] - ms[k - 1][1] + 1
+
+
+def stage_job(cfg, engine_text: str, unit_texts: str, s: int, k: int, *,
+              engine: str = "smtbmc yices", short: bool = False, name: str | None = None) -> SbyJob:
+    """L1 and B1 for stage ``k`` (HANDOFF <= k < len(STAGES)) of a layer of
+    ``s`` tokens, from every state in which the stage can begin
+    (:func:`boundary`, proven by the job of the stage before, or by the BMC
+    from reset for HANDOFF): the stage ends within its share of
+    ``layer_bound``, reads only what is written, and hands over in the next
+    stage's boundary state (the last stage: IDLE with done_o, within the
+    layer's bound).  ``k = len(STAGES)``: the next layer, started from the
+    state in which a layer ends (any S before), through its first HANDOFF
+    stages into stage HANDOFF's boundary, as the BMC from reset does for the
+    first layer.  Control-only live environment with the ghost bits of B1, a
+    BMC of :func:`stage_depth` steps.  ``short``: the stage's bound one cycle
+    short (must fail: the stage can take its whole share, so the job is not
+    vacuous)."""
+    from rtl_gen.encoder import TOP
+    if not HANDOFF <= k <= len(STAGES):
+        raise ValueError(f"stage_job: stage {k} is not one of {HANDOFF}..{len(STAGES)}")
+    again = k == len(STAGES)
+    text = inject(engine_text, TOP, formal_block(cfg, engine_text, live_seq=s, control_only=True,
+                                                 short="stages" if short else None, entry=k,
+                                                 handoff=HANDOFF if again else k + 1, b1=True))
+    depth = stages_depth(cfg, s, HANDOFF) if again else stage_depth(cfg, s, k)
+    tag = "_short" if short else ""
+    what = (f"a next layer of S={s} through its first {HANDOFF} stages, from the state a layer ends in"
+            if again else f"stage {k} ({' '.join(STAGES[k][0])}) of a layer of S={s}")
+    return SbyJob(name or f"encoder_live_s{s}_{'again' if again else f'stage{k}'}{tag}_bmc{depth}_{_label(cfg)}",
+                  TOP, _sources(cfg, text, unit_texts), mode="bmc", depth=depth, engine=engine,
+                  defines={"F_LIVE": None}, after_prep=CONTROL_ONLY,
+                  description=f"encoder engine: {what} within layer_bound's shares, reading only what is "
+                              "written (L1, B1, abstract units)")
+
+
 def _sources(cfg, engine_text: str, unit_texts: str) -> dict[str, str]:
     """A job's files: the engine with its formal block, the abstract units, the checker."""
     from rtl_gen.encoder import TOP
@@ -515,16 +687,19 @@ def _label(cfg) -> str:
 def encoder_job(cfg, engine_text: str, unit_texts: str, *, engine: str = "smtbmc yices",
                 mode: str = "bmc", depth: int = 40, live_seq: int | None = None,
                 stall_y: bool = False, control_only: bool = False, worst: bool = False,
-                short: str | None = None, stages: bool = True, name: str | None = None) -> SbyJob:
+                short: str | None = None, stages: bool = True, handoff: int | None = None,
+                b1: bool | None = None, name: str | None = None) -> SbyJob:
     """SBY job for the engine text ``engine_text`` (qbert_encoder.v) with abstract
     units built from ``unit_texts``.  ``live_seq``: the live job (L1, narrowed
     environment, sequence length live_seq).  ``control_only``: L1 alone, every
     buffer memory cut (:data:`CUT_MEMORIES`: the read data free); ``worst``:
     the abstract units answer at their bound, deterministically (F_WORST: the
-    worst-case trace, with ``mode="cover"``); ``short``: see :func:`formal_block`."""
+    worst-case trace, with ``mode="cover"``); ``short``, ``handoff``, ``b1``: see
+    :func:`formal_block`."""
     from rtl_gen.encoder import TOP
     text = inject(engine_text, TOP, formal_block(cfg, engine_text, live_seq=live_seq, stall_y=stall_y,
-                                                 control_only=control_only, short=short, stages=stages))
+                                                 control_only=control_only, short=short, stages=stages,
+                                                 handoff=handoff, b1=b1))
     if mode == "cover":
         started = "f_started && " if live_seq is not None else ""
         text = inject(text, TOP, f"`ifdef FORMAL\n    always @(*) if (f_chk) cover ({started}done_o && ph_idle "

@@ -65,8 +65,8 @@ UNITS_WITH_PROOFS = ("matmul", "softmax", "layernorm", *ELEMENTWISE, "kit")
 #: ``qbert prove`` only on Configs of at most
 #: formal.attention.LATENCY_PROVE_MAX_GROUPS query groups -- the default's 32,
 #: roughly 1.5-2 hours on two cores (estimated from its jobs' times; larger
-#: ones untried); encoder: bounded proofs of its glue with abstract units at tiny
-#: Configs, docs/encoder.md "Formal"): `qbert prove` runs them, but they are
+#: ones untried); encoder: proofs of its glue with abstract units at tiny
+#: Configs only, B1 bounded under stalls, docs/encoder.md "Formal"): `qbert prove` runs them, but they are
 #: not in UNITS_WITH_PROOFS, so `qbert export` does not gate on them yet
 PARTIAL_PROOFS = ("attention", "encoder")
 

@@ -301,7 +301,11 @@ def build(cfg):
     f_t, f_kw, f_kl, f_k = reg("feed_tile_q", TB), reg("feed_word_q", KWB), reg("feed_lane_ctr_q", LB), reg("feed_k_q", KB)
     f_done = reg("feed_done_q")
     act_ready = m.Wire("mm_act_tready")
-    f_run = wire("feed_run", 1, AndList(OrList(step["TILES"], is_ph["QK"], is_ph["PV"]), Not(f_done)))
+    # not in a segment's first cycle: the counters (and so the read address) are
+    # still the last segment's until its start pulse clears them, and a read
+    # there, though never used, would read an address this segment never wrote
+    f_run = wire("feed_run", 1, AndList(OrList(step["TILES"], is_ph["QK"], is_ph["PV"]), Not(f_done),
+                                        Not(seg_start)))
     f_adv = wire("feed_adv", 1, OrList(Not(f_valid), act_ready))
     f_go = wire("feed_go", 1, AndList(f_adv, f_run))
     k_end = wire("feed_k_end", 1, f_k + k(1, KB) == seg_k)
@@ -430,7 +434,8 @@ def build(cfg):
     b_valid, b_bank = reg("res_b_valid_q"), reg("res_b_bank_q", LB)
     b_r, b_t = reg("res_b_row_q", LB), reg("res_b_tile_q", TB)
     b_ready = m.Wire("res_b_tready")
-    b_run = wire("res_b_run", 1, AndList(res_lin, OrList(step["TILES"], step["DRAIN"]), b_t != groups))
+    b_run = wire("res_b_run", 1, AndList(res_lin, OrList(step["TILES"], step["DRAIN"]), b_t != groups,
+                                         Not(seg_start)))
     b_adv = wire("res_b_adv", 1, OrList(Not(b_valid), b_ready))
     m.Always(Posedge(clk))(
         If(OrList(rst, seg_start))(b_valid(0), b_r(0), b_t(0)).Elif(b_adv)(
@@ -511,7 +516,7 @@ def build(cfg):
     sf_keep = reg("sf_keep_q", A)
     sf_r, sf_w, sf_done = reg("sf_row_q", LB), reg("sf_word_q", TB), reg("sf_done_q")
     sf_ready = m.Wire("sf_tready")
-    sf_run = wire("sf_run", 1, AndList(is_ph["SM"], Not(sf_done)))
+    sf_run = wire("sf_run", 1, AndList(is_ph["SM"], Not(sf_done), Not(seg_start)))
     sf_adv = wire("sf_adv", 1, OrList(Not(sf_valid), sf_ready))
     w_end = wire("sf_word_end", 1, sf_w + k(1, TB) == groups)
     keep_last = Cat(*reversed([Cat(k(0, 1), last_n) > k(i, LB + 2) for i in range(A)]))
@@ -569,7 +574,7 @@ def build(cfg):
                                     reg("ln_in_group_q", TB), reg("ln_in_tokens_q", SW),
                                     reg("ln_in_done_q"))
     l_ready = m.Wire("ln_in_tready")
-    l_run = wire("ln_in_run", 1, AndList(is_ph["LNV"], Not(l_done)))
+    l_run = wire("ln_in_run", 1, AndList(is_ph["LNV"], Not(l_done), Not(seg_start)))
     l_adv = wire("ln_in_adv", 1, OrList(Not(l_valid), l_ready))
     l_wend = wire("ln_in_word_end", 1, l_w == k(DW - 1, DWB))
     m.Always(Posedge(clk))(

@@ -5,32 +5,35 @@ breaks.
 
 Default run: P1/P2 on m_axis_y by k-induction (here and at the MiniLM and
 BERT-base sizes) and four bugs that break it (each fails the induction step);
-a short free-environment BMC and the read-address bug (reached in ~50 cycles); the control-only live BMC through the first stages (L1's
-stage bounds) and its must-fails: every stage bound one cycle short, and a
-header record that waits one beat too many, each failing L1 within ~15 cycles.
-Slow-marked: the units' input streams (BMC, 40 cycles) and a feed register
-valid out of reset; the layer's bound one cycle short (the units at their bounds,
+a short free-environment BMC and the read-address bug (reached in ~50 cycles);
+L1 over the whole layer at S=1, stage by stage (the BMC from reset through
+the first stages and its hand-off state, then one job per later stage from
+every state it can begin in), but for the attention stage; each stage's bound
+one cycle short (must fail); a header record that waits one beat too many, a
+LayerNorm that reads one record too many and a record count not cleared
+between the LayerNorms (each fails L1).
+Slow-marked: the attention stage's jobs (~2.5 min each), L1's stage jobs at
+S=2; the units' input streams (BMC, 40 cycles) and a feed register valid out
+of reset; the layer's bound one cycle short (the units at their bounds,
 F_WORST: a BMC trace ending at cycle layer_bound), the sequencer waiting for
-a softmax row that never comes (L1 at the attention stage), the first
-eight stage bounds (to cycle 261/263, 7-13 min) and the skipped-softmax bug (B1,
-live BMC, cycle 128).  L1 over a whole layer in the
-full live environment (control only, S = 1 and 2: not completed, past cycle
-299 of 473 after 28 min at S=1) and the jobs that carry the buffers' ghost
-bits over a whole layer (P1/P2 and B1 through the layer, the cover, the
-y-stall bug) take hours and also need QBERT_WHOLE_LAYER=1.
+a softmax row that never comes (L1 at the attention stage) and the
+skipped-softmax bug (B1, live BMC, cycle 128).  The jobs that carry the
+buffers' ghost bits over a whole layer (P1/P2 and B1 through the layer, the
+cover, the y-stall bug) take hours and also need QBERT_WHOLE_LAYER=1.
 """
 import os
 
 import pytest
 
-from formal.encoder import (LIVE_DEPTH, done_bound, encoder_job, milestones, ports, prove_jobs,
-                            feeds_job, stages_depth, y_stream_job)
+from formal.encoder import (HANDOFF, LIVE_DEPTH, STAGES, boundary, done_bound, encoder_job, feeds_job,
+                            milestones, ports, prove_jobs, stage_depth, stage_job, stages_depth,
+                            written, y_stream_job)
 from rtl_gen.encoder import TOP, EncoderConfig, files
 
 TINY = EncoderConfig(array=2, hidden=2, heads=1, ffn=2, max_seq=2, bias_bits=20)
 #: cycles of the free-environment BMC in the default run: past the first
 #: linear pass's reads of X (HDR, SCALARS, LOADX, PRM, weights, tiles)
-SHORT = 54
+SHORT = 56
 
 
 #: the whole-layer BMCs with the buffers' ghost bits (and L1 at S=2) take
@@ -68,10 +71,13 @@ def test_prove_jobs_cover_every_sequence_length(rtl):
             prefix = [j for j in jobs if f"live_s{s}_bmc{LIVE_DEPTH}_" in j.name]
             stage = [j for j in jobs if f"live_s{s}_ctl_bmc{stages_depth(TINY, s)}_" in j.name]
             assert len(stage) == 1
-            l1 = [j for j in jobs if f"live_s{s}_layer_ctl_bmc" in j.name]
+            # L1 over the whole layer: the hand-off BMC, then every later stage
+            assert [j.depth for j in jobs if f"live_s{s}_stage" in j.name] == \
+                [stage_depth(TINY, s, k) for k in range(HANDOFF, len(STAGES))]
+            assert len([j for j in jobs if f"live_s{s}_again" in j.name]) == 1
             full = [j for j in jobs if f"live_s{s}_bmc{done_bound(TINY, s) + 3}_" in j.name]
-            assert len(prefix) == 1 and len(l1) == len(full) == whole
-            assert all(j.depth == done_bound(TINY, s) + 3 for j in l1 + full)
+            assert len(prefix) == 1 and len(full) == whole
+            assert all(j.depth == done_bound(TINY, s) + 3 for j in full)
         assert any("live_stall_s1_bmc" in j.name for j in jobs) == whole
 
 
@@ -188,7 +194,9 @@ def test_stage_bounds_follow_layer_bound():
 
 
 def test_live_first_stages_in_bound(run, rtl):
-    r = run(_l1(*rtl, depth=STAGES_DEPTH))
+    """The first HANDOFF stages from reset in bound, B1, and the state stage
+    HANDOFF begins in (the job qbert prove encoder runs)."""
+    r = run(_l1(*rtl, depth=STAGES_DEPTH, handoff=HANDOFF, b1=True))
     assert r.status == "PASS", r.summary()
 
 
@@ -208,28 +216,90 @@ def test_header_waits_one_beat_too_many(run, rtl):
     assert r.properties == ["L1 stage_in_bound"], r.summary()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("s", [1, 2])
-def test_live_stages_through_out_projection_in_bound(run, rtl, s):
-    """L1's stage bounds for the first eight stages (header .. the out
-    projection, cycle 259 at S=1): a stage is left in order, so a BMC to the
-    cycle in which f_cycles reaches a stage's bound proves that stage's bound
-    for every trace (S=1 13 min, S=2 7 min on the shared 2-core machine)."""
-    r = run(_l1(*rtl, s, depth=stages_depth(TINY, s, 8)), timeout=3600)
+# ---- L1 over the whole layer, stage by stage ------------------------------
+
+#: the attention stage's job takes minutes (~2.5 min at S=1), the others seconds
+SLOW_STAGES = (6,)
+
+
+def _stage_params(seqs=(1, 2)):
+    """Every stage job, and (k = len(STAGES)) the next layer's from a layer's end."""
+    return [pytest.param(s, k, marks=[pytest.mark.slow] if s > 1 or k in SLOW_STAGES else [],
+                         id=f"s{s}-stage{k}") for s in seqs for k in range(HANDOFF, len(STAGES) + 1)]
+
+
+def test_boundaries_name_every_later_stage(rtl):
+    for k in range(HANDOFF, len(STAGES)):
+        b = boundary(TINY, 1, k)
+        assert b[0] == STAGES[k][1] and "\\u_layernorm.f_quiet " in b
+    # B1's ghost bits at a boundary: the buffers complete by then, whole
+    masks = written(TINY, 2, len(STAGES), rtl[0])
+    assert masks["x", 0] == masks["x", 1] == 0b1       # one group of two tokens, one word
+    assert masks["q", 1] == 0b1 and masks["g", 0] == 0b1
+    assert written(TINY, 1, len(STAGES), rtl[0])["x", 1] == 0     # bank 1: a padded row at S=1
+    assert set(written(TINY, 1, HANDOFF, rtl[0])) == {("x", 0), ("x", 1), ("q", 0), ("q", 1)}
+    # a layer's end keeps nothing of its S: the next layer may have another
+    end = boundary(TINY, 2, len(STAGES))
+    assert end[:2] == ["ph_idle", "done_q"] and end == boundary(TINY, 1, len(STAGES))
+    assert not any("seq_q" in c or "groups_q" in c for c in end)
+    with pytest.raises(ValueError, match="stage 2"):
+        boundary(TINY, 1, 2)
+    with pytest.raises(ValueError, match="stage 15"):
+        stage_job(TINY, "", "", 1, len(STAGES) + 1)
+    # the stage jobs' depths add up to the layer after the hand-off
+    for s in (1, 2):
+        total = sum(stage_depth(TINY, s, k) - 1 for k in range(HANDOFF, len(STAGES)))
+        assert total == milestones(TINY, s)[-1][1] - milestones(TINY, s)[HANDOFF - 1][1]
+
+
+@pytest.mark.parametrize("s, k", _stage_params())
+def test_stage_in_bound(run, rtl, s, k):
+    """From every state in which stage k can begin (proven by the job before),
+    the stage ends within its share of layer_bound, reads only written
+    addresses, and hands over in the next stage's boundary state (the last:
+    IDLE with done_o within the layer's bound; k = len(STAGES): the next
+    layer's first stages from there).  With the hand-off BMC from reset this
+    is L1 and B1 for every layer."""
+    r = run(stage_job(TINY, *rtl, s, k), timeout=3600)
     assert r.status == "PASS", r.summary()
 
 
-@whole_layer
-@pytest.mark.slow
-@pytest.mark.parametrize("s", [1, 2])
-def test_live_layer_done_in_bound(run, rtl, s):
-    """L1 over a whole layer (control only): done within layer_bound (the stage
-    bounds are left out: each is a hard query at its stage's end, and with them
-    the job slowed to ~50 s a cycle past cycle 260).  Opt-in: at S=1 it had
-    checked 299 of 473 cycles after 28 min (27 s a cycle, slowing) when it was
-    stopped in the session that wrote it (docs/encoder.md, "Formal")."""
-    r = run(_l1(*rtl, s, stages=False), timeout=7200)
-    assert r.status == "PASS", r.summary()
+@pytest.mark.parametrize("s, k", _stage_params((1,)))
+def test_stage_one_short_fails(run, rtl, s, k):
+    """Each stage job's bound one cycle short fails: the stage can take its
+    whole share from a state the job starts in (not vacuous, and the share is
+    exact)."""
+    r = run(stage_job(TINY, *rtl, s, k, short=True), timeout=3600)
+    assert r.status == "FAIL", r.summary()
+    assert r.properties == ["L1 stage_in_bound"], r.summary()
+
+
+#: bugs in stages the BMC from reset does not reach, each caught by the stage
+#: job named: (mutation site, replacement, stage, the property it fails)
+STAGE_MUTANTS = {
+    # the down projection reads G one word past the up projection's output
+    "g_read_off_by_one": ("assign g_rd_addr = (ph_lin && is_lin_down)? { feed_tile_q[0:0], feed_word_q[0:0] }",
+                          "assign g_rd_addr = (ph_lin && is_lin_down)? { feed_tile_q[0:0], ~feed_word_q[0:0] }",
+                          11, "B1 written_g"),
+    # the LayerNorm feed reads R in LNV's first cycle, at the address the last
+    # LNV left (the read is dropped, but at S=2 that address was never written)
+    "ln_start_read": ("assign ln_in_run = ph_lnv && !ln_in_done_q && !seg_start;",
+                      "assign ln_in_run = ph_lnv && !ln_in_done_q;", 8, "B1 written_r"),
+    # LNP waits for a second LayerNorm record (the up projection's weights read as one)
+    "ln_extra_record": ("assign ln_prm_last = ln_rec_q == 2'd0;", "assign ln_prm_last = ln_rec_q == 2'd1;",
+                        8, "L1 stage_in_bound"),
+    # the down projection hands over to the second LayerNorm without clearing
+    # its record count: the hand-off state is wrong
+    "ln2_rec_kept": ("which_ln_q <= 1;\n            ln_rec_q <= 0;", "which_ln_q <= 1;", 11, "L1 handoff_12"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STAGE_MUTANTS))
+def test_stage_mutant_caught(run, rtl, name):
+    old, new, k, prop = STAGE_MUTANTS[name]
+    r = run(stage_job(TINY, _mutate(rtl[0], old, new), rtl[1], 1, k, name=f"encoder_mut_{name}"))
+    assert r.status == "FAIL", r.summary()
+    assert r.properties == [prop], r.summary()
 
 
 @pytest.mark.slow
@@ -276,7 +346,7 @@ def test_softmax_phase_waits_forever(run, rtl):
     """The sequencer waits for one softmax row more than the group has (a phase
     that never advances): L1, at the attention stage's bound."""
     text = _mutate(rtl[0], "(p_rows_q == 2'd2)", "(p_rows_q == 2'd3)")
-    r = run(_l1(text, rtl[1], name="encoder_mut_sm_waits"), timeout=3600)
+    r = run(stage_job(TINY, text, rtl[1], 1, 6, name="encoder_mut_sm_waits"), timeout=3600)
     assert r.status == "FAIL", r.summary()
     assert r.properties == ["L1 stage_in_bound"], r.summary()
 
