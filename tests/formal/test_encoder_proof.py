@@ -11,7 +11,8 @@ the first stages and its hand-off state, then one job per later stage from
 every state it can begin in), but for the attention stage; each stage's bound
 one cycle short (must fail); a header record that waits one beat too many, a
 LayerNorm that reads one record too many and a record count not cleared
-between the LayerNorms (each fails L1).
+between the LayerNorms (each fails L1); the down projection reading G one
+word further and the LayerNorm feed reading R in LNV's first cycle (B1).
 Slow-marked: the attention stage's jobs (~2.5 min each), L1's stage jobs at
 S=2; the units' input streams (BMC, 40 cycles) and a feed register valid out
 of reset; the layer's bound one cycle short (the units at their bounds,
