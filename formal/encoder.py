@@ -103,6 +103,11 @@ class Abstract:
     #: matmul's E2 lockstep_ready, proven by qbert prove matmul)
     lockstep: tuple[str, ...] = ()
 
+    @property
+    def instance(self) -> str:
+        """The engine's instance of the unit (``qbert_matmul`` -> ``u_matmul``)."""
+        return "u_" + self.module[len("qbert_"):]
+
 
 def unit_latency(cfg) -> dict[str, int]:
     """The abstract units' latency bounds by module (U3 semantics: while a unit is
@@ -275,8 +280,6 @@ def milestones(cfg, s: int, short: bool = False) -> list[tuple[str, int]]:
 #: the first HANDOFF stages (:func:`stages_depth`), then one BMC per later stage
 #: from the state in which the stage begins (:func:`boundary`)
 HANDOFF = 4
-_LINEAR_STAGES = {3: "q", 4: "k", 5: "v", 7: "out", 10: "up", 11: "down"}
-_ATTENTION, _LN_STAGES = 6, {8: "p", 9: "v", 12: "p", 13: "v"}
 
 
 def boundary(cfg, s: int, k: int) -> list[str]:
@@ -299,17 +302,21 @@ def boundary(cfg, s: int, k: int) -> list[str]:
     g = -(-s // A)
     quiet = ["rec_beat_q == 0", "load_bank_q == compute_bank_q", "!wbuf_full0_q", "!wbuf_full1_q",
              "!feed_valid_q", "!res_b_valid_q", "!sf_valid_q", "!ln_in_valid_q", "!ln_prm_valid_q",
-             *(f"\\u_{a.module[len('qbert_'):]}.f_quiet " for a in abstracts(cfg))]
+             *(f"\\{a.instance}.f_quiet " for a in abstracts(cfg))]
     if k == len(STAGES):       # the next layer may have another S: none of it kept
         return ["ph_idle", "done_q", *quiet]
     out = [STAGES[k][1], f"seq_q == {s}", f"groups_q == {g}", f"last_rows_q == {s - (g - 1) * A}",
            "!done_q", *quiet]
-    if k in _LINEAR_STAGES:
+    first = STAGES[k][0][0]         # the stage's first phase of layer_bound
+    if first.startswith("LIN_"):
         out += ["step_wait", "blk_q == 0", "load_blocks_q == 0", "!load_weights_q", "!seg_start_q"]
-    elif k == _ATTENTION:
+    elif first == "QK":
         out += ["ph_qk", "head_q == 0", "head_word_q == 0", "att_group_q == 0", "seg_start_q"]
+    elif first.startswith("LNP"):
+        out += ["ln_rec_q == 0", "!seg_start_q"]
     else:
-        out += ["ln_rec_q == 0", "!seg_start_q"] if _LN_STAGES[k] == "p" else ["seg_start_q"]
+        assert first.startswith("LNV"), first
+        out += ["seg_start_q"]
     return out
 
 
@@ -506,29 +513,30 @@ def formal_block(cfg, engine_text: str, *, live_seq: int | None = None, stall_y:
                   if entry in (None, i, len(STAGES))]
         if entry is not None or handoff is not None:
             # the stubs' f_quiet, reached once flattened (control-only jobs flatten)
-            a += [f"    (* hierconn, keep *) wire \\u_{u.module[len('qbert_'):]}.f_quiet ;"
-                  for u in abstracts(cfg)]
+            a += [f"    (* hierconn, keep *) wire \\{u.instance}.f_quiet ;" for u in abstracts(cfg)]
         if entry is not None:
             a += [f"    always @(*) if (f_first) assume ({c});   // the stage's first cycle"
                   for c in boundary(cfg, live_seq, entry)]
         if handoff is not None:
-            a += _handoff(cfg, live_seq, handoff, entry is not None and not again)
-            if b1:
-                a += [f"    always @(*) if (f_left) assert ((f_wr_{n}{r} & {1 << addr_bits(engine_text, n)}'h{m:x})"
-                      f" == {1 << addr_bits(engine_text, n)}'h{m:x});   // B1 handoff_{handoff}"
-                      for (n, r), m in written(cfg, live_seq, handoff, engine_text).items()]
+            a += _handoff(cfg, live_seq, handoff, entry is not None and not again,
+                          engine_text if b1 else None)
         a.append("`endif")
     a.append("`endif")
     return "\n".join(a) + "\n"
 
 
-def _handoff(cfg, s: int, k: int, from_entry: bool) -> list[str]:
-    """Assert :func:`boundary` of stage k when the engine leaves stage k - 1."""
+def _handoff(cfg, s: int, k: int, from_entry: bool, ghost_text: str | None) -> list[str]:
+    """Assert :func:`boundary` of stage k when the engine leaves stage k - 1, and
+    with ``ghost_text`` (the engine's text: the job carries B1's ghost bits)
+    the addresses :func:`written` by then."""
     prev = STAGES[k - 1][1]
     L = [f"    reg f_prev_q = 1'b{int(from_entry)};   // in stage {k - 1} last cycle",
          f"    always @(posedge clk) f_prev_q <= !rst && {prev};",
          "    wire f_left = f_chk && f_prev_q && !(" + prev + ");"]
     L += [f"    always @(*) if (f_left) assert ({c});   // L1 handoff_{k}" for c in boundary(cfg, s, k)]
+    for (n, r), m in ({} if ghost_text is None else written(cfg, s, k, ghost_text)).items():
+        mask = f"{1 << addr_bits(ghost_text, n)}'h{m:x}"
+        L.append(f"    always @(*) if (f_left) assert ((f_wr_{n}{r} & {mask}) == {mask});   // B1 handoff_{k}")
     return L
 
 
