@@ -119,9 +119,10 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS,
     a(f"    qbert_axis_check #(.DATA_W({R * AB}), .ROLE(1)) f_act (.clk(clk), .rst(rst), "
       ".tvalid(s_axis_act_tvalid), .tready(s_axis_act_tready), .tdata(s_axis_act_tdata), "
       ".tlast(s_axis_act_tlast), .tuser(1'b0));")
+    wuser = "s_axis_wgt_tuser" if cfg.mixed else "1'b0"
     a(f"    qbert_axis_check #(.DATA_W({cfg.wgt_word_bits}), .ROLE(1)) f_wgt (.clk(clk), .rst(rst), "
       ".tvalid(s_axis_wgt_tvalid), .tready(s_axis_wgt_tready), .tdata(s_axis_wgt_tdata), "
-      ".tlast(s_axis_wgt_tlast), .tuser(1'b0));")
+      f".tlast(s_axis_wgt_tlast), .tuser({wuser}));")
     a(f"    qbert_axis_check #(.DATA_W({C * PL}), .ROLE(1)) f_prm (.clk(clk), .rst(rst), "
       ".tvalid(s_axis_prm_tvalid), .tready(s_axis_prm_tready), .tdata(s_axis_prm_tdata), "
       ".tlast(1'b0), .tuser(1'b0));")
@@ -152,7 +153,8 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS,
     a("        assert (f_pending == done_q + shd_full_q + (s1_valid_q && s1_last_q) + "
       "(s2_valid_q && s2_last_q) + (out_valid_q && out_last_q));   // Q7 pending_map")
     a("        assert (f_pending != 0 || !(s_axis_act_tvalid && s_axis_wgt_tvalid) || "
-      "(s_axis_act_tready && s_axis_wgt_tready));   // E1 empty_takes_beat")
+      f"(s_axis_act_tready && s_axis_wgt_tready){' || wide_first' if cfg.mixed else ''});   "
+      "// E1 empty_takes_beat (an int8 beat's first cycle waits)")
     # the encoder engine advances its act/wgt feed on act's tready alone: its
     # abstract matmul assumes this (formal/encoder.py, Abstract.lockstep)
     a("        assert (!(s_axis_act_tvalid && s_axis_wgt_tvalid) || "
@@ -171,7 +173,7 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS,
             a(f"    // PE {t}")
             a(f"    reg signed [{G - 1}:0] g_acc_{t} = {G}'sd0, g_shd_{t} = {G}'sd0;")
             # the spec's product, exact at act_bits + weight_bits (the shape a DUT multiplier has)
-            a(f"    wire signed [{AB + WB - 1}:0] g_p_{t} = $signed(act_r{r}) * $signed(wgt_c{c});")
+            a(f"    wire signed [{AB + WB - 1}:0] g_p_{t} = $signed(act_r{r}) * {beat_weight(cfg, c)};")
             a(f"    wire signed [{G - 1}:0] g_prod_{t} = g_p_{t};")
             a(f"    always @(posedge clk) if (rst) g_acc_{t} <= {G}'sd0; else if (fire) g_acc_{t} <= (first_q ? {G}'sd0 : g_acc_{t}) + g_prod_{t};")
             a(f"    always @(posedge clk) if (load_shd) g_shd_{t} <= g_acc_{t};")
@@ -254,6 +256,25 @@ def latency_job(cfg, rtl_text: str | None = None, *, engine: str = "smtbmc yices
                       parts=(LATENCY,), name=name, bound=bound)
 
 
+def beat_weight(cfg, c: int) -> str:
+    """The spec's weight of column c in the current beat: the lane, or for a
+    mixed Config in an int4 beat (tuser 0) its low nibble read as int4
+    (golden_model.matmul.beat_weights)."""
+    if not cfg.mixed:
+        return f"$signed(wgt_c{c})"
+    return f"$signed(s_axis_wgt_tuser ? wgt_c{c} : {{{{4{{wgt_c{c}[3]}}}}, wgt_c{c}[3:0]}})"
+
+
+def _field_sum(terms, P: int) -> str:
+    """``sum v * 2^lo`` mod 2^P of (value, bits, lo) terms, each sign-extended."""
+    fields = []
+    for v, bits, lo in terms:
+        hi = P - bits - lo
+        parts = ([f"{{{hi}{{{v}[{bits - 1}]}}}}"] if hi > 0 else []) + [v] + ([f"{lo}'d0"] if lo else [])
+        fields.append("{" + ", ".join(parts) + "}")
+    return " + ".join(reversed(fields))
+
+
 def packed_products_block(cfg) -> list[str]:
     """dsp_pack 2 or 3: P0 ``pack_operand`` and the cut multipliers' assumption.
 
@@ -265,27 +286,56 @@ def packed_products_block(cfg) -> list[str]:
     proves ``wpack == sum_i w[c_i] * 2^(shift*i)``, and x*(u + v) = x*u + x*v
     mod 2^P.  Without the cut, the odd column's Q1 asks the solver to split a
     8 x 26-bit product, a multiplier equivalence that did not finish in 30 minutes.
+
+    Mixed Configs: a pair multiplies the beat's weights (:func:`beat_weight`);
+    a triple's operand is its three int4 nibbles in an int4 beat, its third
+    column's int8 weight in an int8 beat's first cycle and the first two as a
+    pair in the second (``wide_q``), each with its own sum of products; and M1
+    ``held_product``: in that second cycle the beat is the first cycle's
+    (AXI4-Stream holds it) and ``pfirst_*`` its third column's products.
     """
     if not cfg.pack_groups:
         return []
-    PB = cfg.prod_bits
     L = [f"    // ---- dsp_pack {cfg.dsp_pack}: packed operands (P0) and the cut multipliers ----"]
     for g in cfg.pack_groups:
         S, OPB, P = g.shift, g.operand_bits, g.product_bits
-        wsum = " + ".join(f"($signed(wgt_c{c}) <<< {S * i})" if i else f"$signed(wgt_c{c})"
-                          for i, c in enumerate(g.cols))
-        L.append(f"    wire signed [{OPB - 1}:0] f_wpack_{g.name} = {wsum};")
+        wide3 = cfg.mixed and len(g.cols) == 3
+        if wide3:
+            nib = [f"f_nib_{g.name}_c{c}" for c in g.cols]
+            for n, c in zip(nib, g.cols):
+                L.append(f"    wire signed [3:0] {n} = wgt_c{c}[3:0];")
+            c0, c1, c2 = g.cols
+            modes = {"narrow": ([(n, 4, S * i) for i, n in enumerate(nib)], 4),
+                     "pair": ([(f"wgt_c{c0}", 8, 0), (f"wgt_c{c1}", 8, g.wide_shift)], 8),
+                     "third": ([(f"wgt_c{c2}", 8, 0)], 8)}
+            sel = ("s_axis_wgt_tuser ? (wide_q ? {pair} : {third}) : {narrow}")
+        else:
+            modes = {"all": ([(f"f_w_{g.name}_c{c}", cfg.weight_bits, S * i)
+                              for i, c in enumerate(g.cols)], cfg.weight_bits)}
+            for c in g.cols:
+                L.append(f"    wire signed [{cfg.weight_bits - 1}:0] f_w_{g.name}_c{c} = "
+                         f"{beat_weight(cfg, c)};")
+            sel = "{all}"
+        wsum = {k: " + ".join(f"($signed({v}) <<< {lo})" if lo else f"$signed({v})"
+                              for v, _, lo in terms) for k, (terms, _) in modes.items()}
+        L.append(f"    wire signed [{OPB - 1}:0] f_wpack_{g.name} = {sel.format(**wsum)};")
         L.append(f"    always @(*) assert ($signed(wpack_{g.name}) == f_wpack_{g.name});  // P0 pack_operand")
         for r in range(cfg.rows):
-            fields = []
-            for i, c in enumerate(g.cols):
-                L.append(f"    wire signed [{PB - 1}:0] f_pe_r{r}_c{c} = $signed(act_r{r}) * $signed(wgt_c{c});")
-                lo, hi = S * i, P - PB - S * i     # zeros below, sign bits above the field
-                parts = ([f"{{{hi}{{f_pe_r{r}_c{c}[{PB - 1}]}}}}"] if hi else []) + [f"f_pe_r{r}_c{c}"] \
-                    + ([f"{lo}'d0"] if lo else [])
-                fields.append("{" + ", ".join(parts) + "}")
-            L.append(f"    wire [{P - 1}:0] f_pp_r{r}_{g.name} = {' + '.join(reversed(fields))};")
+            pp = {}
+            for k, (terms, wb) in modes.items():
+                pe = []
+                for v, bits, lo in terms:
+                    name = f"f_pe_r{r}_{k}_{v.replace('wgt_', '').replace('f_', '')}"
+                    L.append(f"    wire signed [{cfg.act_bits + bits - 1}:0] {name} = "
+                             f"$signed(act_r{r}) * $signed({v});")
+                    pe.append((name, cfg.act_bits + bits, lo))
+                pp[k] = "(" + _field_sum(pe, P) + ")"
+            L.append(f"    wire [{P - 1}:0] f_pp_r{r}_{g.name} = {sel.format(**pp)};")
             L.append(f"    always @(*) assume (pprod_r{r}_{g.name} == f_pp_r{r}_{g.name});")
+            if wide3:
+                L.append(f"    always @(*) if (f_chk && wide_q) assert (s_axis_act_tvalid && "
+                         f"s_axis_wgt_tvalid && s_axis_wgt_tuser && $signed(pfirst_r{r}_c{c2}_q) == "
+                         f"$signed(act_r{r}) * $signed(wgt_c{c2}));  // M1 held_product")
     return L
 
 

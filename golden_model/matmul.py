@@ -60,3 +60,17 @@ def int_matmul(x, w, bias, mult, shift, *, out_bits: int = 8, act_bits: int = 8,
     acc = matmul_acc(x, w, bias, act_bits=act_bits, weight_bits=weight_bits,
                      acc_bits=acc_bits, op=op)
     return requantize(acc, mult, shift, out_bits, acc_bits=acc_bits, op=op)
+
+
+def beat_weights(w, wide) -> np.ndarray:
+    """The weights a mixed matmul multiplies (rtl_gen MatmulConfig.mixed: int8
+    weight lanes on int4 triples): row k of int8 ``w`` [K, N] as given where
+    ``wide[k]`` (an int8 beat), else each weight's low nibble read as int4
+    (an int4 beat takes a lane's low four bits and ignores the rest)."""
+    wa = check("beat_weights", "w", w, 8)
+    flags = np.asarray(wide, dtype=bool)
+    if wa.ndim != 2 or flags.shape != (wa.shape[0],):
+        raise ValueError(f"beat_weights: wide must hold one flag per row of w {wa.shape}, "
+                         f"got shape {flags.shape}")
+    nib = ((wa & 0xF) ^ 0x8) - 0x8
+    return np.where(flags[:, None], wa, nib)

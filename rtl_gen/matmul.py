@@ -17,6 +17,9 @@ A tile is ROWS output rows x COLS output channels over a K-run of 1..k_max.
   sticky ``err_tlast_o`` (the activation's ``tlast`` is the one obeyed).
   An act/wgt beat pair is taken in the cycle both are valid: one MAC per PE
   per cycle.
+* Mixed Configs (weight_bits 8, dsp_pack 3) have ``s_axis_wgt_tuser``: 0 makes
+  the beat int4 (each lane's low nibble, one cycle), 1 int8 (two cycles: the
+  beat is taken in the second).
 * ``s_axis_prm``: one beat per tile, any time before or during its K-run;
   lane c (PL = bias_bits + 37 bits rounded up to whole bytes) holds
   ``{shift[5:0], mult[30:0], bias[bias_bits-1:0]}`` in its low bits for output
@@ -68,6 +71,9 @@ class PackGroup:
     shift: int
     operand_bits: int
     product_bits: int
+    #: a mixed triple (weight_bits 8, dsp_pack 3): the shift of its int8 pair
+    #: (first two columns) in an int8 beat's first cycle; 0 otherwise
+    wide_shift: int = 0
 
     @property
     def name(self) -> str:
@@ -90,14 +96,11 @@ class MatmulConfig(UnitConfig):
     dsp_pack: int = field(default=1, metadata=choice(
         1, 2, 3, doc="products per multiplier: 2 packs the weights of two neighbouring columns "
                      "into one 27-bit operand, so one DSP48E2 does both MACs of a row; 3 packs "
-                     "three int4 weights (weight_bits=4 only) (docs/matmul.md)"))
+                     "three int4 weights; with weight_bits=8 the weight beats are mixed: "
+                     "s_axis_wgt_tuser picks int4 (three a multiplier, one cycle) or int8 "
+                     "(two cycles a beat) per beat (docs/matmul.md)"))
 
     def _check(self) -> None:
-        if self.dsp_pack == 3 and self.weight_bits != 4:
-            raise ConfigError(
-                f"matmul: dsp_pack=3 needs weight_bits=4 (three int8 x int4 products fit one "
-                f"27-bit operand, three int8 x int8 do not), got weight_bits={self.weight_bits}; "
-                f"use dsp_pack 1 or 2 with int8 weights")
         if self.acc_bits > 32:
             kmax = max_k(self.act_bits, self.weight_bits, self.bias_bits)
             hint = (f"k_max must be <= {kmax} for bias_bits={self.bias_bits}"
@@ -114,6 +117,13 @@ class MatmulConfig(UnitConfig):
     @property
     def prod_bits(self) -> int:
         return self.act_bits + self.weight_bits
+
+    @property
+    def mixed(self) -> bool:
+        """int8 weight lanes on int4 triples (weight_bits 8, dsp_pack 3): each
+        s_axis_wgt beat's tuser says whether it is int8 (1: two cycles) or int4
+        (0: the low nibble of every lane, one cycle)."""
+        return self.dsp_pack == 3 and self.weight_bits == 8
 
     @property
     def prm_field_bits(self) -> int:
@@ -157,11 +167,16 @@ class MatmulConfig(UnitConfig):
             # borrow it takes from the high one
             s = PB + 1
             return PackGroup(cols, s, s + WB + 1, s + PB)
-        # three int8 x int4 fields of PB - 1 = 11 bits: x*w is in [-1016, 1024],
-        # inside [-1023, 1024], so a field read as that range's representative
-        # is exact (docs/matmul.md, "DSP packing")
-        s = PB - 1
-        return PackGroup(cols, s, 2 * s + WB + 1, 2 * s + PB)
+        # three int8 x int4 fields of 11 bits (one less than the product's 12):
+        # x*w is in [-1016, 1024], inside [-1023, 1024], so a field read as that
+        # range's representative is exact (docs/matmul.md, "DSP packing")
+        pb4 = self.act_bits + 4
+        s = pb4 - 1
+        if not self.mixed:
+            return PackGroup(cols, s, 2 * s + 4 + 1, 2 * s + pb4)
+        # an int8 beat's first cycle packs the first two columns as a pair
+        ws = PB + 1
+        return PackGroup(cols, s, max(2 * s + 4 + 1, ws + WB + 1), max(2 * s + pb4, ws + PB), ws)
 
     @property
     def wgt_word_bits(self) -> int:
@@ -211,6 +226,8 @@ def build(cfg: MatmulConfig):
     wgt_tvalid = m.Input("s_axis_wgt_tvalid")
     wgt_tready = m.Output("s_axis_wgt_tready")
     wgt_tlast = m.Input("s_axis_wgt_tlast")
+    # mixed: 1 = an int8 beat (two cycles), 0 = int4 (the lanes' low nibbles)
+    wgt_tuser = m.Input("s_axis_wgt_tuser") if cfg.mixed else None
     prm_tdata = m.Input("s_axis_prm_tdata", C * PL)
     prm_tvalid = m.Input("s_axis_prm_tvalid")
     prm_tready = m.Output("s_axis_prm_tready")
@@ -236,9 +253,22 @@ def build(cfg: MatmulConfig):
     prm_fire = m.Wire("prm_fire")
     m.Assign(load_shd(AndList(done_q, prm_full_q, Not(shd_full_q))))
     m.Assign(beat_ok(OrList(Not(done_q), load_shd)))
-    m.Assign(fire(AndList(act_tvalid, wgt_tvalid, beat_ok)))
-    m.Assign(act_tready(AndList(wgt_tvalid, beat_ok)))
-    m.Assign(wgt_tready(AndList(act_tvalid, beat_ok)))
+    # mixed: an int8 beat's first cycle (wide_first) forms each triple's third
+    # product (held in pfirst_*); the beat is taken in its second cycle
+    take = beat_ok
+    if cfg.mixed:
+        wide_q = m.Reg("wide_q")
+        wide_first = m.Wire("wide_first")
+        take = m.Wire("take")
+        m.Assign(wide_first(AndList(wgt_tuser, Not(wide_q))))
+        m.Assign(take(AndList(beat_ok, Not(wide_first))))
+        m.Always(Posedge(clk))(
+            If(rst)(wide_q(k(0, 1)))
+            .Elif(AndList(act_tvalid, wgt_tvalid, wide_first))(wide_q(k(1, 1)))
+            .Elif(fire)(wide_q(k(0, 1))))
+    m.Assign(fire(AndList(act_tvalid, wgt_tvalid, take)))
+    m.Assign(act_tready(AndList(wgt_tvalid, take)))
+    m.Assign(wgt_tready(AndList(act_tvalid, take)))
     m.Assign(prm_tready(OrList(Not(prm_full_q), load_shd)))
     m.Assign(prm_fire(AndList(prm_tvalid, OrList(Not(prm_full_q), load_shd))))
     m.Assign(err_tlast(err_q))
@@ -278,7 +308,22 @@ def build(cfg: MatmulConfig):
         m.Assign(w(Slice(wgt_tdata, c * WB + WB - 1, c * WB)))
         wgts.append(w)
 
-    packed = _packed_products(m, cfg, acts, wgts)
+    if cfg.mixed:
+        # an int4 beat's weight is its lane's low nibble (wgt_e_*: the weight a
+        # column outside the triples multiplies)
+        in_triples = {c for g in cfg.pack_groups if len(g.cols) == 3 for c in g.cols}
+        wide_wgts, nibs, wgts = wgts, [], list(wgts)
+        for c, w in enumerate(wide_wgts):
+            n = m.Wire(f"wgt_n_c{c}", 4)
+            m.Assign(n(Slice(w, 3, 0)))
+            nibs.append(n)
+            if c not in in_triples:
+                wgts[c] = m.Wire(f"wgt_e_c{c}", WB)
+                m.Assign(wgts[c](Mux(wgt_tuser, w, sext(n, 4, WB))))
+        packed = _mixed_products(m, cfg, clk, acts, wide_wgts, nibs, wgts, wgt_tuser, wide_q,
+                                 AndList(act_tvalid, wgt_tvalid, wide_first))
+    else:
+        packed = _packed_products(m, cfg, acts, wgts)
     acc_q, shd_q = {}, {}
     for r in range(R):
         for c in range(C):
@@ -358,51 +403,104 @@ def build(cfg: MatmulConfig):
     return m
 
 
-def _packed_products(m, cfg: MatmulConfig, acts, wgts) -> dict:
+def _packed_products(m, cfg: MatmulConfig, acts, wgts, groups=None) -> dict:
     """dsp_pack 2 or 3: (row, column) -> the PE's exact product, one multiplier
     per :class:`PackGroup` and row: ``p = x * wpack`` (Xilinx WP486), signed,
     kept to ``product_bits``.  Exact for every operand value (the formal Q1 and
     the testbenches compare each PE against the plain product).
     """
-    from veriloggen import Cat, Int, Signed
     out = {}
-    AB, WB = cfg.act_bits, cfg.weight_bits
-    for g in cfg.pack_groups:
-        assert g.operand_bits <= DSP_A_BITS and AB <= DSP_B_BITS
-        pw = m.Wire(f"wpack_{g.name}", g.operand_bits)
-        terms = [emit.sext(wgts[g.cols[0]], WB, g.operand_bits)]
-        for i, c in enumerate(g.cols[1:], start=1):
-            lo = g.shift * i
-            terms.append(Cat(emit.sext(wgts[c], WB, g.operand_bits - lo), Int(0, lo, 2)))
-        m.Assign(pw(sum(terms[1:], terms[0])))
-        fields = _pair_fields if len(g.cols) == 2 else _triple_fields
+    WB = cfg.weight_bits
+    for g in cfg.pack_groups if groups is None else groups:
+        terms = [(wgts[c], WB, g.shift * i) for i, c in enumerate(g.cols)]
+        pw = _operand(m, g, terms)
         for r, act in enumerate(acts):
-            p = m.Wire(f"pprod_r{r}_{g.name}", g.product_bits)
-            m.Assign(p(Signed(emit.sext(act, AB, g.product_bits))
-                       * Signed(emit.sext(pw, g.operand_bits, g.product_bits))))
-            for c, prod in zip(g.cols, fields(m, cfg, g, p, f"r{r}_{g.name}")):
+            p = _multiplier(m, cfg, g, act, pw, r)
+            fields = (_pair_fields(m, p, cfg.prod_bits, g.shift, g.product_bits)
+                      if len(g.cols) == 2 else _triple_fields(m, g, p, f"r{r}_{g.name}"))
+            for c, prod in zip(g.cols, fields):
                 out[r, c] = prod
     return out
 
 
-def _pair_fields(m, cfg, g: PackGroup, p, tag: str) -> list:
-    """``p = x*w0 + x*w1 * 2^S`` with S = prod_bits + 1: w0's product is the low
-    prod_bits bits; bit S - 1 is its sign, the borrow it took from w1's, which is
-    ``p[S +: prod_bits] + p[S-1]``."""
+def _operand(m, g: PackGroup, terms, name: str = ""):
+    """The signed operand ``sum w * 2^lo`` of ``terms`` (wire, bits, lo), operand_bits wide."""
+    from veriloggen import Cat, Int
+    OPB = g.operand_bits
+    parts = [emit.sext(w, b, OPB - lo) if not lo else Cat(emit.sext(w, b, OPB - lo), Int(0, lo, 2))
+             for w, b, lo in terms]
+    pw = m.Wire(name or f"wpack_{g.name}", OPB)
+    m.Assign(pw(sum(parts[1:], parts[0])))
+    return pw
+
+
+def _multiplier(m, cfg: MatmulConfig, g: PackGroup, act, pw, r: int):
+    """Row r's multiplier of group g: ``sext(x) * sext(wpack)``, product_bits wide
+    (formal/matmul.py checks every one is written exactly so)."""
+    from veriloggen import Signed
+    P = g.product_bits
+    assert g.operand_bits <= DSP_A_BITS and cfg.act_bits <= DSP_B_BITS
+    p = m.Wire(f"pprod_r{r}_{g.name}", P)
+    m.Assign(p(Signed(emit.sext(act, cfg.act_bits, P)) * Signed(emit.sext(pw, g.operand_bits, P))))
+    return p
+
+
+def _mixed_products(m, cfg: MatmulConfig, clk, acts, wide_wgts, nibs, eff, wide, wide_q,
+                    first) -> dict:
+    """Mixed (weight_bits 8, dsp_pack 3): (row, column) -> the PE's exact product
+    of the beat, int8 x int8 when ``wide`` (s_axis_wgt_tuser), else int8 x the
+    lane's low nibble.  Pairs and single columns multiply the beat's effective
+    weights (``wgt_e_c*``) as with dsp_pack 2; a triple's multiplier forms, in an
+    int4 beat, its three int4 products at once, and in an int8 beat its third
+    column's product in the first cycle (``first``: kept in ``pfirst_*``) and the
+    first two as an int8 pair in the second (``wide_q``)."""
+    from veriloggen import If, Mux, Posedge, Slice
+    out = {}
+    AB, WB = cfg.act_bits, cfg.weight_bits
+    triples = [g for g in cfg.pack_groups if len(g.cols) == 3]
+    out.update(_packed_products(m, cfg, acts, eff,
+                                [g for g in cfg.pack_groups if len(g.cols) == 2]))
+    for g in triples:
+        c0, c1, c2 = g.cols
+        narrow = _operand(m, g, [(nibs[c], 4, g.shift * i) for i, c in enumerate(g.cols)],
+                          f"wnarrow_{g.name}")
+        pair = _operand(m, g, [(wide_wgts[c0], WB, 0), (wide_wgts[c1], WB, g.wide_shift)],
+                        f"wpair_{g.name}")
+        third = _operand(m, g, [(wide_wgts[c2], WB, 0)], f"wthird_{g.name}")
+        pw = m.Wire(f"wpack_{g.name}", g.operand_bits)
+        m.Assign(pw(Mux(wide, Mux(wide_q, pair, third), narrow)))
+        for r, act in enumerate(acts):
+            p = _multiplier(m, cfg, g, act, pw, r)
+            n0, n1, n2 = _triple_fields(m, g, p, f"r{r}_{g.name}")
+            w0, w1 = _pair_fields(m, p, cfg.prod_bits, g.wide_shift, g.wide_shift + cfg.prod_bits)
+            held = m.Reg(f"pfirst_r{r}_c{c2}_q", cfg.prod_bits)
+            m.Always(Posedge(clk))(If(first)(held(Slice(p, cfg.prod_bits - 1, 0))))
+            pb4 = AB + 4
+            for c, wide_v, nar in ((c0, w0, n0), (c1, w1, n1), (c2, held, n2)):
+                pn = m.Wire(f"pnarrow_r{r}_c{c}", pb4)
+                m.Assign(pn(nar))
+                out[r, c] = Mux(wide, wide_v, emit.sext(pn, pb4, cfg.prod_bits))
+    return out
+
+
+def _pair_fields(m, p, pb: int, s: int, P: int) -> list:
+    """``p = x*w0 + x*w1 * 2^s`` with s = pb + 1: w0's product is the low pb
+    bits; bit s - 1 is its sign, the borrow it took from w1's, which is
+    ``p[s +: pb] + p[s-1]``."""
     from veriloggen import Cat, Int, Slice
-    PB, S, P = cfg.prod_bits, g.shift, g.product_bits
-    return [Slice(p, PB - 1, 0), Slice(p, P - 1, S) + Cat(Int(0, PB - 1, 2), p[S - 1])]
+    return [Slice(p, pb - 1, 0), Slice(p, P - 1, s) + Cat(Int(0, pb - 1, 2), p[s - 1])]
 
 
-def _triple_fields(m, cfg, g: PackGroup, p, tag: str) -> list:
-    """``p = x*w0 + x*w1 * 2^F + x*w2 * 2^2F`` with F = prod_bits - 1 (11 bits,
-    int4 weights): each product is in [-1016, 1024], so the low F bits of a field
-    determine it as the representative in [-1023, 1024]: negative exactly when
-    the field's top bit is set and any bit below it is (``pneg``).  A negative
-    field borrowed one from the field above: ``q = p[P-1:F] + pneg0`` undoes it
-    for w1 and w2, and ``q[P-F-1:F] + pneg1`` for w2."""
+def _triple_fields(m, g: PackGroup, p, tag: str) -> list:
+    """``p = x*w0 + x*w1 * 2^F + x*w2 * 2^2F`` with F = 11 (int8 x int4): each
+    product is in [-1016, 1024], so the low F bits of a field determine it as
+    the representative in [-1023, 1024]: negative exactly when the field's top
+    bit is set and any bit below it is (``pneg``).  A negative field borrowed
+    one from the field above: ``q = p[P-1:F] + pneg0`` undoes it for w1 and w2,
+    and ``q[P-F-1:F] + pneg1`` for w2.  Each product is F + 1 = 12 bits."""
     from veriloggen import Cat, Int, Slice, Uor
-    PB, F, P = cfg.prod_bits, g.shift, g.product_bits
+    F = g.shift
+    P = 2 * F + F + 1      # the three fields; a mixed group's multiplier may be wider
 
     def neg(v, name):
         w = m.Wire(f"pneg{name}_{tag}")
@@ -414,7 +512,7 @@ def _triple_fields(m, cfg, g: PackGroup, p, tag: str) -> list:
     m.Assign(q(Slice(p, P - 1, F) + Cat(Int(0, P - F - 1, 2), n0)))
     n1 = neg(q, 1)
     return [Cat(n0, Slice(p, F - 1, 0)), Cat(n1, Slice(q, F - 1, 0)),
-            Slice(q, P - F - 1, F) + Cat(Int(0, PB - 1, 2), n1)]
+            Slice(q, P - F - 1, F) + Cat(Int(0, F, 2), n1)]
 
 
 def verilog(cfg: MatmulConfig) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from golden_model.matmul import int_matmul
+from golden_model.matmul import beat_weights, int_matmul
 from golden_model.widths import int_range
 from rtl_gen.matmul import MatmulConfig
 from golden_model.quant import MULT_BITS
@@ -31,17 +31,35 @@ class MatmulCase:
     mult: np.ndarray    # [N] [0, 2^31)
     shift: np.ndarray   # [N] [0, 62]
     pauses: dict        # endpoint -> pause pattern
+    #: mixed Configs: [K] bool, beat k is int8 (s_axis_wgt_tuser = 1); None: all int4
+    wide: np.ndarray | None = None
 
     def __repr__(self) -> str:
         np.set_printoptions(threshold=10_000, linewidth=120)
+        wide = "" if self.wide is None else f"  wide={self.wide.astype(int).tolist()},\n"
         return (f"MatmulCase(M={self.x.shape[0]}, K={self.x.shape[1]}, N={self.w.shape[1]},\n"
-                f"  x={self.x.tolist()},\n  w={self.w.tolist()},\n  bias={self.bias.tolist()},\n"
+                f"  x={self.x.tolist()},\n  w={self.w.tolist()},\n{wide}  bias={self.bias.tolist()},\n"
                 f"  mult={self.mult.tolist()}, shift={self.shift.tolist()},\n"
                 f"  pauses={self.pauses})")
 
 
+def beat_modes(cfg: MatmulConfig, c: MatmulCase) -> np.ndarray | None:
+    """Mixed Configs: each K step's s_axis_wgt_tuser (1 = int8 beat); else None."""
+    if not cfg.mixed:
+        return None
+    K = c.x.shape[1]
+    return np.zeros(K, dtype=bool) if c.wide is None else np.asarray(c.wide, dtype=bool)
+
+
+def weights(cfg: MatmulConfig, c: MatmulCase) -> np.ndarray:
+    """The weights the unit multiplies: ``c.w``, or for a mixed Config the low
+    nibbles of its int4 beats (golden_model.matmul.beat_weights)."""
+    modes = beat_modes(cfg, c)
+    return c.w if modes is None else beat_weights(c.w, modes)
+
+
 def expected(cfg: MatmulConfig, c: MatmulCase) -> np.ndarray:
-    return int_matmul(c.x, c.w, c.bias, c.mult, c.shift, out_bits=cfg.out_bits,
+    return int_matmul(c.x, weights(cfg, c), c.bias, c.mult, c.shift, out_bits=cfg.out_bits,
                       act_bits=cfg.act_bits, weight_bits=cfg.weight_bits, acc_bits=cfg.acc_bits)
 
 
@@ -70,7 +88,7 @@ def _exact_case(draw, cfg: MatmulConfig, m: int, n: int) -> MatmulCase:
                       dtype=np.int64)
     pauses = {ep: draw(pause_patterns()) for ep in (ACT, WGT, PRM, OUT)}
     return MatmulCase(x, w, bias, np.full(n, EXACT_MULT, dtype=np.int64),
-                      np.full(n, EXACT_SHIFT, dtype=np.int64), pauses)
+                      np.full(n, EXACT_SHIFT, dtype=np.int64), pauses, draw(_wide_flags(cfg, k)))
 
 
 def _small(shape, mag: int, bits: int):
@@ -96,7 +114,8 @@ def cases(draw, cfg: MatmulConfig, k_max_sim: int = 4096) -> MatmulCase:
         # the accumulator's width edge: K = k_max of the largest |products|
         k = cfg.k_max
         xa = draw(st.sampled_from(int_range(cfg.act_bits)))
-        wa = draw(st.sampled_from(int_range(WB)))
+        # a mixed Config's int4 beats read -8 and 7 from these low nibbles
+        wa = draw(st.sampled_from(int_range(WB) + ((-8, 7) if cfg.mixed else ())))
         x = np.full((m, k), xa, dtype=np.int64)
         w = np.full((k, n), wa, dtype=np.int64)
         bias = np.full((n,), draw(st.sampled_from([blo, bhi, 0])), dtype=np.int64)
@@ -111,7 +130,16 @@ def cases(draw, cfg: MatmulConfig, k_max_sim: int = 4096) -> MatmulCase:
     acc_log2 = max(1, int(k * (1 << (cfg.act_bits - 1)) * (1 << (WB - 1))).bit_length())
     mult, shift = draw(requant_params(n, acc_log2))
     pauses = {ep: draw(pause_patterns()) for ep in (ACT, WGT, PRM, OUT)}
-    return MatmulCase(x, w, bias, mult, shift, pauses)
+    return MatmulCase(x, w, bias, mult, shift, pauses, draw(_wide_flags(cfg, k)))
+
+
+def _wide_flags(cfg: MatmulConfig, k: int):
+    """Mixed Configs: each beat int8 or int4 (all of one kind, or any mix)."""
+    if not cfg.mixed:
+        return st.none()
+    flags = st.one_of(st.sampled_from([[False] * k, [True] * k]),
+                      st.lists(st.booleans(), min_size=k, max_size=k))
+    return flags.map(lambda v: np.asarray(v, dtype=bool))
 
 
 # -- packing: the tile protocol of rtl_gen/matmul.py --------------------------
@@ -168,12 +196,13 @@ def unpack(cfg: MatmulConfig, c: MatmulCase, frames: list[list[int]]) -> np.ndar
 def describe_mismatch(cfg: MatmulConfig, c: MatmulCase, exp: np.ndarray, got: np.ndarray) -> str:
     diff = np.argwhere(exp != got)
     i, j = (int(v) for v in diff[0])
-    acc = int(c.x[i].astype(np.int64) @ c.w[:, j].astype(np.int64)) + int(c.bias[j])
+    acc = int(c.x[i].astype(np.int64) @ weights(cfg, c)[:, j].astype(np.int64)) + int(c.bias[j])
     return (f"{len(diff)} of {exp.size} outputs differ; first at out[{i}, {j}] "
             f"(tile row {i % cfg.rows}, lane {j % cfg.cols}): expected {int(exp[i, j])}, "
             f"got {int(got[i, j])}  (acc = x[{i}] . w[:, {j}] + bias = {acc}, "
             f"mult = {int(c.mult[j])}, shift = {int(c.shift[j])})")
 
 
-__all__ = ["MatmulCase", "cases", "pack", "unpack", "expected", "tiles", "describe_mismatch",
+__all__ = ["MatmulCase", "cases", "pack", "unpack", "expected", "weights", "beat_modes",
+           "tiles", "describe_mismatch",
            "k_cap", "ACT", "WGT", "PRM", "OUT"]

@@ -15,8 +15,8 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 from cocotb.triggers import SimTimeoutError
 
 from rtl_gen.matmul import MatmulConfig
-from verif.matmul_cases import (ACT, OUT, PRM, WGT, MatmulCase, cases, describe_mismatch,
-                                expected, pack, tiles, unpack)
+from verif.matmul_cases import (ACT, OUT, PRM, WGT, MatmulCase, beat_modes, cases,
+                                describe_mismatch, expected, pack, tiles, unpack)
 from verif.tb import CLOCK_NS, StreamTB, env_int, run_property
 
 
@@ -40,14 +40,17 @@ class MatmulTB(StreamTB):
         await self.reset()
         self.violations.clear()
         packed = pack(cfg, c)
+        modes = beat_modes(cfg, c)
+        user = None if modes is None else [int(v) for v in modes]
         start = self.cycle
         for act, wgt, prm in packed:
             self.act.send_nowait(AxiStreamFrame(act))
-            self.wgt.send_nowait(AxiStreamFrame(wgt))
+            self.wgt.send_nowait(AxiStreamFrame(wgt, tuser=user))
             self.prm.send_nowait(AxiStreamFrame([prm]))
         K = c.x.shape[1]
         slow = max([len(p) for p in c.pauses.values()] + [1])  # worst pause pattern stretch
-        budget = (len(packed) * (K + cfg.rows + 8) + 50) * (slow + 1) * 2 + 200
+        # an int8 beat of a mixed Config takes two cycles
+        budget = (len(packed) * (2 * K + cfg.rows + 8) + 50) * (slow + 1) * 2 + 200
         frames = []
         for t in range(len(packed)):
             try:
@@ -178,6 +181,58 @@ async def matmul_latency(dut):
     dut._log.info("matmul drain: last output beat %d cycles after the last input beat "
                   "(drain_cycles = %d)", drain, cfg.drain_cycles)
     assert drain == cfg.drain_cycles, f"drain {drain} cycles != documented {cfg.drain_cycles}"
+
+
+def _mixed() -> bool:
+    """Whether the Config under test is mixed (read at import, as cocotb's skip wants)."""
+    try:
+        return _config().mixed
+    except (KeyError, OSError, ValueError):
+        return False
+
+
+@cocotb.test(skip=not _mixed())
+async def matmul_int8_beat_cycles(dut):
+    """Directed, mixed Configs, no stalls: a tile of K int8 beats (tuser 1) is
+    taken in 2K cycles and one of K int4 beats in K, both bit-exact: the rate
+    the engine's cycle model assumes (docs/matmul.md, "Mixed weight beats")."""
+    from cocotbext.axi import AxiStreamFrame
+    cfg = _config()
+    tb = MatmulTB(dut, cfg)
+    tb.set_pauses({})
+    await tb.reset()
+    k = cfg.rows + 3
+    rng = np.random.default_rng(5)
+    for wide in (True, False):
+        c = MatmulCase(rng.integers(-128, 128, (cfg.rows, k)), rng.integers(-128, 128, (k, cfg.cols)),
+                       np.zeros(cfg.cols, dtype=np.int64), np.full(cfg.cols, 1 << 30, dtype=np.int64),
+                       np.full(cfg.cols, 36, dtype=np.int64), {}, np.full(k, wide))
+        (act, wgt, prm), = pack(cfg, c)
+        tb.prm.send_nowait(AxiStreamFrame([prm]))
+        await ClockCycles(dut.clk, 4)
+        tb.act.send_nowait(AxiStreamFrame(act))
+        tb.wgt.send_nowait(AxiStreamFrame(wgt, tuser=[int(wide)] * k))
+        first = taken = None
+        for _ in range(4 * k + 20):
+            await ReadOnly()
+            if int(dut.s_axis_act_tvalid.value) and first is None:
+                first = tb.cycle
+            if int(dut.s_axis_act_tvalid.value) and int(dut.s_axis_act_tready.value) \
+                    and int(dut.s_axis_act_tlast.value):
+                taken = tb.cycle
+                break
+            await RisingEdge(dut.clk)
+        else:
+            raise AssertionError("DUT hung in the int8 beat test")
+        span = taken - first + 1
+        f = await with_timeout(tb.out.recv(), 100 * CLOCK_NS, "ns")
+        y = unpack(cfg, c, [list(f.tdata)])
+        exp = expected(cfg, c)
+        assert np.array_equal(exp, y), describe_mismatch(cfg, c, exp, y)
+        want = 2 * k if wide else k
+        dut._log.info("%s beats: K = %d taken in %d cycles", "int8" if wide else "int4", k, span)
+        assert span == want, f"{'int8' if wide else 'int4'} tile of K={k} took {span} cycles, not {want}"
+        await ClockCycles(dut.clk, cfg.rows + 8)
 
 
 @cocotb.test(skip=not os.environ.get("QBERT_BENCH_SHAPES"))

@@ -68,3 +68,24 @@ def test_matmul_rejects_bad_input():
         matmul_acc(np.zeros((1, 2), int), np.zeros((3, 1), int))
     with pytest.raises(ValueError, match="k_max"):
         acc_bits_for(0)
+
+
+def test_beat_weights_int4_rows_take_the_low_nibble():
+    """A mixed matmul's int4 beat reads each int8 lane's low four bits as int4."""
+    from golden_model.matmul import beat_weights
+    w = np.array([[-128, 127, -8, 7, 8, -9, -1, 0], [-128, 127, -8, 7, 8, -9, -1, 0]])
+    got = beat_weights(w, [True, False])
+    np.testing.assert_array_equal(got[0], w[0])
+    np.testing.assert_array_equal(got[1], [0, -1, -8, 7, -8, 7, -1, 0])
+    allw = np.arange(-128, 128).reshape(1, -1)
+    nib = beat_weights(allw, [False])[0]
+    assert nib.min() == -8 and nib.max() == 7
+    np.testing.assert_array_equal(nib & 0xF, allw[0] & 0xF)
+
+
+def test_beat_weights_bad_input_names_it():
+    from golden_model.matmul import beat_weights
+    with pytest.raises(ValueError, match="one flag per row"):
+        beat_weights(np.zeros((3, 2), dtype=np.int64), [True, False])
+    with pytest.raises(WidthError, match="beat_weights: w = 300"):
+        beat_weights(np.full((1, 1), 300), [True])

@@ -29,7 +29,6 @@ def test_defaults_and_derived_acc_bits():
     ("rows", True, "rows must be an integer"),
     ("k_max", 0, "k_max must be an integer in [1,"),
     ("dsp_pack", 4, "dsp_pack must be one of 1, 2, 3"),
-    ("dsp_pack", 3, "dsp_pack=3 needs weight_bits=4"),   # at the default int8 weights
 ])
 def test_bad_fields_name_field_and_range(field, value, needle):
     with pytest.raises(ConfigError) as e:
@@ -124,7 +123,29 @@ def test_pack3_groups_triples_then_a_pair(cols, groups):
         assert (g.shift, g.product_bits) == ((11, 34) if len(g.cols) == 3 else (13, 25))
 
 
+@pytest.mark.parametrize("cols, groups", [(1, ()), (2, ((0, 1),)), (4, ((0, 1, 2),)),
+                                          (5, ((0, 1, 2), (3, 4)))])
+def test_mixed_triples_hold_an_int8_pair(cols, groups):
+    """weight_bits 8 with dsp_pack 3 is mixed: the same groups as int4, a triple's
+    operand and product wide enough for its int4 fields and for an int8 pair
+    (the DSP48E2's 27-bit A input); pairs and single columns as with dsp_pack 2."""
+    cfg = MatmulConfig(cols=cols, dsp_pack=3)
+    assert cfg.mixed and not MatmulConfig(cols=cols, dsp_pack=3, weight_bits=4).mixed
+    assert tuple(g.cols for g in cfg.pack_groups) == groups
+    for g in cfg.pack_groups:
+        assert g.operand_bits <= 27
+        assert (g.shift, g.wide_shift, g.operand_bits, g.product_bits) == (
+            (11, 17, 27, 34) if len(g.cols) == 3 else (17, 0, 26, 33))
+
+
+def test_mixed_has_wgt_tuser_port():
+    assert "input wire s_axis_wgt_tuser," in verilog(MatmulConfig(cols=4, dsp_pack=3))
+    assert "tuser" not in verilog(MatmulConfig(cols=4, dsp_pack=3, weight_bits=4))
+
+
 @pytest.mark.parametrize("kw", [dict(rows=1, cols=1, k_max=1), dict(), dict(weight_bits=4),
+                                dict(rows=2, cols=5, k_max=100, dsp_pack=3),
+                                dict(rows=2, cols=4, k_max=100, dsp_pack=3),
                                 dict(rows=3, cols=5, k_max=100, bias_bits=14),
                                 dict(rows=2, cols=5, k_max=100, weight_bits=4, dsp_pack=3)])
 def test_lint_clean(tmp_path, kw):
@@ -147,7 +168,7 @@ def test_lint_catches_a_width_bug(tmp_path):
     (["-P", "weight_bits=2"], "weight_bits must be one of 4, 8"),
     (["-P", "k_max=1000000"], "k_max must be <="),
     (["-P", "nope=1"], "unknown parameter 'nope'"),
-    (["-P", "dsp_pack=3"], "dsp_pack=3 needs weight_bits=4"),
+    (["-P", "dsp_pack=5"], "dsp_pack must be one of 1, 2, 3"),
 ])
 def test_cli_gen_bad_input_exit_2_nothing_written(tmp_path, capsys, argv, needle):
     out = tmp_path / "rtl"

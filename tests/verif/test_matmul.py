@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from golden_model.matmul import int_matmul
+from golden_model.matmul import beat_weights, int_matmul
 from rtl_gen.matmul import MatmulConfig, generate
 from scripts import flows
 from verif import runner
-from verif.matmul_cases import cases, expected, pack, tiles, unpack
+from verif.matmul_cases import beat_modes, cases, expected, pack, tiles, unpack
 
 FLOW = flows.FLOWS["matmul"]
 
@@ -24,6 +24,8 @@ CONFIGS = {
     "3x5_packed": MatmulConfig(rows=3, cols=5, k_max=64, dsp_pack=2),
     # int4: a column triple in one multiplier and a pair
     "3x5_pack3": MatmulConfig(rows=3, cols=5, k_max=64, weight_bits=4, dsp_pack=3),
+    # mixed: int8 lanes on a triple and a pair, each beat int8 or int4 (tuser)
+    "3x5_mixed": MatmulConfig(rows=3, cols=5, k_max=64, dsp_pack=3),
 }
 
 
@@ -40,7 +42,9 @@ def test_matmul_bit_exact(tmp_path, name):
     examples = settings().max_examples
     res, info = _sim(cfg, tmp_path / "rtl", examples)
     assert res.passed, f"simulation failed: see the log above ({res.results_xml})"
-    assert res.tests == 4  # property, directed tlast check, latency, (skipped) bench
+    # property, directed tlast check, latency, int8 beat rate (skipped unless mixed),
+    # (skipped) bench
+    assert res.tests == 5
     assert info["examples"] == examples and info["outputs"] > 0
 
 
@@ -91,6 +95,8 @@ def test_pack_unpack_roundtrip(data):
     for act, wgt, prm in pack(cfg, c):
         x = np.array([[lane(a, r, 8) for a in act] for r in range(R)])
         w = np.array([[lane(g, j, WB) for j in range(C)] for g in wgt])
+        if cfg.mixed:
+            w = beat_weights(w, beat_modes(cfg, c))
         p = [lane(prm, j, cfg.prm_lane_bits, signed=False) for j in range(C)]
         bias = np.array([lane(v, 0, BB) for v in p])
         mult = np.array([(v >> BB) & ((1 << 31) - 1) for v in p])
