@@ -684,6 +684,14 @@ def stage_job(cfg, engine_text: str, unit_texts: str, s: int, k: int, *,
 def _sources(cfg, engine_text: str, unit_texts: str) -> dict[str, str]:
     """A job's files: the engine with its formal block, the abstract units, the checker."""
     from rtl_gen.encoder import TOP
+    if cfg.matmul.mixed:
+        # the abstract matmul takes a beat a cycle in the live environment, and
+        # layer_bound's worst case assumes it; a mixed array takes an int8 beat
+        # in two, so its L1 would not be the array's
+        raise ValueError(
+            f"qbert prove encoder: dsp_pack={cfg.dsp_pack} (the mixed array) is not proven: its "
+            f"abstract matmul would need int8 beats of two cycles; prove dsp_pack 1 or 2 "
+            f"(the same engine but for s_axis_wgt_tuser), docs/encoder.md \"Formal\"")
     return {f"{TOP}.v": engine_text, "qbert_encoder_units.sv": stubs(cfg, unit_texts),
             axis.CHECKER_FILE: axis.CHECKER_SV}
 

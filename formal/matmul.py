@@ -155,6 +155,8 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS,
     a("        assert (f_pending != 0 || !(s_axis_act_tvalid && s_axis_wgt_tvalid) || "
       f"(s_axis_act_tready && s_axis_wgt_tready){' || wide_first' if cfg.mixed else ''});   "
       "// E1 empty_takes_beat (an int8 beat's first cycle waits)")
+    if cfg.mixed:
+        a("        assert (!wide_q || fire);   // M2 second_cycle_takes: an int8 beat takes two cycles, never more")
     # the encoder engine advances its act/wgt feed on act's tready alone: its
     # abstract matmul assumes this (formal/encoder.py, Abstract.lockstep)
     a("        assert (!(s_axis_act_tvalid && s_axis_wgt_tvalid) || "

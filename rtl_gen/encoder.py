@@ -59,11 +59,17 @@ class EncoderConfig(UnitConfig):
     bias_bits: int = field(default=28, metadata=rng(
         1, 32, "bias width the array adds (MiniLM needs 17 at W8); acc must fit 32 bits"))
     dsp_pack: int = field(default=2, metadata=choice(
-        1, 2, doc="the array's products per multiplier (MatmulConfig.dsp_pack): 2 halves "
-                  "its DSP48E2s, one per two MACs; not 3, which takes int4 weights only, while "
-                  "the array also multiplies two int8 activations (Q K^T, P V)"))
+        1, 2, 3, doc="the array's products per multiplier (MatmulConfig.dsp_pack): 2 halves "
+                     "its DSP48E2s, one per two MACs; 3 (weight_bits=4 only) makes the array "
+                     "mixed: three int4 weight MACs a DSP in the linear layers, Q K^T and P V "
+                     "(two int8 activations) at two cycles a beat"))
 
     def _check(self) -> None:
+        if self.dsp_pack == 3 and self.weight_bits != 4:
+            raise ConfigError(
+                f"encoder: dsp_pack=3 needs weight_bits=4 (the mixed array packs three int4 "
+                f"weights a DSP; int8 weights would take two cycles a beat in every layer), got "
+                f"weight_bits={self.weight_bits}; use dsp_pack 1 or 2 with int8 weights")
         if self.hidden % self.heads:
             raise ConfigError(f"encoder: heads={self.heads} must divide hidden={self.hidden}")
         for name, value in (("hidden", self.hidden), ("ffn", self.ffn),
@@ -107,7 +113,8 @@ class EncoderConfig(UnitConfig):
                             dsp_pack=self.dsp_pack)
 
     # The array's weight lanes are int8 even at W4: Q K^T and P V multiply two
-    # int8 activations on the same array; int4 weights are sign-extended.
+    # int8 activations on the same array; int4 weights are sign-extended (with
+    # dsp_pack 3 the array reads their low nibbles, in int4 beats).
 
     @property
     def softmax(self) -> SoftmaxConfig:

@@ -79,13 +79,16 @@ def _beats(ends: list[int], beats: int) -> list[int]:
 
 
 def _segment(cfg: EncoderConfig, tiles: int, k: int, post: tuple[str, ...],
-             worst: bool = False) -> int:
+             worst: bool = False, int8: bool = False) -> int:
     """A pass segment: its start pulse and feed register (2), the tiles, the last
     tile through the matmul drain, the post-op units (``post``, in order), and
     the cycle the sequencer sees the last row written.  ``worst``: every unit at
     its bound (the abstract units of the proof take every beat at once, so the
     tiles issue back to back, K cycles each, and a beat-wise post-op answers
-    beat after beat)."""
+    beat after beat).  ``int8``: the attention's beats on a mixed array
+    (dsp_pack 3), two cycles each, as if K were twice as long."""
+    if int8 and cfg.matmul.mixed:
+        k *= 2
     if not worst:
         lat = {"gelu": gelu.LATENCY, "requant": requant.LATENCY, "residual": residual.LATENCY}
         return 2 + _tiles(cfg, tiles, k) + cfg.matmul.drain_cycles + sum(lat[p] for p in post) + 1
@@ -137,9 +140,9 @@ def layer_cycles(cfg: EncoderConfig, s: int, worst: bool = False) -> LayerCycles
     sm_rows = 2 + (_rows(a, beats, unit_bounds(cfg)["softmax"]) if worst else
                    sm.latency(s) + (a - 1) * sm.row_period(s) + beats) + 1
     heads_groups = cfg.heads * g
-    ph["QK"] = heads_groups * _segment(cfg, g, dh, (), worst)
+    ph["QK"] = heads_groups * _segment(cfg, g, dh, (), worst, int8=True)
     ph["SM"] = heads_groups * sm_rows
-    ph["PV"] = heads_groups * _segment(cfg, dhw, s, (), worst)
+    ph["PV"] = heads_groups * _segment(cfg, dhw, s, (), worst, int8=True)
     linear("out", d, dw, ("residual",))
     ln = cfg.layernorm
     lnp = dw * (ln_rec + 1)

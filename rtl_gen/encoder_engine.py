@@ -393,6 +393,8 @@ def build(cfg):
         ("s_axis_act_tready", act_ready), ("s_axis_act_tlast", f_last),
         ("s_axis_wgt_tdata", wgt_w), ("s_axis_wgt_tvalid", f_valid),
         ("s_axis_wgt_tready", mm_wgt_ready), ("s_axis_wgt_tlast", f_last),
+        # a mixed array: Q K^T and P V are int8 beats, the linear layers' int4
+        *([("s_axis_wgt_tuser", wire("mm_wgt_tuser", 1, Not(in_lin)))] if mc.mixed else []),
         ("s_axis_prm_tdata", prm_w), ("s_axis_prm_tvalid", prm_valid),
         ("s_axis_prm_tready", prm_ready),
         ("m_axis_tdata", mm["tdata"]), ("m_axis_tvalid", mm["tvalid"]),

@@ -254,17 +254,21 @@ def build(cfg: MatmulConfig):
     m.Assign(load_shd(AndList(done_q, prm_full_q, Not(shd_full_q))))
     m.Assign(beat_ok(OrList(Not(done_q), load_shd)))
     # mixed: an int8 beat's first cycle (wide_first) forms each triple's third
-    # product (held in pfirst_*); the beat is taken in its second cycle
+    # product (held in pfirst_*); the beat is taken in its second cycle.  The
+    # first cycle waits for beat_ok too, so an int8 beat is exactly an int4 one
+    # that takes two cycles (the engine's cycle model counts on it)
     take = beat_ok
     if cfg.mixed:
         wide_q = m.Reg("wide_q")
         wide_first = m.Wire("wide_first")
+        wide_start = m.Wire("wide_start")
         take = m.Wire("take")
         m.Assign(wide_first(AndList(wgt_tuser, Not(wide_q))))
         m.Assign(take(AndList(beat_ok, Not(wide_first))))
+        m.Assign(wide_start(AndList(act_tvalid, wgt_tvalid, wide_first, beat_ok)))
         m.Always(Posedge(clk))(
             If(rst)(wide_q(k(0, 1)))
-            .Elif(AndList(act_tvalid, wgt_tvalid, wide_first))(wide_q(k(1, 1)))
+            .Elif(wide_start)(wide_q(k(1, 1)))
             .Elif(fire)(wide_q(k(0, 1))))
     m.Assign(fire(AndList(act_tvalid, wgt_tvalid, take)))
     m.Assign(act_tready(AndList(wgt_tvalid, take)))
@@ -321,7 +325,7 @@ def build(cfg: MatmulConfig):
                 wgts[c] = m.Wire(f"wgt_e_c{c}", WB)
                 m.Assign(wgts[c](Mux(wgt_tuser, w, sext(n, 4, WB))))
         packed = _mixed_products(m, cfg, clk, acts, wide_wgts, nibs, wgts, wgt_tuser, wide_q,
-                                 AndList(act_tvalid, wgt_tvalid, wide_first))
+                                 wide_start)
     else:
         packed = _packed_products(m, cfg, acts, wgts)
     acc_q, shd_q = {}, {}

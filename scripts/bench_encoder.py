@@ -5,8 +5,8 @@ and the BERT-base estimate against FQ-BERT (docs/encoder.md, "Performance").
    partial row group and max_seq with no stalls (each checked bit-exact) and
    reports the cycles from start_i to done_o; the cycle model
    (rtl_gen/encoder_cycles.py) is printed beside them.
-2. The model for MiniLM and BERT-base at 128 tokens on arrays of 8, 16 and 32:
-   cycles per layer, utilization, and a 12-layer BERT-base inference against
+2. The model for MiniLM and BERT-base at 128 tokens on arrays of 8, 16 and 32
+   (BERT-base also on the mixed W4 array, dsp_pack 3): cycles per layer, utilization, and a 12-layer BERT-base inference against
    FQ-BERT's 43.89 ms at 214 MHz (9.39 M cycles), and the floor of any array of DSP
    multipliers within its 1751 DSPs, at W4 and W8 (:func:`dsp_floor`).
 3. Resources (unless --no-synth): Yosys synth_xilinx of every unit the engine
@@ -49,17 +49,26 @@ def dsp_floor(seq: int = 128, layers: int = 12, dsp: int = FQBERT_DSP,
             "floor_cycles": -(-need // (dsp * p_lin * p_att)), "goal_cycles": GOAL_CYCLES}
 
 
+#: the arrays of the model table: the default (dsp_pack 2; its cycles are the same
+#: at W8 and W4) and BERT-base on the mixed array (W4, dsp_pack 3: 3 weight MACs a
+#: DSP, attention at two cycles a beat)
+VARIANTS = {"pack2": {}, "w4 mixed": {"weight_bits": 4, "dsp_pack": 3}}
+
+
 def model_table(seq: int = 128, arrays=(8, 16, 32)) -> list[dict]:
     from rtl_gen.encoder import EncoderConfig
     from rtl_gen.encoder_cycles import layer_cycles
     rows = []
     for name, layers in (("minilm", 6), ("bert-base", 12)):
-        for a in arrays:
-            cfg = EncoderConfig.preset(name, array=a, max_seq=seq)
-            r = layer_cycles(cfg, seq)
-            rows.append({"model": name, "array": a, "seq": seq, "layer_cycles": r.total,
-                         "inference_cycles": r.total * layers,
-                         "utilization": round(r.utilization, 4)})
+        for variant, kw in VARIANTS.items():
+            if variant != "pack2" and name != "bert-base":
+                continue
+            for a in arrays:
+                cfg = EncoderConfig.preset(name, array=a, max_seq=seq, **kw)
+                r = layer_cycles(cfg, seq)
+                rows.append({"model": name, "variant": variant, "array": a, "seq": seq,
+                             "layer_cycles": r.total, "inference_cycles": r.total * layers,
+                             "utilization": round(r.utilization, 4)})
     return rows
 
 
@@ -102,11 +111,12 @@ def main(flow, cfg, rtl: Path, do_synth: bool = True) -> dict:
     table = model_table()
     print(f"\ncycle model at 128 tokens (FQ-BERT, BERT-base on a ZCU102: {FQBERT_MS} ms at "
           f"{FQBERT_MHZ} MHz = {FQBERT_CYCLES:,} cycles):")
-    print(f"{'model':>10} {'array':>6} {'cycles/layer':>13} {'inference':>12} {'util':>7} "
+    print(f"{'model':>10} {'array':>14} {'cycles/layer':>13} {'inference':>12} {'util':>7} "
           f"{'vs FQ-BERT':>11}")
     for r in table:
         vs = f"{r['inference_cycles'] / FQBERT_CYCLES:.2f}x" if r["model"] == "bert-base" else ""
-        print(f"{r['model']:>10} {r['array']:>6} {r['layer_cycles']:>13,} "
+        arr = f"{r['array']} {r['variant']}"
+        print(f"{r['model']:>10} {arr:>14} {r['layer_cycles']:>13,} "
               f"{r['inference_cycles']:>12,} {100 * r['utilization']:>6.1f}% {vs:>11}")
     floors = {wb: dsp_floor(weight_bits=wb) for wb in (4, 8)}
     print(f"\ngoal: at most a third of FQ-BERT's cycles, {GOAL_CYCLES:,.0f}. Floor for DSP "

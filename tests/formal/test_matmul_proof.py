@@ -140,9 +140,12 @@ def test_latency_catches_a_stuck_drain(run):
 PACKED = MatmulConfig(rows=1, cols=3, k_max=8, dsp_pack=2)   # one pair and an odd column
 # a triple (three int4 weights in one operand) and a single column
 PACKED3 = MatmulConfig(rows=1, cols=4, k_max=8, dsp_pack=3, weight_bits=4)
+# mixed: the same groups with int8 lanes, tuser picking int4 or int8 beats
+MIXED = MatmulConfig(rows=1, cols=4, k_max=8, dsp_pack=3)
 
 
-@pytest.mark.parametrize("cfg", [PACKED, PACKED3], ids=["pack2", "pack3"])
+@pytest.mark.parametrize("cfg", [PACKED, PACKED3, pytest.param(MIXED, marks=pytest.mark.slow)],
+                         ids=["pack2", "pack3", "mixed"])
 def test_packed_proven(run, cfg):
     """Every column of a packed Config, the odd one that keeps its own multiplier
     included, is proven with the packed multipliers cut (formal.matmul
@@ -178,10 +181,26 @@ PACKED3_MUTANTS = {
 }
 
 
-@pytest.mark.parametrize("name", [*sorted(PACKED_MUTANTS), *sorted(PACKED3_MUTANTS)])
+MIXED_MUTANTS = {
+    # an int8 beat's third product taken from the second cycle's operand (the pair)
+    "mixed_third_from_the_pair": (_sub(r"assign prod_r0_c2 = \(s_axis_wgt_tuser\)\? pfirst_r0_c2_q",
+                                       "assign prod_r0_c2 = (s_axis_wgt_tuser)? pprod_r0_c0_c1_c2[15:0]"),
+                                  2, {"Q1 acc_equal"}),
+    # the top nibble of an int4 beat zero-extended into the operand
+    "mixed_top_nibble_zero_extended": (_sub(r"\{ \{ \{ 1\{ wgt_n_c2\[3\] \} \}, wgt_n_c2 \}, 22'b0 \}",
+                                            "{ { 1'b0, wgt_n_c2 }, 22'b0 }"), 0, {"P0 pack_operand"}),
+    # an int8 beat's second cycle that does not take it: a third cycle
+    "mixed_second_cycle_waits": (_sub(r"assign take = beat_ok && !wide_first;",
+                                      "assign take = beat_ok && !wide_first && !wide_q;"),
+                                 0, {"M2 second_cycle_takes"}),
+}
+
+
+@pytest.mark.parametrize("name", [*sorted(PACKED_MUTANTS), *sorted(PACKED3_MUTANTS),
+                                  *sorted(MIXED_MUTANTS)])
 def test_packed_mutant_fails(run, name):
-    cfg = PACKED3 if name in PACKED3_MUTANTS else PACKED
-    mutate, col, props = {**PACKED_MUTANTS, **PACKED3_MUTANTS}[name]
+    cfg = PACKED3 if name in PACKED3_MUTANTS else MIXED if name in MIXED_MUTANTS else PACKED
+    mutate, col, props = {**PACKED_MUTANTS, **PACKED3_MUTANTS, **MIXED_MUTANTS}[name]
     r = run(matmul_job(cfg, mode="bmc", depth=6, mutate=mutate, cols=[col],
                        name=f"matmul_packmut_{name}"))
     assert r.status == "FAIL", r.summary()

@@ -101,6 +101,8 @@ def test_bad_streams_are_refused_naming_the_field(damage, message):
     ({"max_seq": 100}, "max_seq=100 must be a multiple of array=16"),
     ({"array": 1, "weight_bits": 4}, "cols=1"),
     ({"array": 0}, "array"),
+    ({"dsp_pack": 3}, "dsp_pack=3 needs weight_bits=4"),
+    ({"dsp_pack": 4, "weight_bits": 4}, "dsp_pack must be one of 1, 2, 3"),
 ])
 def test_encoder_config_errors_name_the_field(fields, message):
     with pytest.raises(ConfigError, match=message):

@@ -32,3 +32,15 @@ def test_dsp_floor_against_the_goal():
 def test_dsp_floor_refuses_other_weight_widths():
     with pytest.raises(ValueError, match="weight_bits"):
         dsp_floor(weight_bits=6)
+
+
+def test_model_table_has_the_mixed_array():
+    """BERT-base on the mixed W4 array: the attention's beats take two cycles,
+    so each layer costs more than on the dsp_pack 2 array, by less than the
+    attention's share would double it."""
+    from scripts.bench_encoder import model_table
+    rows = {(r["model"], r["variant"], r["array"]): r for r in model_table()}
+    for a in (8, 16, 32):
+        plain, mixed = rows["bert-base", "pack2", a], rows["bert-base", "w4 mixed", a]
+        assert plain["layer_cycles"] < mixed["layer_cycles"] < 1.05 * plain["layer_cycles"]
+    assert not any(v == "w4 mixed" for m, v, _ in rows if m == "minilm")

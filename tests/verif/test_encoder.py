@@ -14,6 +14,9 @@ from scripts import flows
 FLOW = flows.FLOWS["encoder"]
 TINY = EncoderConfig(hidden=8, heads=2, ffn=16, max_seq=8, array=2)
 TINY_W4 = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, weight_bits=4)
+#: the mixed array (dsp_pack 3): int4 beats in the linear layers, int8 in attention
+TINY_W4_MIXED = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, weight_bits=4,
+                              dsp_pack=3)
 #: the MiniLM sizes on an 8x8 array: builds faster than the default 16x16
 MINILM8 = EncoderConfig.preset("minilm", array=8, max_seq=32)
 
@@ -24,7 +27,8 @@ def _sim(cfg, rtl, examples=1, seed=20261122, testcase=None, env=None):
                           repro=f"qbert sim encoder --rtl {rtl} --seed {seed} --examples {examples}")
 
 
-@pytest.mark.parametrize("cfg", [TINY, TINY_W4], ids=["tiny_w8", "tiny_w4"])
+@pytest.mark.parametrize("cfg", [TINY, TINY_W4, TINY_W4_MIXED],
+                         ids=["tiny_w8", "tiny_w4", "tiny_w4_mixed"])
 def test_synthetic_layers_cycles_and_error_flags(tmp_path, cfg):
     generate(cfg, tmp_path / "rtl")
     res, info = _sim(cfg, tmp_path / "rtl", examples=8, testcase=flows.SIM_TESTS["encoder"],

@@ -47,3 +47,16 @@ def test_mutant_is_caught(tmp_path, name, plant_mutant, caught_and_reproduced):
     generate(CFG, rtl)
     plant_mutant(rtl / "qbert_encoder.v", old, new)
     caught_and_reproduced("encoder", rtl, pattern, EXAMPLES)
+
+
+#: the mixed array (dsp_pack 3): attention's beats sent as int4 (tuser 0), so
+#: Q K^T and P V multiply the low nibbles of K and V
+MIXED_CFG = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, weight_bits=4, dsp_pack=3)
+
+
+@pytest.mark.slow
+def test_mixed_attention_as_int4_beats_is_caught(tmp_path, plant_mutant, caught_and_reproduced):
+    rtl = tmp_path / "rtl"
+    generate(MIXED_CFG, rtl)
+    plant_mutant(rtl / "qbert_encoder.v", "assign mm_wgt_tuser = !ph_lin;", "assign mm_wgt_tuser = 1'b0;")
+    caught_and_reproduced("encoder", rtl, DATA, EXAMPLES)

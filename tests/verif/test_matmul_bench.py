@@ -33,3 +33,17 @@ def test_synth_counts_resources(tmp_path):
     generate(cfg, tmp_path / "rtl")
     res = bench_matmul.synth(tmp_path / "rtl", "qbert_matmul", [tmp_path / "rtl" / "qbert_matmul.v"])
     assert res["DSP48E2"] >= cfg.rows * cfg.cols and res["LUT"] > 0 and res["FF"] > 0
+
+
+@pytest.mark.slow
+def test_mixed_beats_cost_no_dsp(tmp_path):
+    """Mixed beats put a mux in front of dsp_pack 3's multipliers: Yosys still maps
+    each triple's multiply to one DSP48E2 (rows 2 x cols 6: 4 for the PEs, 24 for
+    the six requantizers), as many as with int4 weights, fewer than dsp_pack 2."""
+    dsp = {}
+    for name, kw in {"mixed": dict(dsp_pack=3), "int4": dict(dsp_pack=3, weight_bits=4),
+                     "pack2": dict(dsp_pack=2)}.items():
+        rtl = tmp_path / name
+        generate(MatmulConfig(rows=2, cols=6, **kw), rtl)
+        dsp[name] = bench_matmul.synth(rtl, "qbert_matmul", [rtl / "qbert_matmul.v"])["DSP48E2"]
+    assert dsp["mixed"] == dsp["int4"] == 28 < dsp["pack2"], dsp

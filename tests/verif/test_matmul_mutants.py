@@ -1,8 +1,8 @@
 """Mutation check of the matmul testbench: single-point bugs in the generated
 Verilog must each make `qbert sim matmul --rtl DIR` exit 1 (a mismatch).
 
-Each mutant needs its own Verilator build (~15-30 s); seven run in the default
-regression, all 16 under `-m slow` (`tox -e mutants`, `tox -e fuzz`).
+Each mutant needs its own Verilator build (~15-30 s); nine run in the default
+regression, all 22 under `-m slow` (`tox -e mutants`, `tox -e fuzz`).
 """
 import os
 import subprocess
@@ -70,6 +70,23 @@ PACK3_MUTANTS = {
                                  "pq_r1_c0_c1_c2[22:11] + 12'd0"),
 }
 
+#: mixed (int8 lanes on a triple and a single column, tuser picks int8 or int4
+#: per beat): mutants of the two modes, on MIXED_CFG
+MIXED_CFG = MatmulConfig(rows=2, cols=4, k_max=16, dsp_pack=3)
+MIXED_MUTANTS = {
+    # an int8 beat taken in its first cycle: the third column's product is stale
+    "mixed_int8_beat_in_one_cycle": ("assign take = beat_ok && !wide_first;",
+                                     "assign take = beat_ok;"),
+    # the second cycle's operand (the pair) used for the third column too
+    "mixed_held_product_unused": ("assign prod_r1_c2 = (s_axis_wgt_tuser)? pfirst_r1_c2_q",
+                                  "assign prod_r1_c2 = (s_axis_wgt_tuser)? pprod_r1_c0_c1_c2[15:0]"),
+    # the single column's int4 weight zero-extended from its nibble
+    "mixed_nibble_zero_extended": ("{ { 4{ wgt_n_c3[3] } }, wgt_n_c3 }", "{ 4'd0, wgt_n_c3 }"),
+    # the int8 pair's second product loses the first's borrow
+    "mixed_pair_borrow_dropped": ("pprod_r0_c0_c1_c2[32:17] + { 15'b0, pprod_r0_c0_c1_c2[16] }",
+                                  "pprod_r0_c0_c1_c2[32:17] + 16'd0"),
+}
+
 #: what the failure report must say, where one particular check must catch it
 NEEDLE = {"tlast_error_never_set": "err_tlast_o not set by a tlast disagreement",
           "tvalid_withdrawn_while_stalled": "AXI4-Stream requires",
@@ -81,15 +98,18 @@ NEEDLE = {"tlast_error_never_set": "err_tlast_o not set by a tlast disagreement"
 #: build) run under -m slow / tox -e mutants
 DEFAULT = ("acc_operator", "rounding_constant", "row_last_off_by_one", "saturation_bound",
            "handshake_ignores_wgt_valid", "output_register_ignores_stall", "pack_borrow_dropped",
-           "pack3_rep_is_sign")
+           "pack3_rep_is_sign", "mixed_int8_beat_in_one_cycle")
+CFGS = {**{n: CFG for n in MUTANTS}, **{n: PACK_CFG for n in PACK_MUTANTS},
+        **{n: PACK3_CFG for n in PACK3_MUTANTS}, **{n: MIXED_CFG for n in MIXED_MUTANTS}}
+ALL = {**MUTANTS, **PACK_MUTANTS, **PACK3_MUTANTS, **MIXED_MUTANTS}
 
 
 @pytest.mark.parametrize("name", [n if n in DEFAULT else pytest.param(n, marks=pytest.mark.slow)
-                                  for n in [*MUTANTS, *PACK_MUTANTS, *PACK3_MUTANTS]])
+                                  for n in ALL])
 def test_mutant_is_caught(tmp_path, name, plant_mutant):
     rtl = tmp_path / "rtl"
-    generate(PACK_CFG if name in PACK_MUTANTS else PACK3_CFG if name in PACK3_MUTANTS else CFG, rtl)
-    old, new = {**MUTANTS, **PACK_MUTANTS, **PACK3_MUTANTS}[name]
+    generate(CFGS[name], rtl)
+    old, new = ALL[name]
     # "8'h7f": the first lane's positive saturation value only
     plant_mutant(rtl / "qbert_matmul.v", old, new, first_only=old == "8'h7f")
     r = subprocess.run([sys.executable, "-m", "scripts.cli", "sim", "matmul", "--rtl", str(rtl),
@@ -103,7 +123,8 @@ def test_mutant_is_caught(tmp_path, name, plant_mutant):
         assert "MISMATCH" in r.stderr
 
 
-@pytest.mark.parametrize("cfg", [CFG, PACK_CFG, PACK3_CFG], ids=["plain", "packed", "packed3"])
+@pytest.mark.parametrize("cfg", [CFG, PACK_CFG, PACK3_CFG, MIXED_CFG],
+                         ids=["plain", "packed", "packed3", "mixed"])
 def test_unmutated_passes_same_run(tmp_path, cfg):
     """The same run on the unmutated RTL exits 0 (the mutants fail for the mutation)."""
     rtl = tmp_path / "rtl"
