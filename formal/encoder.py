@@ -14,9 +14,11 @@ outputs are free (``$anyseq``) except that, as assumptions:
 - their output units have the frame the engine counts: ``array`` beats a
   matmul tile, as many beats as the input row for softmax, H/lanes beats a
   LayerNorm vector (row framing: simulation and the units' proofs);
-- only in the *live* job (``F_LIVE``): their inputs are always ready and
-  the next pending output unit completes within the unit's latency bound
-  (:func:`unit_latency`; not counting cycles the engine stalls it).
+- only in the *live* job (``F_LIVE``): their inputs are always ready (but a
+  mixed matmul's, dsp_pack 3, in an int8 beat's first cycle: it takes such a
+  beat in two, its M1/M2) and the next pending output unit completes within
+  the unit's latency bound (:func:`unit_latency`; not counting cycles the
+  engine stalls it).
 
 Environment (assumed): reset in the first cycle; s_axis_x and s_axis_w obey
 AXI4-Stream; start_i and seq_len_i free (a bad length only sets err_seq_o).
@@ -178,8 +180,23 @@ def _stub(a: Abstract, port_list: list[tuple[str, str, int]]) -> str:
         L.append(f"    always @(*) if ({valid}) assume ({same});   // the unit's E2 lockstep_ready")
     L += _feed_checks(port_list)
     readies = [n for d, n, _ in port_list if d == "output" and n.startswith("s_axis_") and n.endswith("_tready")]
+    # a mixed matmul (s_axis_wgt_tuser) takes an int8 beat in its second cycle
+    # (its M1/M2, qbert prove matmul): f_wq is the beat's first cycle done
+    mixed = "s_axis_wgt_tuser" in widths
+    if mixed:
+        L.append("    reg f_wq = 1'b0;")
+        L.append("    always @(posedge clk) if (rst) f_wq <= 1'b0; else if (s_axis_act_tvalid && "
+                 "s_axis_wgt_tvalid && s_axis_wgt_tuser && !f_wq) f_wq <= 1'b1; "
+                 "else if (s_axis_act_tvalid && s_axis_act_tready) f_wq <= 1'b0;")
     L.append("`ifdef F_LIVE")
-    L.append(f"    always @(*) assume ({' && '.join(readies)});   // inputs always ready")
+    if mixed:
+        lock = ("s_axis_act_tready", "s_axis_wgt_tready")
+        rest = [r for r in readies if r not in lock]
+        L.append(f"    always @(*) assume ({' && '.join(rest)});   // inputs always ready")
+        L.append("    always @(*) assume ((s_axis_act_tvalid && s_axis_wgt_tvalid && s_axis_wgt_tuser "
+                 "&& !f_wq) ? !s_axis_act_tready : s_axis_act_tready);   // but an int8 beat's first cycle")
+    else:
+        L.append(f"    always @(*) assume ({' && '.join(readies)});   // inputs always ready")
     L.append(f"    reg [{CW - 1}:0] f_timer = {CW}'d0;")
     L.append(f"    always @(posedge clk) if (rst || f_out_end || f_pending == {CW}'d0) f_timer <= {CW}'d0;")
     L.append(f"        else if (!(m_axis_tvalid && !m_axis_tready)) f_timer <= f_timer + {one};")
@@ -188,6 +205,7 @@ def _stub(a: Abstract, port_list: list[tuple[str, str, int]]) -> str:
     # input counted as often as the output (the counters' values themselves only
     # matter through their differences, so a stage job may start them at 0)
     quiet = [f"f_pending == {CW}'d0", f"f_timer == {CW}'d0", "f_n_out == f_n_in",
+             *(["!f_wq"] if mixed else []),
              *(f"f_n_g{i} == f_n_in" for i in range(len(a.paired))),
              *([] if a.per_beat else [f"f_beat == {CW}'d0"]),
              *([f"f_in_beat == {CW}'d0"] if not a.per_beat and a.out_beats is None else [])]
@@ -220,7 +238,9 @@ def _feed_checks(port_list: list[tuple[str, str, int]]) -> list[str]:
         if not (n.startswith("s_axis") and n.endswith("_tvalid")):
             continue
         p = n[:-len("_tvalid")]
-        keep = f"{p}_tkeep" if f"{p}_tkeep" in widths else None
+        # the side band held with the beat: a softmax row's tkeep, a mixed
+        # matmul's int8/int4 tuser
+        keep = next((s for s in (f"{p}_tkeep", f"{p}_tuser") if s in widths), None)
         L.append("    " + axis.check_instance(
             f"f_feed_{p}", p, axis.ROLE_DUT, widths[f"{p}_tdata"], user_w=widths.get(keep, 1),
             tlast=None if f"{p}_tlast" in widths else "1'b0", tuser=keep).rstrip())
@@ -684,14 +704,6 @@ def stage_job(cfg, engine_text: str, unit_texts: str, s: int, k: int, *,
 def _sources(cfg, engine_text: str, unit_texts: str) -> dict[str, str]:
     """A job's files: the engine with its formal block, the abstract units, the checker."""
     from rtl_gen.encoder import TOP
-    if cfg.matmul.mixed:
-        # the abstract matmul takes a beat a cycle in the live environment, and
-        # layer_bound's worst case assumes it; a mixed array takes an int8 beat
-        # in two, so its L1 would not be the array's
-        raise ValueError(
-            f"qbert prove encoder: dsp_pack={cfg.dsp_pack} (the mixed array) is not proven: its "
-            f"abstract matmul would need int8 beats of two cycles; prove dsp_pack 1 or 2 "
-            f"(the same engine but for s_axis_wgt_tuser), docs/encoder.md \"Formal\"")
     return {f"{TOP}.v": engine_text, "qbert_encoder_units.sv": stubs(cfg, unit_texts),
             axis.CHECKER_FILE: axis.CHECKER_SV}
 

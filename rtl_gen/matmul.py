@@ -72,7 +72,7 @@ class PackGroup:
     operand_bits: int
     product_bits: int
     #: a mixed triple (weight_bits 8, dsp_pack 3): the shift of its int8 pair
-    #: (first two columns) in an int8 beat's first cycle; 0 otherwise
+    #: (first two columns) in an int8 beat's second cycle; 0 otherwise
     wide_shift: int = 0
 
     @property
@@ -174,7 +174,7 @@ class MatmulConfig(UnitConfig):
         s = pb4 - 1
         if not self.mixed:
             return PackGroup(cols, s, 2 * s + 4 + 1, 2 * s + pb4)
-        # an int8 beat's first cycle packs the first two columns as a pair
+        # an int8 beat's second cycle packs the first two columns as a pair
         ws = PB + 1
         return PackGroup(cols, s, max(2 * s + 4 + 1, ws + WB + 1), max(2 * s + pb4, ws + PB), ws)
 

@@ -22,13 +22,14 @@ skipped-softmax bug (B1, live BMC, cycle 128).  The jobs that carry the
 buffers' ghost bits over a whole layer (P1/P2 and B1 through the layer, the
 cover, the y-stall bug) take hours and also need QBERT_WHOLE_LAYER=1.
 """
+import dataclasses
 import os
 
 import pytest
 
 from formal.encoder import (HANDOFF, LIVE_DEPTH, STAGES, boundary, done_bound, encoder_job, feeds_job,
                             milestones, ports, prove_jobs, stage_depth, stage_job, stages_depth,
-                            written, y_stream_job)
+                            stubs, written, y_stream_job)
 from rtl_gen.encoder import TOP, EncoderConfig, files
 
 TINY = EncoderConfig(array=2, hidden=2, heads=1, ffn=2, max_seq=2, bias_bits=20)
@@ -48,6 +49,39 @@ whole_layer = pytest.mark.skipif(os.environ.get("QBERT_WHOLE_LAYER") != "1",
 def rtl():
     fs = files(TINY)
     return fs[f"{TOP}.v"], "\n".join(t for n, t in fs.items() if n != f"{TOP}.v")
+
+
+#: the mixed array (dsp_pack 3, W4): its abstract matmul takes an int8 beat in two cycles
+MIXED = dataclasses.replace(TINY, weight_bits=4, dsp_pack=3)
+#: the stage of Q K^T, the softmax and P V
+ATTENTION_STAGE = next(k for k, (phases, _) in enumerate(STAGES) if "QK" in phases)
+
+
+def test_mixed_stub_takes_int8_beats_in_two_cycles():
+    """The abstract mixed matmul: in the live environment an int8 beat waits one
+    cycle, as the matmul's M1/M2 prove of the real one, and a stage boundary has
+    no beat half taken; the other matmuls' stubs are unchanged."""
+    fs = files(MIXED)
+    units = "\n".join(t for n, t in fs.items() if n != f"{TOP}.v")
+    text = stubs(MIXED, units)
+    mm = text[text.index("module qbert_matmul"):text.index("endmodule")]
+    assert "s_axis_wgt_tuser && !f_wq) ? !s_axis_act_tready : s_axis_act_tready" in mm
+    assert "!f_wq" in mm[mm.index("wire f_quiet"):]
+    plain = files(TINY)
+    assert "f_wq" not in stubs(TINY, "\n".join(t for n, t in plain.items() if n != f"{TOP}.v"))
+
+
+@pytest.mark.slow
+def test_mixed_attention_stage(run):
+    """The attention stage of the mixed array at S = 1 is in its bound (int8
+    beats of two cycles, as layer_bound counts them), and one cycle short fails:
+    the stub's two-cycle beats are what the bound is made of."""
+    fs = files(MIXED)
+    rtl_m = fs[f"{TOP}.v"], "\n".join(t for n, t in fs.items() if n != f"{TOP}.v")
+    r = run(stage_job(MIXED, *rtl_m, 1, ATTENTION_STAGE), timeout=3600)
+    assert r.status == "PASS", r.summary()
+    r = run(stage_job(MIXED, *rtl_m, 1, ATTENTION_STAGE, short=True), timeout=3600)
+    assert r.status == "FAIL" and r.properties == ["L1 stage_in_bound"], r.summary()
 
 
 def _mutate(text: str, old: str, new: str) -> str:

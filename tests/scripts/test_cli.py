@@ -89,14 +89,6 @@ def test_prove_encoder_refuses_a_large_config_before_generating(capsys, monkeypa
     assert code == 2 and "done_bound" in err and "-P array=2" in err
 
 
-def test_prove_encoder_refuses_the_mixed_array(capsys):
-    """dsp_pack 3's int8 beats take two cycles; the abstract matmul of the proof
-    takes one a cycle, so the proof refuses rather than prove another array."""
-    code, _, err = run(capsys, "prove", "encoder", "-P", "array=2", "-P", "hidden=2", "-P", "heads=1",
-                       "-P", "ffn=2", "-P", "max_seq=2", "-P", "weight_bits=4", "-P", "dsp_pack=3")
-    assert code == 2 and "dsp_pack=3 (the mixed array) is not proven" in err
-
-
 def test_console_script_is_installed_and_reports_usage_errors():
     r = subprocess.run([sys.executable, "-m", "scripts.cli", "gen", "conv", "-o", "x"],
                        capture_output=True, text=True)
