@@ -307,24 +307,24 @@ def packed_products_block(cfg) -> list[str]:
             for n, c in zip(nib, g.cols):
                 L.append(f"    wire signed [3:0] {n} = wgt_c{c}[3:0];")
             c0, c1, c2 = g.cols
-            modes = {"narrow": ([(n, 4, S * i) for i, n in enumerate(nib)], 4),
-                     "pair": ([(f"wgt_c{c0}", 8, 0), (f"wgt_c{c1}", 8, g.wide_shift)], 8),
-                     "third": ([(f"wgt_c{c2}", 8, 0)], 8)}
+            modes = {"narrow": [(n, 4, S * i) for i, n in enumerate(nib)],
+                     "pair": [(f"wgt_c{c0}", 8, 0), (f"wgt_c{c1}", 8, g.wide_shift)],
+                     "third": [(f"wgt_c{c2}", 8, 0)]}
             sel = ("s_axis_wgt_tuser ? (wide_q ? {pair} : {third}) : {narrow}")
         else:
-            modes = {"all": ([(f"f_w_{g.name}_c{c}", cfg.weight_bits, S * i)
-                              for i, c in enumerate(g.cols)], cfg.weight_bits)}
+            modes = {"all": [(f"f_w_{g.name}_c{c}", cfg.weight_bits, S * i)
+                             for i, c in enumerate(g.cols)]}
             for c in g.cols:
                 L.append(f"    wire signed [{cfg.weight_bits - 1}:0] f_w_{g.name}_c{c} = "
                          f"{beat_weight(cfg, c)};")
             sel = "{all}"
         wsum = {k: " + ".join(f"($signed({v}) <<< {lo})" if lo else f"$signed({v})"
-                              for v, _, lo in terms) for k, (terms, _) in modes.items()}
+                              for v, _, lo in terms) for k, terms in modes.items()}
         L.append(f"    wire signed [{OPB - 1}:0] f_wpack_{g.name} = {sel.format(**wsum)};")
         L.append(f"    always @(*) assert ($signed(wpack_{g.name}) == f_wpack_{g.name});  // P0 pack_operand")
         for r in range(cfg.rows):
             pp = {}
-            for k, (terms, wb) in modes.items():
+            for k, terms in modes.items():
                 pe = []
                 for v, bits, lo in terms:
                     name = f"f_pe_r{r}_{k}_{v.replace('wgt_', '').replace('f_', '')}"
