@@ -69,8 +69,9 @@ class AttentionConfig(UnitConfig):
     lanes: int = field(default=4, metadata=rng(1, 32, "softmax lanes (scores per beat)"))
     dsp_pack: int = field(default=1, metadata=choice(
         1, 2, doc="products per multiplier of both matmul arrays (MatmulConfig.dsp_pack): 2 "
-                  "halves their PEs' DSP48E2s; not 3, which takes int4 weights and Q K^T, P V "
-                  "multiply two int8 activations"))
+                  "halves their PEs' DSP48E2s; not 3: Q K^T and P V multiply two int8 "
+                  "activations, which the mixed array of dsp_pack 3 takes at two cycles a beat, "
+                  "fewer products a DSP than 2 gives"))
 
     def _check(self) -> None:
         if self.head_dim % self.cols:
