@@ -189,14 +189,12 @@ def _stub(a: Abstract, port_list: list[tuple[str, str, int]]) -> str:
                  "s_axis_wgt_tvalid && s_axis_wgt_tuser && !f_wq) f_wq <= 1'b1; "
                  "else if (s_axis_act_tvalid && s_axis_act_tready) f_wq <= 1'b0;")
     L.append("`ifdef F_LIVE")
+    lock = ("s_axis_act_tready", "s_axis_wgt_tready") if mixed else ()
+    L.append(f"    always @(*) assume ({' && '.join(r for r in readies if r not in lock)});"
+             "   // inputs always ready")
     if mixed:
-        lock = ("s_axis_act_tready", "s_axis_wgt_tready")
-        rest = [r for r in readies if r not in lock]
-        L.append(f"    always @(*) assume ({' && '.join(rest)});   // inputs always ready")
         L.append("    always @(*) assume ((s_axis_act_tvalid && s_axis_wgt_tvalid && s_axis_wgt_tuser "
                  "&& !f_wq) ? !s_axis_act_tready : s_axis_act_tready);   // but an int8 beat's first cycle")
-    else:
-        L.append(f"    always @(*) assume ({' && '.join(readies)});   // inputs always ready")
     L.append(f"    reg [{CW - 1}:0] f_timer = {CW}'d0;")
     L.append(f"    always @(posedge clk) if (rst || f_out_end || f_pending == {CW}'d0) f_timer <= {CW}'d0;")
     L.append(f"        else if (!(m_axis_tvalid && !m_axis_tready)) f_timer <= f_timer + {one};")

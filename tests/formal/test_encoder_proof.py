@@ -45,10 +45,15 @@ whole_layer = pytest.mark.skipif(os.environ.get("QBERT_WHOLE_LAYER") != "1",
                                  reason="whole-layer BMC: set QBERT_WHOLE_LAYER=1 (hours)")
 
 
+def _texts(cfg) -> tuple[str, str]:
+    """The engine's text and its units' texts (the abstract units' ports)."""
+    fs = files(cfg)
+    return fs[f"{TOP}.v"], "\n".join(t for n, t in fs.items() if n != f"{TOP}.v")
+
+
 @pytest.fixture(scope="module")
 def rtl():
-    fs = files(TINY)
-    return fs[f"{TOP}.v"], "\n".join(t for n, t in fs.items() if n != f"{TOP}.v")
+    return _texts(TINY)
 
 
 #: the mixed array (dsp_pack 3, W4): its abstract matmul takes an int8 beat in two cycles
@@ -61,14 +66,11 @@ def test_mixed_stub_takes_int8_beats_in_two_cycles():
     """The abstract mixed matmul: in the live environment an int8 beat waits one
     cycle, as the matmul's M1/M2 prove of the real one, and a stage boundary has
     no beat half taken; the other matmuls' stubs are unchanged."""
-    fs = files(MIXED)
-    units = "\n".join(t for n, t in fs.items() if n != f"{TOP}.v")
-    text = stubs(MIXED, units)
+    text = stubs(MIXED, _texts(MIXED)[1])
     mm = text[text.index("module qbert_matmul"):text.index("endmodule")]
     assert "s_axis_wgt_tuser && !f_wq) ? !s_axis_act_tready : s_axis_act_tready" in mm
     assert "!f_wq" in mm[mm.index("wire f_quiet"):]
-    plain = files(TINY)
-    assert "f_wq" not in stubs(TINY, "\n".join(t for n, t in plain.items() if n != f"{TOP}.v"))
+    assert "f_wq" not in stubs(TINY, _texts(TINY)[1])
 
 
 @pytest.mark.slow
@@ -76,8 +78,7 @@ def test_mixed_attention_stage(run):
     """The attention stage of the mixed array at S = 1 is in its bound (int8
     beats of two cycles, as layer_bound counts them), and one cycle short fails:
     the stub's two-cycle beats are what the bound is made of."""
-    fs = files(MIXED)
-    rtl_m = fs[f"{TOP}.v"], "\n".join(t for n, t in fs.items() if n != f"{TOP}.v")
+    rtl_m = _texts(MIXED)
     r = run(stage_job(MIXED, *rtl_m, 1, ATTENTION_STAGE), timeout=3600)
     assert r.status == "PASS", r.summary()
     r = run(stage_job(MIXED, *rtl_m, 1, ATTENTION_STAGE, short=True), timeout=3600)
