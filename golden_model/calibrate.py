@@ -32,7 +32,8 @@ def read_sentences(path=None, name: str = CALIBRATION_FILE) -> list[str]:
     else:
         p = Path(path)
         if not p.is_file():
-            raise FileNotFoundError(f"sentence file {path} does not exist")
+            raise FileNotFoundError(f"sentence file {path} "
+                                    f"{'is not a file' if p.exists() else 'does not exist'}")
         try:
             text = p.read_text(encoding="utf-8")
         except UnicodeDecodeError as e:

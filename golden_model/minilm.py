@@ -106,17 +106,26 @@ def load_minilm() -> MiniLM:
                   tuple(layers))
 
 
-@lru_cache(maxsize=1)
-def tokenizer():
+@lru_cache(maxsize=2)
+def tokenizer(truncate: bool = True):
+    """The model's tokenizer; ``truncate``: to MAX_TOKENS, as the model is used."""
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
     tok.no_padding()  # the file pads to 128; padded tokens would skew mean pooling
-    tok.enable_truncation(max_length=MAX_TOKENS)
+    if truncate:
+        tok.enable_truncation(max_length=MAX_TOKENS)
+    else:
+        tok.no_truncation()
     return tok
 
 
 def token_ids(sentence: str) -> np.ndarray:
     return np.asarray(tokenizer().encode(sentence).ids, dtype=np.int64)
+
+
+def token_count(sentence: str) -> int:
+    """Tokens of ``sentence`` ([CLS] and [SEP] included) before truncation to MAX_TOKENS."""
+    return len(tokenizer(truncate=False).encode(sentence).ids)
 
 
 # ---- float reference ------------------------------------------------------

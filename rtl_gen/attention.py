@@ -65,7 +65,7 @@ class AttentionConfig(UnitConfig):
     max_seq: int = field(default=128, metadata=rng(1, NUM.max_seq, "longest sequence S"))
     head_dim: int = field(default=64, metadata=rng(1, 256, "head dimension"))
     rows: int = field(default=4, metadata=rng(1, 64, "matmul array rows"))
-    cols: int = field(default=4, metadata=rng(1, 64, "matmul array columns"))
+    cols: int = field(default=4, metadata=rng(1, 32, "matmul array columns (= lanes: at most 32)"))
     lanes: int = field(default=4, metadata=rng(1, 32, "softmax lanes (scores per beat)"))
     dsp_pack: int = field(default=1, metadata=choice(
         1, 2, doc="products per multiplier of both matmul arrays (MatmulConfig.dsp_pack): 2 "

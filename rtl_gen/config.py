@@ -114,23 +114,44 @@ class UnitConfig:
     @classmethod
     def from_toml(cls, path: str | Path):
         """Fields from a TOML file: top-level keys, or a ``[UNIT]`` table."""
+        return cls.from_params(cls.toml_params(path))
+
+    @classmethod
+    def toml_params(cls, path: str | Path) -> dict:
+        """The fields a TOML file gives (top-level keys, or a ``[UNIT]`` table), unchecked."""
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text())
         except FileNotFoundError:
             raise ConfigError(f"config file {path} does not exist") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config file {path} is a folder, not a TOML file") from None
+        except OSError as e:
+            raise ConfigError(f"config file {path}: cannot read it ({e.strerror})") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
-        if isinstance(data.get(cls.UNIT), dict):
-            data = data[cls.UNIT]
-        return cls.from_params(data)
+        tables = sorted(k for k, v in data.items() if isinstance(v, (dict, list)))
+        if cls.UNIT in data:
+            if not isinstance(data[cls.UNIT], dict):
+                raise ConfigError(f"config file {path}: '{cls.UNIT}' must be a table [{cls.UNIT}] "
+                                  f"of {cls.UNIT}'s fields")
+            loose = sorted(k for k in data if k not in tables)
+            if loose:       # would be silently dropped: say where they belong
+                raise ConfigError(f"config file {path}: top-level key(s) {', '.join(loose)} beside "
+                                  f"the [{cls.UNIT}] table; put {cls.UNIT}'s fields in [{cls.UNIT}]")
+            return data[cls.UNIT]
+        if tables:
+            raise ConfigError(f"config file {path} has table(s) {', '.join(tables)} but no "
+                              f"[{cls.UNIT}]: give {cls.UNIT}'s fields in [{cls.UNIT}] or at the top level")
+        return data
 
     @classmethod
     def load(cls, rtl_dir: str | Path):
         """The Config recorded in ``rtl_dir/params.json`` by a generator."""
         rtl_dir = Path(rtl_dir)
         if not rtl_dir.is_dir():
-            raise ConfigError(f"RTL folder {rtl_dir} does not exist")
+            raise ConfigError(f"RTL folder {rtl_dir} "
+                              f"{'is a file, not a folder' if rtl_dir.exists() else 'does not exist'}")
         p = rtl_dir / PARAMS_FILE
         try:
             data = json.loads(p.read_text())
@@ -150,7 +171,8 @@ def _convert(unit: str, f: dataclasses.Field, text: str):
     t = f.type
     try:
         if t in (int, "int"):
-            return int(text, 0)
+            # base prefixes (0x10), and plain decimals with leading zeros (08)
+            return int(text, 10) if text.strip().lstrip("+-").isdigit() else int(text, 0)
         if t in (bool, "bool"):
             low = text.lower()
             if low in ("1", "true", "yes", "on"):

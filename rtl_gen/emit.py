@@ -82,6 +82,34 @@ def plain_mode(path: str | os.PathLike) -> None:
     os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~umask)
 
 
+
+def swap_in(tmp: Path, out: Path) -> None:
+    """Move the complete ``tmp`` onto ``out`` (files or folders, same parent).
+
+    An existing ``out`` steps aside first, comes back if ``tmp`` cannot move in,
+    and is deleted only once ``tmp`` is in place; OSError on failure (naming
+    where the previous ``out`` is kept if it could not come back).
+    """
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+    try:
+        os.replace(out, aside / "d")
+        try:
+            os.replace(tmp, out)
+        except OSError as e:
+            try:
+                os.replace(aside / "d", out)
+            except OSError:
+                raise OSError(e.errno, f"{e.strerror}; the previous output is kept in "
+                                       f"{aside / 'd'}") from None
+            raise
+    finally:
+        if out.exists():
+            shutil.rmtree(aside, ignore_errors=True)
+
+
 def write_outputs(cfg: UnitConfig, out_dir: str | os.PathLike, files: dict[str, str]) -> Path:
     """Shared by every generator: write ``files`` (name -> text, in filelist
     order), ``files.f`` and ``params.json`` into ``out_dir``, all or nothing."""
@@ -94,23 +122,21 @@ def write_outputs(cfg: UnitConfig, out_dir: str | os.PathLike, files: dict[str, 
     if out.is_dir() and any(out.iterdir()) and not (out / PARAMS_FILE).is_file():
         raise ConfigError(f"output folder {out} is not empty and was not written by "
                           f"`qbert gen` (no {PARAMS_FILE}); refusing to replace it")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    except OSError as e:
+        raise ConfigError(f"output folder {out}: cannot write in {parent} ({e.strerror})") from None
     try:
         plain_mode(tmp)
         for name, text in files.items():
             (tmp / name).write_text(text)
         (tmp / "files.f").write_text("".join(f"{name}\n" for name in files))
         (tmp / PARAMS_FILE).write_text(cfg.to_json())
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
-            os.replace(out, old / "d")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
+        swap_in(tmp, out)
+    except OSError as e:
+        raise ConfigError(f"output folder {out}: cannot write it ({e.strerror})") from None
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

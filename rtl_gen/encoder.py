@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from golden_model.encoder import LayerParams
+from golden_model.matmul import acc_bits_for
 from golden_model.numerics import Numerics
 from golden_model.weightfile import StreamShape, WeightFileError
 from golden_model.widths import bits_for
@@ -80,6 +81,15 @@ class EncoderConfig(UnitConfig):
         if self.max_seq % self.array:
             raise ConfigError(f"encoder: max_seq={self.max_seq} must be a multiple of "
                               f"array={self.array} (buffers hold whole row groups)")
+        if self.weight_bits == 4 and self.array % 2:
+            raise ConfigError(f"encoder: array={self.array} must be even with weight_bits=4 "
+                              f"(a weight-stream beat packs the array's int4 weights two a byte)")
+        bias_max = max((b for b in range(1, 33) if acc_bits_for(
+            self.k_max, _NUM.act_bits, _NUM.act_bits, b) <= 32), default=0)
+        if bias_max and self.bias_bits > bias_max:
+            raise ConfigError(f"encoder: bias_bits={self.bias_bits} must be <= {bias_max} here: "
+                              f"the array's 32-bit accumulator also sums K={self.k_max} products "
+                              f"(the longest K-run: max of hidden, ffn, max_seq)")
         try:
             self.stream_shape
         except WeightFileError as e:

@@ -134,6 +134,11 @@ def cmd_weights(args) -> int:
     if any(name == "weight_bits" for name, _ in args.params):
         raise UsageError("give the weight width with --weight-bits (it picks the calibrated "
                          "model too), not -P weight_bits")
+    if args.config and "weight_bits" in EncoderConfig.toml_params(args.config) \
+            and cfg.weight_bits != args.weight_bits:
+        raise UsageError(f"--config {args.config} has weight_bits={cfg.weight_bits} but --weight-bits "
+                         f"is {args.weight_bits}: pass --weight-bits {cfg.weight_bits} (it picks "
+                         f"the calibrated model too)")
     cfg = cfg.with_overrides([*args.params, ("weight_bits", str(args.weight_bits))])
     model = default_model(args.weight_bits)
     if not 0 <= args.layer < len(model.layers):
@@ -316,6 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ValueError, FileNotFoundError, ModelNotInstalled, ToolMissing,
             SimulatorMissing) as e:
         print(f"qbert: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:   # a path the user gave that cannot be read or written
+        where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+        print(f"qbert: error: {where or 'a file'}: {e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from rtl_gen.config import ConfigError
-from rtl_gen.emit import plain_mode
+from rtl_gen.emit import plain_mode, swap_in
 
 from . import bundle, report, signoff
 from .export_config import ExportConfig, default_config, load
@@ -44,11 +44,17 @@ def build_bundle(ec: ExportConfig, out: Path, *, force: bool = False, say=print)
 
     Raises GateFailed (nothing written) or ConfigError (bad target).
     """
+    from formal.sby import SOLVER_ENGINES, check_tools
     from scripts.flows import FLOWS
     out = Path(out)
     _prepare_target(out, force)
+    check_tools(SOLVER_ENGINES[ec.solver])     # a missing solver is a usage error, not a failed gate
     created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.resolve().parent))
+    parent = out.resolve().parent
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+    except OSError as e:
+        raise ConfigError(f"-o {out}: cannot write in {parent} ({e.strerror})") from None
     try:
         plain_mode(tmp)
         units = {}
@@ -68,7 +74,10 @@ def build_bundle(ec: ExportConfig, out: Path, *, force: bool = False, say=print)
         _write_rest(tmp, ec, units, gates, created)
         manifest = bundle.write_manifest(tmp, ec, [g.to_json() for g in gates], created)
         bundle.verify(tmp)          # the bundle as written matches its own manifest
-        _swap_in(tmp, out)
+        try:
+            swap_in(tmp, out)
+        except OSError as e:
+            raise ConfigError(f"-o {out}: cannot write it ({e.strerror})") from None
         return manifest
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -92,29 +101,14 @@ def _write_rest(root: Path, ec: ExportConfig, units: dict, gates: list, created:
     report.write(root, ec, units, gates, perf, created)
 
 
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Rename ``tmp`` onto ``out``; an existing ``out`` is moved aside first and
-    deleted only after the new bundle is in place."""
-    if not out.exists():
-        tmp.rename(out)
-        return
-    old = out.with_name(f".{out.name}.old-{int(time.time())}")
-    out.rename(old)
-    try:
-        tmp.rename(out)
-    except BaseException:
-        old.rename(out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def main(args) -> int:
     if args.verify:
         if args.output or args.config or args.force:
             raise ConfigError("--verify DIR takes no -o, --config or --force")
         root = Path(args.verify)
         if not root.is_dir():
-            raise ConfigError(f"--verify {root}: no such folder")
+            raise ConfigError(f"--verify {root}: "
+                              f"{'a file, not a bundle folder' if root.exists() else 'no such folder'}")
         try:
             n = bundle.verify(root)
         except bundle.VerifyError as e:

@@ -197,6 +197,9 @@ def cmd_sim_minilm(flow: Flow, args) -> int:
     from verif.encoder_cases import minilm_case
     if args.layer is None or not args.text or not args.text.strip():
         raise ConfigError("qbert sim encoder --model minilm needs --layer L and a non-empty --text")
+    if args.examples is not None:
+        raise ConfigError("--examples does not apply to --model minilm: it simulates the one "
+                          "sentence --text gives")
     runner.check_simulator(args.simulator)
     cfg = (flow.config_class().load(args.rtl) if getattr(args, "rtl", None)
            else config_from_args(flow, args.params, args.config))

@@ -73,8 +73,13 @@ def minilm_case(cfg: EncoderConfig, text: str, layer: int,
     model = default_model(cfg.weight_bits)
     if not 0 <= layer < len(model.layers):
         raise ValueError(f"--layer {layer}: all-MiniLM-L6-v2 has layers 0..{len(model.layers) - 1}")
+    from golden_model.minilm import MAX_TOKENS, token_count
+    n = token_count(text)
+    if n > MAX_TOKENS:     # the tokenizer would cut it: the RTL would run another sentence
+        raise ValueError(f"--text has {n} tokens; all-MiniLM-L6-v2 takes at most {MAX_TOKENS} "
+                         f"(its max_seq_length)")
+    cfg.check_seq(n)
     x = quantize_input(model, text)
-    cfg.check_seq(x.shape[0])
     for p in model.layers[:layer]:
         x = encoder_layer(x, p, model.numerics)
     p = model.layers[layer]

@@ -1,6 +1,7 @@
 """MatmulConfig validation, the shared Config base, the generator's file
 contract, lint, and the CLI's bad-input exit codes."""
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -102,6 +103,69 @@ def test_generate_refuses_to_replace_a_foreign_folder(tmp_path, capsys):
     assert (tmp_path / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
+
+
+def _fail_nth_replace(monkeypatch, *fail: int):
+    """os.replace failing (EPERM) on the given calls, 1-based: a folder that cannot move."""
+    import errno
+    import os
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append((src, dst))
+        if len(calls) in fail:
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+        return real(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
+    return calls
+
+
+@pytest.mark.parametrize("fail", [(1,), (2,)], ids=["old_cannot_move", "new_cannot_move_in"])
+def test_generate_over_an_unmovable_output_leaves_it_as_it_was(tmp_path, monkeypatch, fail):
+    out = generate(MatmulConfig(rows=1, cols=1, k_max=8), tmp_path / "rtl")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    calls = _fail_nth_replace(monkeypatch, *fail)
+    with pytest.raises(ConfigError, match=r"output folder .*rtl: cannot write it \(Operation not permitted\)"):
+        generate(MatmulConfig(rows=2, cols=1, k_max=8), out)
+    assert len(calls) == 3 if fail == (2,) else len(calls) == 1   # (2,): moved aside and back
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["rtl"]        # no temp or aside folder left
+
+
+def test_generate_names_where_the_old_output_is_if_it_cannot_come_back(tmp_path, monkeypatch):
+    out = generate(MatmulConfig(rows=1, cols=1, k_max=8), tmp_path / "rtl")
+    _fail_nth_replace(monkeypatch, 2, 3)
+    with pytest.raises(ConfigError, match="the previous output is kept in") as e:
+        generate(MatmulConfig(rows=2, cols=1, k_max=8), out)
+    kept = Path(str(e.value).split("kept in ")[1].rstrip(")"))
+    assert (kept / "params.json").is_file() and not out.exists()
+
+
+def test_swap_in_keeps_old_until_new_is_complete(tmp_path):
+    from rtl_gen.emit import swap_in
+    old, new = tmp_path / "out", tmp_path / "new"
+    old.mkdir(); (old / "a").write_text("old")
+    new.mkdir(); (new / "a").write_text("new")
+    swap_in(new, old)
+    assert (old / "a").read_text() == "new" and not new.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert [p.name for p in old.iterdir()] == ["a"]
+
+
+def test_single_file_outputs_refuse_a_folder_and_an_unwritable_parent(tmp_path, monkeypatch):
+    import tempfile
+    from scripts.atomic import atomic_path
+    with pytest.raises(ConfigError, match="is a folder: give a file path"):
+        with atomic_path(tmp_path):
+            pass
+
+    def mkstemp(*a, **k):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    with pytest.raises(ConfigError, match=r"w.bin: cannot write in .* \(Permission denied\)"):
+        with atomic_path(tmp_path / "w.bin"):
+            pass
+    assert list(tmp_path.iterdir()) == []
 
 def test_verilog_style():
     v = verilog(MatmulConfig())

@@ -1,4 +1,5 @@
 """The qbert command line: exit codes, messages, and no half-written outputs."""
+import re
 import subprocess
 import sys
 
@@ -93,3 +94,91 @@ def test_console_script_is_installed_and_reports_usage_errors():
     r = subprocess.run([sys.executable, "-m", "scripts.cli", "gen", "conv", "-o", "x"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "invalid choice: 'conv'" in r.stderr
+
+
+# ---- bad paths and config files: exit 2, one line naming the path, nothing written ----
+
+def _toml(tmp_path, text):
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    return str(p)
+
+
+@pytest.mark.parametrize("text, message", [
+    (None, r"c\.toml is a folder, not a TOML file"),
+    ("rows = 2\n[matmul]\ncols = 2\n", r"top-level key\(s\) rows beside the \[matmul\] table"),
+    ("matmul = 3\n", r"'matmul' must be a table \[matmul\]"),
+    ("[[matmul]]\nrows = 2\n", r"'matmul' must be a table \[matmul\]"),
+    ("[softmax]\nlanes = 2\n", r"has table\(s\) softmax but no \[matmul\]"),
+])
+def test_bad_config_files_name_the_file_and_the_fix(tmp_path, capsys, text, message):
+    if text is None:
+        (tmp_path / "c.toml").mkdir()
+        path = str(tmp_path / "c.toml")
+    else:
+        path = _toml(tmp_path, text)
+    code, _, err = run(capsys, "gen", "matmul", "--config", path, "-o", str(tmp_path / "out"))
+    assert code == 2 and "Traceback" not in err
+    assert re.search(message, err), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_unit_table_among_others_is_taken(tmp_path, capsys):
+    path = _toml(tmp_path, "[export]\nname = 'x'\n[matmul]\nrows = 2\ncols = 2\n")
+    code, out, _ = run(capsys, "gen", "matmul", "--config", path, "-o", str(tmp_path / "out"))
+    assert code == 0 and "rows=2, cols=2" in out
+
+
+def test_leading_zero_decimal_params_are_decimal(tmp_path, capsys):
+    code, out, _ = run(capsys, "gen", "matmul", "-P", "rows=08", "-P", "cols=0x2",
+                       "-o", str(tmp_path / "out"))
+    assert code == 0 and "rows=8, cols=2" in out
+
+
+def test_single_file_output_onto_a_folder_exits_2(tmp_path, capsys):
+    (tmp_path / "e.npy").mkdir()
+    code, _, err = run(capsys, "model", "minilm-embed", "Hello.", "-o", str(tmp_path / "e.npy"))
+    assert code == 2 and "e.npy is a folder: give a file path" in err
+    code, _, err = run(capsys, "model", "weights", "--layer", "0", "-o", str(tmp_path / "e.npy"))
+    assert code == 2 and "e.npy is a folder: give a file path" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["e.npy"] and not any((tmp_path / "e.npy").iterdir())
+
+
+def test_unreadable_paths_exit_2_naming_the_path(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run(capsys, "lint", "matmul", "--rtl", str(tmp_path / "afile"))
+    assert code == 2 and "afile is a file, not a folder" in err
+    code, _, err = run(capsys, "model", "minilm-embed", "--input", str(tmp_path), "-o",
+                       str(tmp_path / "e.npy"))
+    assert code == 2 and "is not a file" in err
+
+
+def test_weights_refuse_a_config_whose_weight_bits_differ(tmp_path, capsys):
+    path = _toml(tmp_path, "weight_bits = 4\n")
+    code, _, err = run(capsys, "model", "weights", "--layer", "0", "--config", path,
+                       "-o", str(tmp_path / "w.bin"))
+    assert code == 2 and "has weight_bits=4 but --weight-bits is 8: pass --weight-bits 4" in err
+    assert not (tmp_path / "w.bin").exists()
+
+
+@pytest.mark.parametrize("params, message", [
+    (["weight_bits=4", "array=3", "hidden=12", "heads=2", "ffn=12", "max_seq=3"],
+     "array=3 must be even with weight_bits=4"),
+    (["bias_bits=32"], "bias_bits=32 must be <= 31"),
+])
+def test_encoder_errors_name_encoder_parameters(tmp_path, capsys, params, message):
+    argv = [a for p in params for a in ("-P", p)]
+    code, _, err = run(capsys, "gen", "encoder", *argv, "-o", str(tmp_path / "out"))
+    assert code == 2 and message in err
+
+
+def test_sim_minilm_refuses_a_text_the_tokenizer_would_cut(capsys):
+    code, _, err = run(capsys, "sim", "encoder", "--model", "minilm", "--layer", "0",
+                       "-P", "max_seq=512", "--text", "word " * 300)
+    assert code == 2 and "--text has 302 tokens; all-MiniLM-L6-v2 takes at most 256" in err
+    code, _, err = run(capsys, "sim", "encoder", "--model", "minilm", "--layer", "0",
+                       "--text", "word " * 200)
+    assert code == 2 and "sequence length 202" in err
+    code, _, err = run(capsys, "sim", "encoder", "--model", "minilm", "--layer", "0",
+                       "--text", "hello", "--examples", "3")
+    assert code == 2 and "--examples does not apply to --model minilm" in err

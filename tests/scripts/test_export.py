@@ -1,7 +1,6 @@
 """qbert export: a real bundle through every gate, its verification, a refused
 broken unit, and bad export Configs.  One small bundle is built per module."""
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -152,11 +151,26 @@ def test_bad_export_config(tmp_path, capsys, text, where, what):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
 
 
+
+def test_a_solver_not_on_path_is_refused_before_any_gate(tmp_path, monkeypatch, capsys):
+    import formal.sby
+    monkeypatch.setattr(formal.sby, "_tool_path", lambda: str(tmp_path / "no-tools"))
+    (tmp_path / "small.toml").write_text(SMALL.replace("[export]\n", "[export]\nsolver = 'boolector'\n"))
+    out = tmp_path / "bundle"
+    assert main(["export", "--config", str(tmp_path / "small.toml"), "-o", str(out)]) == 2
+    cap = capsys.readouterr()
+    assert "formal engine 'smtbmc boolector' needs tools that are not on PATH" in cap.err
+    assert "running the gates" not in cap.out and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.toml"]
+
 def test_usage_errors(tmp_path, capsys):
     assert main(["export"]) == 2
     assert "needs -o DIR" in capsys.readouterr().err
     assert main(["export", "--verify", str(tmp_path / "nope")]) == 2
     assert "no such folder" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("x")
+    assert main(["export", "--verify", str(tmp_path / "afile")]) == 2
+    assert "a file, not a bundle folder" in capsys.readouterr().err
     assert main(["export", "--verify", str(tmp_path), "-o", str(tmp_path / "x")]) == 2
 
 
@@ -168,13 +182,3 @@ def test_default_config_is_every_unit_with_proofs():
     assert all(c == FLOWS[u].config_class()() for u, c in ec.units.items())
     with pytest.raises(ConfigError, match="export.name"):
         export_config.ExportConfig(name="1bad", units=ec.units)
-
-
-def test_swap_in_keeps_old_until_new_is_complete(tmp_path):
-    old, new = tmp_path / "out", tmp_path / "new"
-    old.mkdir(); (old / "a").write_text("old")
-    new.mkdir(); (new / "a").write_text("new")
-    export._swap_in(new, old)
-    assert (old / "a").read_text() == "new" and not new.exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]
-    assert os.listdir(old) == ["a"]
