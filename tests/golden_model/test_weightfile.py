@@ -99,7 +99,7 @@ def test_bad_streams_are_refused_naming_the_field(damage, message):
     ({"array": 7}, "hidden=384 must be a multiple of array=7"),
     ({"ffn": 1000}, "ffn=1000 must be a multiple of array=16"),
     ({"max_seq": 100}, "max_seq=100 must be a multiple of array=16"),
-    ({"array": 1, "weight_bits": 4}, "cols=1"),
+    ({"array": 1, "weight_bits": 4}, "array=1 must be even with weight_bits=4"),
     ({"array": 0}, "array"),
     ({"dsp_pack": 3}, "dsp_pack=3 needs weight_bits=4"),
     ({"dsp_pack": 4, "weight_bits": 4}, "dsp_pack must be one of 1, 2, 3"),
