@@ -8,6 +8,7 @@ mutated RTL are all checked against the Config they claim to implement.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -96,6 +97,16 @@ def _outside_pytest():
             os.environ["PYTEST_CURRENT_TEST"] = saved
 
 
+@contextmanager
+def _build_lock(build_dir: Path):
+    """One build of a key at a time (parallel test workers, two shells): the
+    second waits, then reuses it; the simulations themselves run side by side."""
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(build_dir.parent / f".{build_dir.name}.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 def run(unit: str, *, sources: list[Path], toplevel: str, test_module: str, rtl_dir: Path,
         params: dict, simulator: str = "verilator", waves: bool = False,
         extra_env: dict | None = None, testcase: str | None = None,
@@ -113,17 +124,18 @@ def run(unit: str, *, sources: list[Path], toplevel: str, test_module: str, rtl_
     runner = get_runner(simulator)
     if simulator == "verilator":
         _fix_verilator_make(runner)
-    reused = stamp.is_file()
     args = list(build_args or [])
     if simulator == "verilator":
         args += ["-Wno-fatal", "-O2"]
     with _outside_pytest():
-        if not reused:
-            build_dir.mkdir(parents=True, exist_ok=True)
-            runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
-                         waves=waves, build_args=args, always=True)
-            stamp.write_text(json.dumps({"unit": unit, "params": params}, indent=1))
-        else:
+        with _build_lock(build_dir):
+            reused = stamp.is_file()
+            if not reused:
+                build_dir.mkdir(parents=True, exist_ok=True)
+                runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
+                             waves=waves, build_args=args, always=True)
+                stamp.write_text(json.dumps({"unit": unit, "params": params}, indent=1))
+        if reused:
             runner.build_dir = build_dir
             runner.hdl_toplevel = toplevel
             runner.waves = waves

@@ -121,6 +121,35 @@ def test_build_dirs_keyed_by_params_and_sources(tmp_path):
     assert runner.build_key("matmul", [a / "qbert_matmul.v"], p, "verilator", True) != key(a)
 
 
+
+#: one simulation of the 2x2 Config in rtl (argv[1]); prints whether its build was reused
+_SIM_ONE = """
+import sys
+from pathlib import Path
+from rtl_gen.matmul import MatmulConfig
+from scripts.flows import FLOWS, simulate
+res, _ = simulate(FLOWS["matmul"], MatmulConfig.load(sys.argv[1]), Path(sys.argv[1]),
+                  examples=1, seed=0)
+print("RESULT", res.passed, res.reused_build)
+"""
+
+
+def test_parallel_runs_share_one_build(tmp_path):
+    """Two workers (pytest-xdist) reaching the same parameter set at once: one
+    builds, the other waits for it and reuses it, and both simulations pass."""
+    import os
+    import subprocess
+    import sys
+    generate(CONFIGS["2x2_k16"], tmp_path / "rtl")
+    env = {**os.environ, "QBERT_SIM_BUILD": str(tmp_path / "build")}
+    procs = [subprocess.Popen([sys.executable, "-c", _SIM_ONE, str(tmp_path / "rtl")], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    results = sorted(line for out in outs for line in out.splitlines() if line.startswith("RESULT"))
+    assert results == ["RESULT True False", "RESULT True True"], outs[0][-2000:] + outs[1][-2000:]
+    assert len(list((tmp_path / "build" / "matmul").iterdir())) == 2   # the build and its lock
+
 def test_cli_icarus_missing_is_a_usage_error(capsys):
     from scripts import cli
     try:
