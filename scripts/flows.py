@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rtl_gen.config import ConfigError, UnitConfig
+from rtl_gen.emit import swap_in
 
 REPO = Path(__file__).resolve().parents[1]
 WAIVERS = REPO / "rtl_gen" / "lint_waivers.vlt"
@@ -76,13 +77,28 @@ def _rtl_config(flow: Flow, args) -> tuple[UnitConfig, Path, bool]:
         flow.gen_module().sources(args.rtl)  # files.f and the files it names exist
         return cfg, Path(args.rtl), False
     cfg = config_from_args(flow, args.params, args.config)
-    from verif.runner import SIM_BUILD
+    from verif.runner import SIM_BUILD, folder_lock
     import hashlib
     key = hashlib.sha256(cfg.to_json().encode()).hexdigest()[:16]
     rtl = SIM_BUILD / flow.unit / f"rtl_{key}"
     rtl.parent.mkdir(parents=True, exist_ok=True)
-    flow.gen_module().generate(cfg, rtl)
+    # fresh RTL every time, but moved in only if it differs: another process may be
+    # simulating the same Config from this folder
+    with folder_lock(rtl), tempfile.TemporaryDirectory(dir=rtl.parent, prefix=".gen_") as tmp:
+        new = flow.gen_module().generate(cfg, Path(tmp) / "rtl")
+        if not _same_files(new, rtl):
+            swap_in(new, rtl)
     return cfg, rtl, True
+
+
+def _same_files(a: Path, b: Path) -> bool:
+    """Folders ``a`` and ``b`` hold the same files, byte for byte."""
+    import filecmp
+    names = sorted(p.name for p in a.iterdir())
+    if not b.is_dir() or sorted(p.name for p in b.iterdir()) != names:
+        return False
+    match, _, _ = filecmp.cmpfiles(a, b, names, shallow=False)
+    return len(match) == len(names)
 
 
 def cmd_gen(flow: Flow, args) -> int:

@@ -98,11 +98,12 @@ def _outside_pytest():
 
 
 @contextmanager
-def _build_lock(build_dir: Path):
-    """One build of a key at a time (parallel test workers, two shells): the
-    second waits, then reuses it; the simulations themselves run side by side."""
-    build_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(build_dir.parent / f".{build_dir.name}.lock", "w") as f:
+def folder_lock(folder: Path):
+    """One writer of ``folder`` at a time across processes (parallel test workers,
+    two shells): a build of a key, or the generated RTL of a Config; the second
+    waits, then reuses what the first wrote."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         yield
 
@@ -128,7 +129,7 @@ def run(unit: str, *, sources: list[Path], toplevel: str, test_module: str, rtl_
     if simulator == "verilator":
         args += ["-Wno-fatal", "-O2"]
     with _outside_pytest():
-        with _build_lock(build_dir):
+        with folder_lock(build_dir):
             reused = stamp.is_file()
             if not reused:
                 build_dir.mkdir(parents=True, exist_ok=True)

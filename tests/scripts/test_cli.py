@@ -182,3 +182,23 @@ def test_sim_minilm_refuses_a_text_the_tokenizer_would_cut(capsys):
     code, _, err = run(capsys, "sim", "encoder", "--model", "minilm", "--layer", "0",
                        "--text", "hello", "--examples", "3")
     assert code == 2 and "--examples does not apply to --model minilm" in err
+
+
+def test_generated_rtl_is_replaced_only_when_it_differs(tmp_path, monkeypatch):
+    """`qbert sim/lint/bench UNIT -P ..` regenerate into one folder per Config; a
+    second process simulating the same Config must not see it vanish mid-run."""
+    import argparse
+    import verif.runner
+    from scripts import flows
+    monkeypatch.setattr(verif.runner, "SIM_BUILD", tmp_path)
+    args = argparse.Namespace(rtl=None, params=[("lanes", "1")], config=None)
+    _, rtl, generated = flows._rtl_config(flows.FLOWS["gelu"], args)
+    inode = rtl.stat().st_ino
+    assert generated and flows._rtl_config(flows.FLOWS["gelu"], args)[1] == rtl
+    assert rtl.stat().st_ino == inode                        # identical: left in place
+    v = next(rtl.glob("*.v"))
+    good = v.read_text()
+    v.write_text(good + "// stale\n")
+    flows._rtl_config(flows.FLOWS["gelu"], args)
+    assert rtl.stat().st_ino != inode and v.read_text() == good   # differs: replaced
+    assert sorted(p.name for p in rtl.parent.iterdir()) == [f".{rtl.name}.lock", rtl.name]  # no temp left
