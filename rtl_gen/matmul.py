@@ -420,7 +420,7 @@ def _packed_products(m, cfg: MatmulConfig, acts, wgts, groups=None) -> dict:
         pw = _operand(m, g, terms)
         for r, act in enumerate(acts):
             p = _multiplier(m, cfg, g, act, pw, r)
-            fields = (_pair_fields(m, p, cfg.prod_bits, g.shift, g.product_bits)
+            fields = (_pair_fields(p, cfg.prod_bits, g.shift, g.product_bits)
                       if len(g.cols) == 2 else _triple_fields(m, g, p, f"r{r}_{g.name}"))
             for c, prod in zip(g.cols, fields):
                 out[r, c] = prod
@@ -476,7 +476,7 @@ def _mixed_products(m, cfg: MatmulConfig, clk, acts, wide_wgts, nibs, eff, wide,
         for r, act in enumerate(acts):
             p = _multiplier(m, cfg, g, act, pw, r)
             n0, n1, n2 = _triple_fields(m, g, p, f"r{r}_{g.name}")
-            w0, w1 = _pair_fields(m, p, cfg.prod_bits, g.wide_shift, g.wide_shift + cfg.prod_bits)
+            w0, w1 = _pair_fields(p, cfg.prod_bits, g.wide_shift, g.wide_shift + cfg.prod_bits)
             held = m.Reg(f"pfirst_r{r}_c{c2}_q", cfg.prod_bits)
             m.Always(Posedge(clk))(If(first)(held(Slice(p, cfg.prod_bits - 1, 0))))
             pb4 = AB + 4
@@ -487,7 +487,7 @@ def _mixed_products(m, cfg: MatmulConfig, clk, acts, wide_wgts, nibs, eff, wide,
     return out
 
 
-def _pair_fields(m, p, pb: int, s: int, P: int) -> list:
+def _pair_fields(p, pb: int, s: int, P: int) -> list:
     """``p = x*w0 + x*w1 * 2^s`` with s = pb + 1: w0's product is the low pb
     bits; bit s - 1 is its sign, the borrow it took from w1's, which is
     ``p[s +: pb] + p[s-1]``."""
