@@ -82,7 +82,6 @@ def plain_mode(path: str | os.PathLike) -> None:
     os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~umask)
 
 
-
 def swap_in(tmp: Path, out: Path) -> None:
     """Move the complete ``tmp`` onto ``out`` (files or folders, same parent).
 
