@@ -8,7 +8,8 @@ and the BERT-base estimate against FQ-BERT (docs/encoder.md, "Performance").
 2. The model for MiniLM and BERT-base at 128 tokens on arrays of 8, 16 and 32
    (BERT-base also on the mixed W4 array, dsp_pack 3): cycles per layer, utilization, and a 12-layer BERT-base inference against
    FQ-BERT's 43.89 ms at 214 MHz (9.39 M cycles), and the floor of any array of DSP
-   multipliers within its 1751 DSPs, at W4 and W8 (:func:`dsp_floor`).
+   multipliers within its 1751 DSPs, at W4 and W8 (:func:`dsp_floor`); and where
+   a BERT-base layer's cycles go on array 32 (:func:`phase_shares`).
 3. Resources (unless --no-synth): Yosys synth_xilinx of every unit the engine
    instantiates, each at the engine's Config (the engine's own glue has no
    multipliers: its DSPs are the units' DSPs).
@@ -72,6 +73,27 @@ def model_table(seq: int = 128, arrays=(8, 16, 32)) -> list[dict]:
     return rows
 
 
+#: the sequencer's phases (rtl_gen/encoder_cycles.layer_cycles) by what they do
+PHASE_GROUPS = {
+    "Q/K/V/out projections": ("LIN_q", "LIN_k", "LIN_v", "LIN_out"),
+    "FFN up/down": ("LIN_up", "LIN_down"),
+    "Q K^T and P V": ("QK", "PV"),
+    "softmax (array idle)": ("SM",),
+    "LayerNorms (array idle)": ("LNP1", "LNV1", "LNP2", "LNV2"),
+    "header, scalars, X load, done": ("START", "HDR", "SCAL", "LOADX", "DONE"),
+}
+
+
+def phase_shares(cfg, seq: int = 128) -> dict[str, int]:
+    """A layer's cycles (cycle model) by :data:`PHASE_GROUPS`: what overlapping
+    the softmax or the LayerNorms with the array could save at most."""
+    from rtl_gen.encoder_cycles import layer_cycles
+    ph = layer_cycles(cfg, seq).phases
+    grouped = {g: sum(ph[p] for p in names) for g, names in PHASE_GROUPS.items()}
+    assert sum(grouped.values()) == sum(ph.values()), sorted(ph)   # every phase in a group
+    return grouped
+
+
 def unit_resources(cfg) -> dict:
     """Yosys resources of every unit the engine instantiates, at the engine's Config."""
     from rtl_gen import gelu, layernorm, matmul, requant, residual, softmax
@@ -118,6 +140,15 @@ def main(flow, cfg, rtl: Path, do_synth: bool = True) -> dict:
         arr = f"{r['array']} {r['variant']}"
         print(f"{r['model']:>10} {arr:>14} {r['layer_cycles']:>13,} "
               f"{r['inference_cycles']:>12,} {100 * r['utilization']:>6.1f}% {vs:>11}")
+    from rtl_gen.encoder import EncoderConfig
+    shares = {}
+    for variant, kw in VARIANTS.items():
+        shares[variant] = phase_shares(EncoderConfig.preset("bert-base", array=32, max_seq=128, **kw))
+    print(f"\nwhere a BERT-base layer's cycles go (128 tokens, array 32): "
+          f"{', '.join(VARIANTS)}")
+    for g in PHASE_GROUPS:
+        print(f"  {g:<32}" + "".join(
+            f" {sh[g]:>9,} {100 * sh[g] / sum(sh.values()):>5.1f}%" for sh in shares.values()))
     floors = {wb: dsp_floor(weight_bits=wb) for wb in (4, 8)}
     print(f"\ngoal: at most a third of FQ-BERT's cycles, {GOAL_CYCLES:,.0f}. Floor for DSP "
           f"multipliers alone ({FQBERT_DSP} DSPs, every one busy every cycle, at 100% utilization):")
@@ -127,6 +158,7 @@ def main(flow, cfg, rtl: Path, do_synth: bool = True) -> dict:
               f"{fl['floor_cycles']:,} cycles "
               f"({'above' if fl['floor_cycles'] > GOAL_CYCLES else 'within'} the goal)")
     out = {"config": cfg.to_params(), "cycles": info["cycles"], "model": table,
+           "phases_bert_base_32": shares,
            "dsp_floor": {f"w{wb}": fl for wb, fl in floors.items()}}
     if do_synth:
         print("\nYosys synth_xilinx -family xcup of the units at this Config:")

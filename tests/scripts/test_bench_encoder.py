@@ -44,3 +44,19 @@ def test_model_table_has_the_mixed_array():
         plain, mixed = rows["bert-base", "pack2", a], rows["bert-base", "w4 mixed", a]
         assert plain["layer_cycles"] < mixed["layer_cycles"] < 1.05 * plain["layer_cycles"]
     assert not any(v == "w4 mixed" for m, v, _ in rows if m == "minilm")
+
+
+def test_phase_shares_group_every_cycle_of_the_layer():
+    """The bench's breakdown of a BERT-base layer adds up to the cycle model's
+    total; the mixed array changes the attention's matmuls (two cycles a beat),
+    not the softmax."""
+    from rtl_gen.encoder_cycles import layer_cycles
+    from scripts.bench_encoder import phase_shares
+    plain_cfg = EncoderConfig.preset("bert-base", array=32)
+    mixed_cfg = EncoderConfig.preset("bert-base", array=32, weight_bits=4, dsp_pack=3)
+    plain, mixed = phase_shares(plain_cfg), phase_shares(mixed_cfg)
+    assert sum(plain.values()) == layer_cycles(plain_cfg, 128).total == 973_852
+    assert sum(mixed.values()) == layer_cycles(mixed_cfg, 128).total == 998_934
+    assert mixed["Q K^T and P V"] > 1.8 * plain["Q K^T and P V"]
+    assert mixed["softmax (array idle)"] == plain["softmax (array idle)"]
+    assert plain["FFN up/down"] > 0.6 * sum(plain.values())
