@@ -119,7 +119,9 @@ def params(draw, cfg: LayerNormConfig):
     H, s = cfg.hidden, cfg.spec
     if draw(st.integers(0, 3)) == 0:
         k = draw(st.sampled_from([0, 0, 1, 2]))
-        gamma = np.full(H, draw(st.sampled_from([1, 1, -1, 2])), dtype=np.int64)
+        glo, ghi = int_range(cfg.gamma_bits)       # 2 does not fit gamma_bits=2
+        gamma = np.full(H, draw(st.sampled_from([g for g in (1, 1, -1, 2) if glo <= g <= ghi])),
+                        dtype=np.int64)
         beta = np.asarray(draw(st.lists(st.integers(-2, 2), min_size=H, max_size=H)),
                           dtype=np.int64)
         return gamma, beta, 1 << 30, 30 + k

@@ -27,8 +27,9 @@ KINDS = ("random", "equal", "dominant", "clamp", "qedge", "scaled", "edges", "po
 @lru_cache(maxsize=None)
 def _exp_table(spec) -> tuple[np.ndarray, np.ndarray]:
     """(e, d): every value e = int_exp(d) for d in [30*x0, 0], ascending in e,
-    with the largest d giving it."""
-    d = np.arange(N_CLAMP * spec.x0, 1, dtype=np.int64)
+    with the largest d giving it; d only as low as the scores reach (diff_bits:
+    a narrow in_bits never gets to the clamp)."""
+    d = np.arange(max(N_CLAMP * spec.x0, -(1 << (spec.diff_bits - 1))), 1, dtype=np.int64)
     e = int_exp(d, spec)
     uniq, first = np.unique(e[::-1], return_index=True)   # d descending: largest d first
     return uniq, d[::-1][first]
@@ -94,7 +95,7 @@ def rows(draw, cfg: SoftmaxConfig, kind: str | None = None) -> np.ndarray:
         x[draw(st.integers(0, n - 1))] = top
     elif kind == "clamp":
         # scores around the clamp of the exp range: max + 30*x0 +- small
-        top = draw(st.sampled_from([hi, top, max(top, lo - clampd)]))
+        top = draw(st.sampled_from([hi, top, min(hi, max(top, lo - clampd))]))
         deltas = draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n))
         x = clip([top + clampd + dd for dd in deltas])
         x[draw(st.integers(0, n - 1))] = top
@@ -112,7 +113,8 @@ def rows(draw, cfg: SoftmaxConfig, kind: str | None = None) -> np.ndarray:
         x = clip(draw(st.lists(st.integers(top - span, top), min_size=n, max_size=n)))
     elif kind == "pow2sum":
         # the exp sum a power of two: factor = 2^32 / sum exactly
-        top = draw(st.integers(max(lo, lo - clampd + 1), hi))
+        # a top whose clamp distance stays in range, if the input range has one
+        top = draw(st.integers(min(hi, max(lo, lo - clampd + 1)), hi))
         n = max(n, min(cfg.max_len, 8))      # room for the greedy sum
         target = 1 << (int(spec.c).bit_length() + draw(st.integers(0, 2)))
         ds = pow2_sum_diffs(spec, n, target)
