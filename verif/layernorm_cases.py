@@ -22,7 +22,8 @@ from .strategies import int_arrays, ints, pause_patterns, requant_params
 #: the stream endpoints of the LayerNorm DUT
 IN, PRM, OUT = "s_axis", "s_axis_prm", "m_axis"
 
-KINDS = ("random", "constant", "near_constant", "outlier", "edges", "threshold", "narrow")
+KINDS = ("random", "constant", "near_constant", "outlier", "edges", "threshold", "narrow",
+         "mean_tie")
 
 
 @dataclass
@@ -72,6 +73,13 @@ def vectors(draw, cfg: LayerNormConfig, kind: str | None = None) -> np.ndarray:
         span = draw(st.sampled_from([1, 2, 5, 31]))
         x = np.clip(base + np.asarray(draw(st.lists(st.integers(-span, span), min_size=H,
                                                     max_size=H))), lo, hi)
+    elif kind == "mean_tie":                   # sum / H on or next to a rounding tie
+        x = np.clip(base + np.asarray(draw(st.lists(st.integers(-8, 8), min_size=H,
+                                                    max_size=H))), lo, hi)
+        target = H // 2 + draw(st.sampled_from([-1, 0, 1]))
+        delta = (target - int(x.sum())) % H
+        i = draw(st.integers(0, H - 1))
+        x[i] += delta if x[i] + delta <= hi else delta - H
     else:
         x = draw(int_arrays((H,), IB))
     return np.clip(np.asarray(x, dtype=np.int64), lo, hi)

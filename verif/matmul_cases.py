@@ -100,6 +100,14 @@ def _small(shape, mag: int, bits: int):
         lambda v: np.asarray(v, dtype=np.int64).reshape(shape))
 
 
+def _ends(shape, bits: int):
+    """An int64 array of values at the ends of ``bits`` (and -1, 0, 1 among them)."""
+    lo, hi = int_range(bits)
+    size = int(np.prod(shape))
+    return st.lists(st.sampled_from([lo, lo, hi, -1, 0, 1]), min_size=size, max_size=size).map(
+        lambda v: np.asarray(v, dtype=np.int64).reshape(shape))
+
+
 @st.composite
 def cases(draw, cfg: MatmulConfig, k_max_sim: int = 4096) -> MatmulCase:
     """A matmul within ``cfg``: 1..2 tiles a side (partial tiles included),
@@ -124,8 +132,14 @@ def cases(draw, cfg: MatmulConfig, k_max_sim: int = 4096) -> MatmulCase:
     else:
         k = draw(st.one_of(st.integers(1, k_cap(cfg)), st.sampled_from([1, R, R + 1])))
         k = min(k, cfg.k_max)
-        x = draw(int_arrays((m, k), cfg.act_bits))
-        w = draw(int_arrays((k, n), WB))
+        if draw(st.integers(0, 4)) == 4:
+            # operands at their ends only: -128 x -128 = +2^14 is the one product
+            # that needs the top bit of its field, and packed pairs borrow most there
+            x = draw(_ends((m, k), cfg.act_bits))
+            w = draw(_ends((k, n), WB))
+        else:
+            x = draw(int_arrays((m, k), cfg.act_bits))
+            w = draw(int_arrays((k, n), WB))
         bias = draw(int_arrays((n,), BB, extra=(blo // 2, bhi // 2)))
     acc_log2 = max(1, int(k * (1 << (cfg.act_bits - 1)) * (1 << (WB - 1))).bit_length())
     mult, shift = draw(requant_params(n, acc_log2))

@@ -61,7 +61,9 @@ def test_broken_rtl_is_caught_and_reproduced(tmp_path, caught_and_reproduced):
     v.write_text(bad)
 
     first = r"first at out\[\d+, \d+\].*expected -?\d+, got -?\d+"
-    caught_and_reproduced("matmul", tmp_path / "rtl", first, 60)
+    # 100: at the fixture's seed, 60 examples stopped meeting a case whose rounding
+    # shows once the operand draws gained ends-only tiles (9 of 10 seeds still do)
+    caught_and_reproduced("matmul", tmp_path / "rtl", first, 100)
 
 
 def test_icarus_runs_or_skips(tmp_path):
