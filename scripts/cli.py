@@ -128,14 +128,14 @@ def cmd_weights(args) -> int:
     from rtl_gen.encoder import EncoderConfig
     from .atomic import atomic_path
 
-    cfg = EncoderConfig.preset("minilm")
+    cfg, from_file = EncoderConfig.preset("minilm"), {}
     if args.config:
-        cfg = EncoderConfig.from_toml(args.config)
+        from_file = EncoderConfig.toml_params(args.config)
+        cfg = EncoderConfig.from_params(from_file)
     if any(name == "weight_bits" for name, _ in args.params):
         raise UsageError("give the weight width with --weight-bits (it picks the calibrated "
                          "model too), not -P weight_bits")
-    if args.config and "weight_bits" in EncoderConfig.toml_params(args.config) \
-            and cfg.weight_bits != args.weight_bits:
+    if "weight_bits" in from_file and cfg.weight_bits != args.weight_bits:
         raise UsageError(f"--config {args.config} has weight_bits={cfg.weight_bits} but --weight-bits "
                          f"is {args.weight_bits}: pass --weight-bits {cfg.weight_bits} (it picks "
                          f"the calibrated model too)")
