@@ -15,8 +15,9 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 from cocotb.triggers import SimTimeoutError
 
 from rtl_gen.matmul import MatmulConfig
-from verif.matmul_cases import (ACT, OUT, PRM, WGT, MatmulCase, beat_modes, cases,
-                                describe_mismatch, expected, pack, tiles, unpack)
+from verif.matmul_cases import (ACT, EXACT_MULT, EXACT_SHIFT, OUT, PRM, WGT, MatmulCase,
+                                beat_modes, cases, describe_mismatch, expected, pack, tiles,
+                                unpack)
 from verif.tb import CLOCK_NS, StreamTB, env_int, run_property
 
 
@@ -120,23 +121,44 @@ async def matmul_matches_golden(dut):
 
 @cocotb.test()
 async def matmul_tlast_mismatch_sets_error(dut):
-    """Directed: wgt tlast one beat early raises the sticky err_tlast_o; a reset clears it."""
+    """Directed: wgt tlast one beat early raises the sticky err_tlast_o, the
+    activation's tlast is obeyed (one output tile, of the whole K = 3, as
+    docs/matmul.md says); a reset clears the flag."""
     from cocotbext.axi import AxiStreamFrame
     cfg = _config()
     tb = MatmulTB(dut, cfg)
+    tb.set_pauses({})
     await tb.reset()
     assert int(dut.err_tlast_o.value) == 0
     k = 3
-    c = MatmulCase(np.ones((cfg.rows, k), dtype=np.int64), np.ones((k, cfg.cols), dtype=np.int64),
-                   np.zeros(cfg.cols, dtype=np.int64), np.zeros(cfg.cols, dtype=np.int64),
-                   np.zeros(cfg.cols, dtype=np.int64), {})
+    rng = np.random.default_rng(7)
+    wlo = -(1 << (cfg.weight_bits - 1))
+    c = MatmulCase(rng.integers(-128, 128, (cfg.rows, k)),
+                   rng.integers(wlo, -wlo, (k, cfg.cols)), np.zeros(cfg.cols, dtype=np.int64),
+                   np.full(cfg.cols, EXACT_MULT, dtype=np.int64),
+                   np.full(cfg.cols, EXACT_SHIFT, dtype=np.int64), {})
     (act, wgt, prm), = pack(cfg, c)
-    tb.act.send_nowait(AxiStreamFrame(act))
-    tb.wgt.send_nowait(AxiStreamFrame(wgt[:1]))   # tlast on beat 0 instead of beat 2
-    tb.wgt.send_nowait(AxiStreamFrame(wgt[1:]))
+    modes = beat_modes(cfg, c)
+    user = None if modes is None else [int(v) for v in modes]
     tb.prm.send_nowait(AxiStreamFrame([prm]))
-    await ClockCycles(dut.clk, 2 * k + 10)
+    tb.act.send_nowait(AxiStreamFrame(act))
+    # tlast on beat 0 instead of beat 2
+    tb.wgt.send_nowait(AxiStreamFrame(wgt[:1], tuser=None if user is None else user[:1]))
+    tb.wgt.send_nowait(AxiStreamFrame(wgt[1:], tuser=None if user is None else user[1:]))
+    try:
+        f = await with_timeout(tb.out.recv(), (4 * k + 4 * cfg.rows + 50) * CLOCK_NS, "ns")
+    except SimTimeoutError:
+        raise AssertionError("no output tile after a tlast disagreement") from None
     assert int(dut.err_tlast_o.value) == 1, "err_tlast_o not set by a tlast disagreement"
+    words = list(f.tdata)
+    assert len(words) == cfg.rows, (f"the output tile after a tlast disagreement has "
+                                    f"{len(words)} beats, expected {cfg.rows}")
+    y, exp = unpack(cfg, c, [words]), expected(cfg, c)
+    if not np.array_equal(y, exp):
+        raise AssertionError("after a tlast disagreement the tile is not the act's K = 3 "
+                             "one: " + describe_mismatch(cfg, c, exp, y))
+    await ClockCycles(dut.clk, 2 * k + cfg.rows + 10)
+    assert tb.out.empty(), "an extra output after a tlast disagreement (wgt tlast obeyed?)"
     await tb.reset()
     assert int(dut.err_tlast_o.value) == 0, "reset did not clear err_tlast_o"
 

@@ -38,15 +38,19 @@ def _exp_table(spec) -> tuple[np.ndarray, np.ndarray]:
 def pow2_sum_diffs(spec, n: int, target: int) -> list[int]:
     """d values (<= 0, the first 0) of a row of n scores whose exp sum is
     ``target`` if n allows (greedy: the largest e that still fits, each
-    step, after one element on an output rounding tie); the rest of the row
-    at the clamp (e = 0).  A sum that is a power of two makes the divider's
-    remainder exactly 0: its compare's tie."""
+    step, after one element whose output a factor one too small changes);
+    the rest of the row at the clamp (e = 0).  A sum that is a power of two
+    makes the divider's remainder exactly 0: its compare's tie."""
     es, ds = _exp_table(spec)
     out, rem = [0], target - int(es[-1])
-    # one element whose output sits exactly on a rounding tie at that factor:
-    # e * 2^(32 - t) / 2^k = m + 1/2 (target = 2^t), so a factor off by one shows
-    h = target >> (spec.out_bits + 1)
-    tie = np.flatnonzero((es % (2 * h) == h) & (es <= rem)) if h else []
+    # e * factor / 2^k lands in [m + 1/2, m + 1/2 + e / 2^k): its output rounds
+    # up, and down with factor - 1 (a divider off by one at its tie); exactly
+    # on m + 1/2 if there is one such e, so a rounding constant off by one shows
+    k = DIV_BITS - spec.out_bits
+    half, frac = 1 << (k - 1), (es * ((1 << DIV_BITS) // target)) % (1 << k)
+    fits = (frac >= half) & (frac - half < es) & (es <= rem)
+    tie = np.flatnonzero(fits & (frac == half))
+    tie = tie if len(tie) else np.flatnonzero(fits)
     if len(tie) and len(out) < n:
         out.append(int(ds[tie[-1]]))
         rem -= int(es[tie[-1]])
@@ -116,7 +120,10 @@ def rows(draw, cfg: SoftmaxConfig, kind: str | None = None) -> np.ndarray:
         # a top whose clamp distance stays in range, if the input range has one
         top = draw(st.integers(min(hi, max(lo, lo - clampd + 1)), hi))
         n = max(n, min(cfg.max_len, 8))      # room for the greedy sum
-        target = 1 << (int(spec.c).bit_length() + draw(st.integers(0, 2)))
+        # targets 2^t for t at every step of a divider cycle: the quotient's one
+        # bit, where the compare ties, is bit 32 - t
+        steps = max(3, cfg.div_bits_per_cycle)
+        target = 1 << (int(spec.c).bit_length() + draw(st.integers(0, steps - 1)))
         ds = pow2_sum_diffs(spec, n, target)
         x = clip([top + dd for dd in draw(st.permutations(ds))])
     elif kind == "edges":

@@ -2,7 +2,7 @@
 Verilog must each make `qbert sim matmul --rtl DIR` exit 1 (a mismatch).
 
 Each mutant needs its own Verilator build (~15-30 s); nine run in the default
-regression, all 22 under `-m slow` (`tox -e mutants`, `tox -e fuzz`).
+regression, all 23 under `-m slow` (`tox -e mutants`, `tox -e fuzz`).
 """
 import os
 import subprocess
@@ -36,6 +36,10 @@ MUTANTS = {
     "output_register_ignores_stall": ("    if(en) begin\n      out_c0_q <= sat_c0;",
                                       "    if(1'b1) begin\n      out_c0_q <= sat_c0;"),
     "tlast_error_never_set": ("err_tlast_q <= 1'd1;", "err_tlast_q <= 1'd0;"),
+    # a tile ends on the weights' tlast, not the activations' (docs/matmul.md: the
+    # act's tlast is obeyed when the two disagree)
+    "tile_end_on_wgt_tlast": ("done_q <= fire && s_axis_act_tlast ||",
+                              "done_q <= fire && s_axis_wgt_tlast ||"),
     # the shadow bank never empties: the tile is sent again and again
     "shadow_never_released": ("          shd_full_q <= 1'd0;\n          shd_row_q <= 2'd0;",
                               "          shd_row_q <= 2'd0;"),
@@ -90,7 +94,8 @@ MIXED_MUTANTS = {
 #: what the failure report must say, where one particular check must catch it
 NEEDLE = {"tlast_error_never_set": "err_tlast_o not set by a tlast disagreement",
           "tvalid_withdrawn_while_stalled": "AXI4-Stream requires",
-          "shadow_never_released": "output beat(s)/frame(s) beyond the"}
+          "shadow_never_released": "output beat(s)/frame(s) beyond the",
+          "tile_end_on_wgt_tlast": "after a tlast disagreement"}
 
 
 #: the default run's mutants (an operator, the rounding edge, an off-by-one

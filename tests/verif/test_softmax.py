@@ -176,3 +176,47 @@ def test_case_kinds_reach_the_corners():
     find(rows(cfg), lambda r: bin(int(int_exp(r - r.max(), cfg.spec).sum())).count("1") == 1
          and len(r) > 2)
     find(rows(cfg), lambda r: len(r) % cfg.lanes and len(r) > cfg.lanes)
+
+
+@pytest.mark.parametrize("cfg", [SoftmaxConfig(), CONFIGS["l3_in12_out8"],
+                                 SoftmaxConfig(lanes=2, max_len=16, in_bits=8, frac_bits=4)],
+                         ids=["default", "l3_in12_out8", "in8_frac4"])
+def test_pow2sum_rows_reach_every_divider_step(cfg):
+    """Rows whose exp sum is 2^t make the divider's compare tie at quotient bit
+    32 - t; one element of the row must then change its output if the factor
+    is one too small (a compare that takes > for >=, at that step of the
+    divider's cycle), for every step of a cycle; and some element sits exactly
+    on a rounding tie (a rounding constant one too small).  A mutation
+    campaign's survivors at the default Config (max_len 512) motivated this."""
+    from hypothesis import find
+    from golden_model.softmax import DIV_BITS
+    from verif.softmax_cases import rows
+    spec, div = cfg.spec, cfg.divider
+    k = DIV_BITS - spec.out_bits
+
+    def outputs(e, factor):
+        return np.minimum((e * factor + (1 << (k - 1))) >> k, (1 << spec.out_bits) - 1)
+
+    def pow2(r):
+        e = int_exp(r - r.max(), spec)
+        s = int(e.sum())
+        return (e, s) if s & (s - 1) == 0 else (e, 0)
+
+    def at_step(step):
+        def hit(r):
+            e, s = pow2(r)
+            if not s:
+                return False
+            j = DIV_BITS - (s.bit_length() - 1)          # the quotient's one bit
+            f = (1 << DIV_BITS) // s
+            return ((div.padded_bits - 1 - j) % div.bits_per_cycle == step
+                    and (outputs(e, f - 1) != outputs(e, f)).any())
+        return hit
+
+    for step in range(div.bits_per_cycle):
+        find(rows(cfg, "pow2sum"), at_step(step), settings=settings(max_examples=500))
+
+    def exact_tie(r):
+        e, s = pow2(r)
+        return bool(s) and bool(((e * ((1 << DIV_BITS) // s)) % (1 << k) == 1 << (k - 1)).any())
+    find(rows(cfg, "pow2sum"), exact_tie, settings=settings(max_examples=500))

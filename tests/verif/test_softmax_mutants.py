@@ -34,6 +34,15 @@ MUTANTS = {
     # (wrong when a trial equals the sum: rows whose exp sum is a power of two)
     "divider_compare": (CFG.divider.module_name, "assign take0 = trial0 >= { 1'd0, den_q };",
                         "assign take0 = trial0 > { 1'd0, den_q };"),
+    # the divider's second step of a cycle: >= becomes > (the sums 2^t with t of
+    # the other parity than the first step's)
+    "divider_compare_step1": (CFG.divider.module_name, "assign take1 = trial1 >= { 1'd0, den_q };",
+                              "assign take1 = trial1 > { 1'd0, den_q };"),
+    # the output rounds half down, lane 1 only (wrong only where e * factor sits
+    # exactly on a rounding tie)
+    "output_round_half_down": (
+        TOP, "assign l1_prod = { 16'h0, l1_er } * { 19'h0, od_factor_q } + 34'h1000000;",
+        "assign l1_prod = { 16'h0, l1_er } * { 19'h0, od_factor_q } + 34'hffffff;"),
     # the max update: the lane compare tree keeps the smaller of lanes 0 and 1
     "lane_max_compare": (TOP, "assign bmax_0 = ($signed(in_kx0) < $signed(in_kx1))? in_kx1 : in_kx0;",
                          "assign bmax_0 = ($signed(in_kx0) > $signed(in_kx1))? in_kx1 : in_kx0;"),
@@ -63,7 +72,8 @@ MUTANTS = {
 SLOW = {"poly_constant_b", "tkeep_ignored_in_max", "sum_not_cleared",
         "output_register_ignores_stall", "err_len_never_set",
         # in tox -e mutants only, to keep the default run short
-        "poly_constant_c", "lane_max_compare", "bank_freed_early"}
+        "poly_constant_c", "lane_max_compare", "bank_freed_early",
+        "divider_compare_step1", "output_round_half_down"}
 
 #: what the failure report must say, where one particular check must catch it
 NEEDLE = {"err_len_never_set": "err_len_o not set by a row longer than max_len"}
