@@ -67,8 +67,9 @@ def config_from_args(flow: Flow, params, config_file) -> UnitConfig:
     return cfg.with_overrides(params or [])
 
 
-def _rtl_config(flow: Flow, args) -> tuple[UnitConfig, Path, bool]:
-    """(Config, RTL folder, generated here?) for sim/lint/bench."""
+def _rtl_config(flow: Flow, args, cfg: UnitConfig | None = None) -> tuple[UnitConfig, Path, bool]:
+    """(Config, RTL folder, generated here?) for sim/lint/bench/prove; ``cfg``: the
+    Config of -P/--config when the caller has it already."""
     if getattr(args, "rtl", None):
         if args.params or args.config:
             raise ConfigError("--rtl verifies the Config recorded in DIR/params.json; "
@@ -76,7 +77,7 @@ def _rtl_config(flow: Flow, args) -> tuple[UnitConfig, Path, bool]:
         cfg = flow.config_class().load(args.rtl)
         flow.gen_module().sources(args.rtl)  # files.f and the files it names exist
         return cfg, Path(args.rtl), False
-    cfg = config_from_args(flow, args.params, args.config)
+    cfg = cfg or config_from_args(flow, args.params, args.config)
     from verif.runner import SIM_BUILD, folder_lock
     import hashlib
     key = hashlib.sha256(cfg.to_json().encode()).hexdigest()[:16]
@@ -192,9 +193,11 @@ def cmd_prove(flow: Flow, args) -> int:
     """SymbiYosys proofs of the unit's RTL (fresh, or --rtl DIR) and the z3 lemmas."""
     from formal.run import all_passed, check_provable, format_table, prove
 
+    cfg = None
     if not getattr(args, "rtl", None):      # a Config the proofs refuse: before generating
-        check_provable(flow.unit, config_from_args(flow, args.params, args.config))
-    _, rtl, _ = _rtl_config(flow, args)
+        cfg = config_from_args(flow, args.params, args.config)
+        check_provable(flow.unit, cfg)
+    _, rtl, _ = _rtl_config(flow, args, cfg)
     results = prove(flow.unit, None, rtl, args.solver, timeout=args.timeout)
     print(format_table(results))
     passed = all_passed(results)
@@ -222,7 +225,7 @@ def cmd_sim_minilm(flow: Flow, args) -> int:
     weights = str(Path(args.weights).resolve()) if args.weights else ""
     # a bad layer, too many tokens or a bad weight file: exit 2 here, before any RTL
     c = minilm_case(cfg, args.text, args.layer, weights or None)
-    cfg, rtl, _ = _rtl_config(flow, args)
+    cfg, rtl, _ = _rtl_config(flow, args, cfg)
     print(f"sim encoder: all-MiniLM-L6-v2 layer {args.layer}, {c.seq} tokens, on {rtl}"
           + (f", weights from {args.weights}" if weights else ""), flush=True)
     res, info = simulate(flow, cfg, rtl, examples=1, seed=0, simulator=args.simulator,

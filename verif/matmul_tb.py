@@ -78,6 +78,43 @@ class MatmulTB(StreamTB):
             raise AssertionError(v)
         return unpack(cfg, c, frames), cycles
 
+    async def send_tile(self, c: MatmulCase, user: list[int] | None = None) -> None:
+        """One tile of a directed test: its parameter beat, 4 cycles, then the
+        act and wgt frames (``user``: the wgt beats' tuser)."""
+        from cocotbext.axi import AxiStreamFrame
+        (act, wgt, prm), = pack(self.cfg, c)
+        self.prm.send_nowait(AxiStreamFrame([prm]))
+        await ClockCycles(self.clk, 4)
+        self.act.send_nowait(AxiStreamFrame(act))
+        self.wgt.send_nowait(AxiStreamFrame(wgt, tuser=user))
+
+    async def watch(self, limit: int, stop: str, what: str) -> dict:
+        """Sample the handshakes each cycle (what the coming edge takes) until
+        ``stop`` ("act_last": the act's tlast beat taken, "out_last": the
+        output's) and return the cycles of "act_valid" (first act tvalid),
+        "act_last" and "out_last" seen so far; a hang after ``limit`` cycles
+        fails, naming ``what``."""
+        dut, seen = self.dut, {}
+        for _ in range(limit):
+            await ReadOnly()
+            if int(dut.s_axis_act_tvalid.value):
+                seen.setdefault("act_valid", self.cycle)
+                if int(dut.s_axis_act_tready.value) and int(dut.s_axis_act_tlast.value):
+                    seen["act_last"] = self.cycle
+            if (int(dut.m_axis_tvalid.value) and int(dut.m_axis_tready.value)
+                    and int(dut.m_axis_tlast.value)):
+                seen["out_last"] = self.cycle
+            if stop in seen:
+                return seen
+            await RisingEdge(self.clk)
+        raise AssertionError(f"DUT hung in {what}")
+
+    async def expect_tile(self, c: MatmulCase, within: int = 100) -> None:
+        """The next output frame is the golden result of the one-tile case ``c``."""
+        f = await with_timeout(self.out.recv(), within * CLOCK_NS, "ns")
+        y, exp = unpack(self.cfg, c, [list(f.tdata)]), expected(self.cfg, c)
+        assert np.array_equal(exp, y), describe_mismatch(self.cfg, c, exp, y)
+
 
 @cocotb.test()
 async def matmul_matches_golden(dut):
@@ -168,7 +205,6 @@ async def matmul_latency(dut):
     """Directed, no stalls: cycles from the cycle that takes a tile's last act/wgt
     beat to the cycle that takes its last output beat equal MatmulConfig.drain_cycles
     (its parameter beat sent first, the shadow bank free)."""
-    from cocotbext.axi import AxiStreamFrame
     cfg = _config()
     tb = MatmulTB(dut, cfg)
     tb.set_pauses({})
@@ -178,28 +214,10 @@ async def matmul_latency(dut):
     c = MatmulCase(rng.integers(-128, 128, (cfg.rows, k)), rng.integers(-8, 8, (k, cfg.cols)),
                    np.zeros(cfg.cols, dtype=np.int64), np.full(cfg.cols, 1 << 30, dtype=np.int64),
                    np.full(cfg.cols, 36, dtype=np.int64), {})
-    (act, wgt, prm), = pack(cfg, c)
-    tb.prm.send_nowait(AxiStreamFrame([prm]))
-    await ClockCycles(dut.clk, 4)
-    tb.act.send_nowait(AxiStreamFrame(act))
-    tb.wgt.send_nowait(AxiStreamFrame(wgt))
-    last_in = None
-    for _ in range(k + 4 * cfg.rows + 50):
-        await ReadOnly()   # the values the coming clock edge samples
-        if (int(dut.s_axis_act_tvalid.value) and int(dut.s_axis_act_tready.value)
-                and int(dut.s_axis_act_tlast.value)):
-            last_in = tb.cycle
-        if (int(dut.m_axis_tvalid.value) and int(dut.m_axis_tready.value)
-                and int(dut.m_axis_tlast.value)):
-            break
-        await RisingEdge(dut.clk)
-    else:
-        raise AssertionError("DUT hung in the latency test")
-    drain = tb.cycle - last_in
-    f = await with_timeout(tb.out.recv(), 100 * CLOCK_NS, "ns")
-    y = unpack(cfg, c, [list(f.tdata)])
-    exp = expected(cfg, c)
-    assert np.array_equal(exp, y), describe_mismatch(cfg, c, exp, y)
+    await tb.send_tile(c)
+    seen = await tb.watch(k + 4 * cfg.rows + 50, "out_last", "the latency test")
+    drain = seen["out_last"] - seen["act_last"]
+    await tb.expect_tile(c)
     dut._log.info("matmul drain: last output beat %d cycles after the last input beat "
                   "(drain_cycles = %d)", drain, cfg.drain_cycles)
     assert drain == cfg.drain_cycles, f"drain {drain} cycles != documented {cfg.drain_cycles}"
@@ -218,7 +236,6 @@ async def matmul_int8_beat_cycles(dut):
     """Directed, mixed Configs, no stalls: a tile of K int8 beats (tuser 1) is
     taken in 2K cycles and one of K int4 beats in K, both bit-exact: the rate
     the engine's cycle model assumes (docs/matmul.md, "Mixed weight beats")."""
-    from cocotbext.axi import AxiStreamFrame
     cfg = _config()
     tb = MatmulTB(dut, cfg)
     tb.set_pauses({})
@@ -229,28 +246,10 @@ async def matmul_int8_beat_cycles(dut):
         c = MatmulCase(rng.integers(-128, 128, (cfg.rows, k)), rng.integers(-128, 128, (k, cfg.cols)),
                        np.zeros(cfg.cols, dtype=np.int64), np.full(cfg.cols, 1 << 30, dtype=np.int64),
                        np.full(cfg.cols, 36, dtype=np.int64), {}, np.full(k, wide))
-        (act, wgt, prm), = pack(cfg, c)
-        tb.prm.send_nowait(AxiStreamFrame([prm]))
-        await ClockCycles(dut.clk, 4)
-        tb.act.send_nowait(AxiStreamFrame(act))
-        tb.wgt.send_nowait(AxiStreamFrame(wgt, tuser=[int(wide)] * k))
-        first = taken = None
-        for _ in range(4 * k + 20):
-            await ReadOnly()
-            if int(dut.s_axis_act_tvalid.value) and first is None:
-                first = tb.cycle
-            if int(dut.s_axis_act_tvalid.value) and int(dut.s_axis_act_tready.value) \
-                    and int(dut.s_axis_act_tlast.value):
-                taken = tb.cycle
-                break
-            await RisingEdge(dut.clk)
-        else:
-            raise AssertionError("DUT hung in the int8 beat test")
-        span = taken - first + 1
-        f = await with_timeout(tb.out.recv(), 100 * CLOCK_NS, "ns")
-        y = unpack(cfg, c, [list(f.tdata)])
-        exp = expected(cfg, c)
-        assert np.array_equal(exp, y), describe_mismatch(cfg, c, exp, y)
+        await tb.send_tile(c, user=[int(wide)] * k)
+        seen = await tb.watch(4 * k + 20, "act_last", "the int8 beat test")
+        span = seen["act_last"] - seen["act_valid"] + 1
+        await tb.expect_tile(c)
         want = 2 * k if wide else k
         dut._log.info("%s beats: K = %d taken in %d cycles", "int8" if wide else "int4", k, span)
         assert span == want, f"{'int8' if wide else 'int4'} tile of K={k} took {span} cycles, not {want}"
