@@ -23,7 +23,10 @@ from .strategies import int_arrays, ints, pause_patterns, requant_params
 IN, PRM, OUT = "s_axis", "s_axis_prm", "m_axis"
 
 KINDS = ("random", "constant", "near_constant", "outlier", "edges", "threshold", "narrow",
-         "mean_tie")
+         "mean_tie", "pow2_std")
+#: the kinds of a case aimed at exact ties (pow2_std twice as often: it has
+#: a divider step per std to reach)
+TIE_KINDS = ("pow2_std", "pow2_std", "mean_tie")
 
 
 @dataclass
@@ -69,6 +72,8 @@ def vectors(draw, cfg: LayerNormConfig, kind: str | None = None) -> np.ndarray:
                                      min_size=H, max_size=H)))
     elif kind == "threshold":
         x = _at_shift_threshold(draw, cfg, base)
+    elif kind == "pow2_std":
+        x = _pow2_std(draw, cfg, base)
     elif kind == "narrow":                     # small variance, rounding of the mean
         span = draw(st.sampled_from([1, 2, 5, 31]))
         x = np.clip(base + np.asarray(draw(st.lists(st.integers(-span, span), min_size=H,
@@ -88,21 +93,58 @@ def vectors(draw, cfg: LayerNormConfig, kind: str | None = None) -> np.ndarray:
 def _at_shift_threshold(draw, cfg: LayerNormConfig, base: int) -> np.ndarray:
     """A vector whose variance sum V is T * 2^var_shift + e, with T small or next
     to a perfect square and e at the ends of the shifted-out bits, so the shifted
-    variance sits at the shift's and the isqrt's boundaries.
-
-    V is built greedily from pairs mean +- d (each adds 2*d^2 and keeps the sum);
-    an odd rest of 1 is one element + 1 (the rounded mean stays put for H >= 3).
-    """
-    H, vs = cfg.hidden, cfg.spec.var_shift
-    lo, hi = int_range(cfg.in_bits)
+    variance sits at the shift's and the isqrt's boundaries."""
     r = draw(st.integers(2, 64))
     # T = 0 with a non-zero rest: V > 0 but var = 0 (std = max(1, 0))
     target = draw(st.sampled_from([0, 1, 2, 3, 4, r * r - 1, r * r, r * r + 1]))
-    rest = draw(st.sampled_from([0, (1 << vs) - 1, draw(st.integers(0, (1 << vs) - 1))]))
-    v = (target << vs) + rest
+    return _with_var_sum(draw, cfg, base, (target << cfg.spec.var_shift) + _shifted_out(draw, cfg))
+
+
+def _pow2_std(draw, cfg: LayerNormConfig, base: int) -> np.ndarray:
+    """A vector whose std is a power of two 2^a, so factor = 2^(31 - a) exactly
+    (the factor divider's compare ties at quotient bit 31 - a; a from a run of
+    consecutive values reaches every step of its cycle), and one deviation y
+    with y * factor exactly on the normalize rounding's tie where a allows it
+    (n = j + 1/2 for a small j: identity parameters show it in the output)."""
+    H, spec = cfg.hidden, cfg.spec
+    d_max = (int_range(cfg.in_bits)[1] - int_range(cfg.in_bits)[0]) // 2
+    var_max = (2 * (H // 2) * d_max * d_max) >> spec.var_shift
+    a_hi = max(0, math.isqrt(var_max).bit_length() - 1)
+    a_tie = 32 - spec.norm_shift                  # smallest a whose factor leaves a tie
+    a = draw(st.sampled_from(range(min(max(0, a_tie), a_hi), a_hi + 1)))
+    # V anywhere in [4^a, 4^a + 2^(a+1)] * 2^var_shift (isqrt(var) = 2^a): aim at
+    # the top, stop within the interval
+    var_top = (1 << (2 * a)) + (1 << (a + 1))     # (2^a + 1)^2 - 1
+    lo_v, v = 1 << (2 * a + spec.var_shift), ((var_top + 1) << spec.var_shift) - 1
+    first = None
+    b = spec.norm_shift - 31 + a                  # y * 2^(31 - a) ties iff y = 2^(b-1) mod 2^b
+    if b >= 1:
+        # small, so n = y / std (about j + 1/2) is not saturated by the output
+        first = (1 << (b - 1)) + (draw(st.integers(0, 3)) << b)
+    return _with_var_sum(draw, cfg, base, v, first, d_max, slack=v - lo_v)
+
+
+def _shifted_out(draw, cfg: LayerNormConfig) -> int:
+    """The bits of V that var_shift drops: none, all ones, or any."""
+    vs = cfg.spec.var_shift
+    return draw(st.sampled_from([0, (1 << vs) - 1, draw(st.integers(0, (1 << vs) - 1))]))
+
+
+def _with_var_sum(draw, cfg: LayerNormConfig, base: int, v: int,
+                  first: int | None = None, d_max: int | None = None,
+                  slack: int = 0) -> np.ndarray:
+    """A vector (permuted) whose variance sum is in [v - slack, v] if H and
+    in_bits allow: pairs mean +- d, the first d = ``first`` if given, then
+    greedily the largest d left, at most ``d_max`` (each pair adds 2*d^2 and
+    keeps the sum); an odd rest of 1 is one element + 1 (the rounded mean
+    stays put for H >= 3)."""
+    H = cfg.hidden
+    lo, hi = int_range(cfg.in_bits)
     devs = []
-    while v > 0 and len(devs) + 2 <= H:
-        d = math.isqrt(v // 2)
+    if first is not None and 2 * first * first <= v and H >= 2:
+        devs, v = [first, -first], v - 2 * first * first
+    while v > slack and len(devs) + 2 <= H:
+        d = math.isqrt(v // 2) if d_max is None else min(math.isqrt(v // 2), d_max)
         if d == 0:
             devs.append(1)
             v -= 1
@@ -118,14 +160,15 @@ def _at_shift_threshold(draw, cfg: LayerNormConfig, base: int) -> np.ndarray:
 
 
 @st.composite
-def params(draw, cfg: LayerNormConfig):
+def params(draw, cfg: LayerNormConfig, identity: bool = False):
     """(gamma [H], beta [H], mult, shift) with edges mixed in.
 
-    "identity" makes out = round(n / 2^k) (gamma 1, beta 0, M = 2^30, s = 30 + k)
-    so a one-LSB error of n (rounding, mean, std) shows in the output instead
+    "identity" (always if ``identity``, else one time in four) makes
+    out = round(n / 2^k) (gamma 1, beta 0, M = 2^30, s = 30 + k) so a
+    one-LSB error of n (rounding, mean, std) shows in the output instead
     of vanishing in a coarse requantization."""
     H, s = cfg.hidden, cfg.spec
-    if draw(st.integers(0, 3)) == 0:
+    if identity or draw(st.integers(0, 3)) == 0:
         k = draw(st.sampled_from([0, 0, 1, 2]))
         glo, ghi = int_range(cfg.gamma_bits)       # 2 does not fit gamma_bits=2
         gamma = np.full(H, draw(st.sampled_from([g for g in (1, 1, -1, 2) if glo <= g <= ghi])),
@@ -147,8 +190,12 @@ def cases(draw, cfg: LayerNormConfig, max_vectors: int = 3) -> LayerNormCase:
     reused), with random input gaps and output stalls."""
     from rtl_gen.layernorm import BANKS
     n = draw(st.one_of(st.integers(1, max_vectors), st.just(BANKS + 2)))
-    vs = draw(st.lists(vectors(cfg), min_size=n, max_size=n))
-    gamma, beta, mult, shift = draw(params(cfg))
+    # one case in four aims at exact ties (the mean's and the normalize rounding's,
+    # the factor divider's compare) with identity parameters, which show them
+    ties = draw(st.integers(0, 3)) == 0
+    kind = st.sampled_from(TIE_KINDS) if ties else st.none()
+    vs = draw(st.lists(kind.flatmap(lambda k: vectors(cfg, k)), min_size=n, max_size=n))
+    gamma, beta, mult, shift = draw(params(cfg, identity=ties))
     pauses = {ep: draw(pause_patterns()) for ep in (IN, PRM, OUT)}
     return LayerNormCase(vs, gamma, beta, mult, shift, pauses)
 

@@ -117,3 +117,38 @@ def test_case_kinds_reach_the_corners():
         assert any(v > 4 and math.isqrt(v - off) ** 2 == v - off for v in thr), off
     assert any(s["var"] in (1, 2, 3) for s in sc)
     assert any(s["std"] > 20000 for s in sc)
+
+
+# (Configs where std = 2^a reaches as many a with a tie as the divider has steps:
+# with in_bits 16, a <= 14, and a tie needs a >= 32 - norm_shift)
+@pytest.mark.parametrize("cfg", [LayerNormConfig(), LayerNormConfig(hidden=768, lanes=8),
+                                 LayerNormConfig(hidden=16, lanes=4, div_bits_per_cycle=2)],
+                         ids=["default", "h768", "h16_r2"])
+def test_pow2_std_vectors_reach_every_divider_step(cfg):
+    """Vectors whose std is 2^a make the factor divider's compare tie at
+    quotient bit 31 - a; for every step of its cycle some such vector's n must
+    change if the factor is one too small (a compare taking > for >=), and some
+    n = (y * factor + 2^(ns-1)) >> ns must sit exactly on its rounding tie (a
+    rounding constant one too small); each with n small enough that the
+    identity parameters do not saturate it in the output.  Found by a
+    mutation campaign at the default Config, where both mutants survived."""
+    from golden_model.layernorm import FACTOR_NUM_BITS
+    from verif.layernorm_cases import scalars
+    spec, div = cfg.spec, cfg.factor_divider
+    ns = spec.norm_shift
+    steps, ties = set(), 0
+    for x in _drawn(vectors(cfg, "pow2_std"), 200):
+        sc = scalars(cfg, x)
+        std, f = sc["std"], sc["factor"]
+        if std & (std - 1):
+            continue
+        y = x - sc["mean"]
+        half = 1 << (ns - 1)
+        n = (y * f + half) >> ns
+        shows = np.abs(n) < (1 << (cfg.out_bits - 1)) - 1    # not saturated by identity params
+        if (((y * (f - 1) + half) >> ns != n) & shows).any():
+            j = FACTOR_NUM_BITS - (std.bit_length() - 1)    # the quotient's one bit
+            steps.add((div.padded_bits - 1 - j) % div.bits_per_cycle)
+        ties += bool((((y * f) % (1 << ns) == half) & shows).any())
+    assert steps == set(range(div.bits_per_cycle)), steps
+    assert ties > 0

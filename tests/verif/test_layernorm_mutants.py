@@ -5,7 +5,8 @@ Each mutant needs its own Verilator build and run (~50 s here).  The default
 run takes four (isqrt compare, variance shift -- also reproduced from its
 report --, normalization rounding, the sticky length error); seven more
 (rounded mean, variance identity, std guard, gamma sign, a lane's square, bank
-handshake both ways) run under -m slow.  All eleven were seen caught.
+handshake both ways, the normalize's rounding tie, the factor divider's
+compare tie) run under -m slow.  All thirteen were seen caught.
 """
 import os
 import subprocess
@@ -21,6 +22,7 @@ from rtl_gen.layernorm import LayerNormConfig, generate
 CFG = LayerNormConfig(hidden=8, lanes=2, out_bits=16)
 EXAMPLES, SEED = 100, int(os.environ.get("QBERT_MUTANT_SEED", "4242"))
 TOP, ISQRT = "qbert_layernorm.v", "qbert_isqrt_x32.v"
+FACTOR_DIV = f"{CFG.factor_divider.module_name}.v"
 
 #: name -> (file, original text, mutated text): the original occurs exactly once
 MUTANTS = {
@@ -48,6 +50,16 @@ SLOW_MUTANTS = {
                                 "assign in_ok = "),
     # a read-out bank is never freed: it is read out again and again
     "bank_never_freed": (TOP, "          bank_state_q[rd_bank_q] <= 2'd0;\n", ""),
+    # the normalize rounds half down (wrong only where y * factor sits exactly on
+    # the tie: a power-of-two std, the cases' "pow2_std" vectors)
+    "norm_round_half_down": (TOP, "assign l1_yf = $signed({ { 33{ l1_y[16] } }, l1_y }) * "
+                                  "$signed({ 18'd0, r_factor_q }) + 50'd524288;",
+                             "assign l1_yf = $signed({ { 33{ l1_y[16] } }, l1_y }) * "
+                             "$signed({ 18'd0, r_factor_q }) + 50'd524287;"),
+    # the factor divider's second step of a cycle takes > for >= (wrong only at a
+    # power-of-two std whose quotient bit falls on that step)
+    "factor_divider_step1": (FACTOR_DIV, "assign take1 = trial1 >= { 1'd0, den_q };",
+                             "assign take1 = trial1 > { 1'd0, den_q };"),
 }
 # Protocol-only mutants (tvalid withdrawn under stall, the pipeline ignoring
 # tready) are caught by the k-induction proof of the top: tests/formal/test_layernorm_proof.py.
