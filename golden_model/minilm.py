@@ -128,6 +128,16 @@ def token_count(sentence: str) -> int:
     return len(tokenizer(truncate=False).encode(sentence).ids)
 
 
+def truncation_note(sentence: str, label: str) -> str | None:
+    """A line for the user if ``sentence`` is cut to MAX_TOKENS (as sentence-transformers
+    cuts it), naming it by ``label``; None if it fits."""
+    n = token_count(sentence)
+    if n <= MAX_TOKENS:
+        return None
+    return (f"note: {label} has {n} tokens; all-MiniLM-L6-v2 reads its first {MAX_TOKENS} "
+            f"(its max_seq_length, as sentence-transformers does)")
+
+
 # ---- float reference ------------------------------------------------------
 
 def layer_norm(x, g, b, eps):

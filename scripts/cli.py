@@ -76,6 +76,7 @@ def cmd_embed(args) -> int:
     model = default_model(args.weight_bits)
     rows = []
     for i, s in enumerate(sentences, 1):
+        _note_truncation(s, i)
         rows.append(int_sentence_embedding(model, s))
         if len(sentences) > 1:
             print(f"[{i}/{len(sentences)}] {s[:60]}", file=sys.stderr)
@@ -87,12 +88,22 @@ def cmd_embed(args) -> int:
     return EXIT_OK
 
 
+def _note_truncation(sentence: str, i: int) -> None:
+    """Tell the user (stderr) that sentence i is cut to the model's token limit."""
+    from golden_model.minilm import truncation_note
+    note = truncation_note(sentence, f"sentence {i}")
+    if note:
+        print(note, file=sys.stderr)
+
+
 def cmd_fidelity(args) -> int:
     from golden_model.calibrate import EVALUATION_FILE, default_model, read_sentences
     from golden_model.fidelity import format_table, measure
 
     sentences = read_sentences(args.input) if args.input else read_sentences(name=EVALUATION_FILE)
     model = default_model(args.weight_bits)
+    for i, s in enumerate(sentences, 1):
+        _note_truncation(s, i)
     progress = lambda i, n, s, c: print(f"[{i}/{n}] cos={c:.4f}  {s[:60]}", file=sys.stderr)
     fid = measure(model, sentences, progress)
     print(f"W{args.weight_bits}A8 on {len(sentences)} sentences: "

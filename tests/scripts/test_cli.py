@@ -27,6 +27,16 @@ def test_embed_writes_one_row_per_sentence(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["emb.npy"]
 
 
+def test_embed_says_when_a_sentence_is_cut(tmp_path, capsys):
+    """Over 256 tokens the model reads the first 256 (sentence-transformers does the
+    same): the embedding is written, and stderr says which sentence was cut."""
+    long = " ".join(["word"] * 300) + "."
+    code, _, err = run(capsys, "model", "minilm-embed", "Hello.", long, "-o", str(tmp_path / "e.npy"))
+    assert code == 0
+    assert "note: sentence 2 has 303 tokens; all-MiniLM-L6-v2 reads its first 256" in err
+    assert "sentence 1 has" not in err
+
+
 def test_embed_reads_a_sentence_file(tmp_path, capsys):
     src = tmp_path / "s.txt"
     src.write_text("First sentence.\n\n# comment\nSecond one.\n")
