@@ -153,7 +153,7 @@ def _stub(a: Abstract, port_list: list[tuple[str, str, int]]) -> str:
     for i in range(len(a.paired)):
         avail = f"(f_n_g{i} < {avail} ? f_n_g{i} : {avail})"
     # hierconn: once flattened, the engine's formal block can name these
-    # (``u_layernorm.f_pending``) in its invariants (:func:`y_invariants`)
+    # (``u_layernorm.f_pending``, LN_INSTANCE) in its invariants (:func:`y_invariants`)
     L.append(f"    (* hierconn, keep *) wire [{CW - 1}:0] f_pending = {avail} - f_n_out;")
     L.append("    // no output without a pending unit: no more units out than in (the unit's U1)")
     L.append("    always @(*) if (!rst) assume (!m_axis_tvalid || f_pending != 0);")
@@ -406,16 +406,16 @@ def y_invariants(cfg) -> list[str]:
 
     The unit's counters (``f_pending``, ``f_beat`` of its stub) are reached
     through Yosys ``hierconn`` wires, so the job flattens the design."""
-    from rtl_gen.encoder_engine import PHASES
+    from rtl_gen.encoder_engine import LN_INSTANCE, PHASES
     DW, SM = cfg.hidden // cfg.array, cfg.max_seq
     assert cfg.layernorm.beats == DW, "the LayerNorm's beats per token are the engine's words"
     cw = f"[{CW - 1}:0]"
     return [
         "    // ---- invariants of m_axis_y (y_invariants): the LayerNorm stub's counters ----",
-        f"    (* hierconn, keep *) wire {cw} \\u_layernorm.f_pending ;",
-        f"    (* hierconn, keep *) wire {cw} \\u_layernorm.f_beat ;",
-        f"    wire {cw} fi_ln_pend = \\u_layernorm.f_pending ;",
-        f"    wire {cw} fi_ln_beat = \\u_layernorm.f_beat ;",
+        f"    (* hierconn, keep *) wire {cw} \\{LN_INSTANCE}.f_pending ;",
+        f"    (* hierconn, keep *) wire {cw} \\{LN_INSTANCE}.f_beat ;",
+        f"    wire {cw} fi_ln_pend = \\{LN_INSTANCE}.f_pending ;",
+        f"    wire {cw} fi_ln_beat = \\{LN_INSTANCE}.f_beat ;",
         f"    wire {cw} fi_l_tok = ln_in_tokens_q;",
         f"    wire {cw} fi_o_tok = ln_out_tokens_q;",
         f"    wire {cw} fi_l_hold = ln_in_valid_q && ln_in_last_q;",

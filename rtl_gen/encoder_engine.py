@@ -28,6 +28,9 @@ ACT = 8
 SCORE = 16
 ONE_30 = 1 << 30      # residual operand a is already requantized: a * 2^30 >>> 30 == a
 
+#: the LayerNorm's instance name (formal/encoder.py reaches into it)
+LN_INSTANCE = "u_layernorm"
+
 # phases of the sequencer
 PHASES = ("IDLE", "HDR", "SCAL", "LOADX", "LIN", "QK", "SM", "PV", "LNP", "LNV")
 PH = {name: i for i, name in enumerate(PHASES)}
@@ -595,7 +598,7 @@ def build(cfg):
                                                     ("tready", 1), ("tlast", 1))}
     ln_err = m.Wire("ln_err_len")
     unused.append(lo["tlast"])           # tokens are counted
-    m.Instance(StubModule(layernorm.TOP), "u_layernorm", ports=[
+    m.Instance(StubModule(layernorm.TOP), LN_INSTANCE, ports=[
         ("clk", clk), ("rst", rst),
         ("s_axis_tdata", _pad(R.bank(l_bank), A * SCORE, lc.in_word_bits)),
         ("s_axis_tvalid", l_valid), ("s_axis_tready", l_ready), ("s_axis_tlast", l_last),
