@@ -91,6 +91,9 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS,
     sel_cols = list(range(C)) if cols is None else sorted(set(cols))
     if not sel_cols or any(not 0 <= c < C for c in sel_cols):
         raise ValueError(f"cols must name columns in [0, {C - 1}], got {cols!r}")
+    NL, NCH = cfg.rq_lanes, cfg.row_cycles
+    if NCH > 1:     # a shared requantizer lane's properties take all of its columns
+        sel_cols = sorted({cc for c in sel_cols for cc in range(c % NL, C, NL)})
     if lat:
         sel_cols = []
     AB, WB, OB, A = cfg.act_bits, cfg.weight_bits, cfg.out_bits, cfg.acc_bits
@@ -186,6 +189,10 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS,
             a(f"        assert (!shd_full_q || (g_shd_{t} >= {c64(K * pmin)} && g_shd_{t} <= {c64(K * pmax)}));  // Q3 shadow_equal: bound")
             a("    end")
     rb = max(1, (R - 1).bit_length())
+    if NCH > 1:
+        L.extend(shared_requant_block(cfg, sel_cols, parts, G))
+        a("`endif")
+        return "\n".join(L) + "\n"
     for c in sel_cols:
         sel = f"g_shd_r{R - 1}_c{c}"
         for r in range(R - 2, -1, -1):
@@ -214,6 +221,103 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS,
     return "\n".join(L) + "\n"
 
 
+def _row_select(R: int, c: int) -> str:
+    """The ghost shadow accumulator of column c at row ``shd_row_q``."""
+    rb = max(1, (R - 1).bit_length())
+    sel = f"g_shd_r{R - 1}_c{c}"
+    for r in range(R - 2, -1, -1):
+        sel = f"(shd_row_q == {rb}'d{r}) ? g_shd_r{r}_c{c} : ({sel})"
+    return sel
+
+
+def shared_requant_block(cfg, sel_cols, parts, G: int) -> list[str]:
+    """Q4-Q6 when requantizers are shared (requant_lanes < cols): lane l takes
+    column ``j * rq_lanes + l`` in chunk j of a row.  The chunk each stage
+    holds is a ghost pipeline of ``shd_chunk_q``; the lane's sum, multiplier
+    and shift are checked against the ghost shadow row and the column's
+    parameters of that chunk (Q4), its output against qbert_requant_ref (Q6),
+    and every output column against the reference of its own lane and chunk
+    (Q5)."""
+    R, C, A, OB = cfg.rows, cfg.cols, cfg.acc_bits, cfg.out_bits
+    NL, NCH = cfg.rq_lanes, cfg.row_cycles
+    cb = max(1, (NCH - 1).bit_length())
+    L = []
+    a = L.append
+    a("    // ---- shared requantizers: the chunk of each stage ----")
+    a(f"    reg [{cb - 1}:0] g_ch1 = {cb}'d0, g_ch2 = {cb}'d0;")
+    a("    always @(posedge clk) if (en) begin g_ch1 <= shd_chunk_q; g_ch2 <= g_ch1; end")
+    a("    always @(*) if (f_chk) begin")
+    a(f"        assert (shd_chunk_q <= {cb}'d{NCH - 1});                       // Q4 chunk range")
+    a("        assert (!s1_valid_q || s1_chunk_q == g_ch1);                  // Q4 chunk pipeline")
+    a("        assert (!s2_valid_q || s2_chunk_q == g_ch2);                  // Q4 chunk pipeline")
+    a("        assert (!(s1_valid_q && s1_last_q) || s1_end_q);              // Q7 pending_map: row end")
+    a("        assert (!(s2_valid_q && s2_last_q) || s2_end_q);              // Q7 pending_map: row end")
+    # a row's chunks move through the stages back to back (issue, S1, S2 stall together)
+    for j in range(1, NCH):
+        a(f"        assert (!(shd_full_q && shd_chunk_q == {cb}'d{j}) || (s1_valid_q && g_ch1 == {cb}'d{j - 1}));  // Q5 chunk order")
+        a(f"        assert (!(s1_valid_q && g_ch1 == {cb}'d{j}) || (s2_valid_q && g_ch2 == {cb}'d{j - 1}));  // Q5 chunk order")
+    a("        assert (s1_end_q == (g_ch1 == " + f"{cb}'d{NCH - 1}) || !s1_valid_q);       // Q5 chunk order: row end")
+    a("        assert (s2_end_q == (g_ch2 == " + f"{cb}'d{NCH - 1}) || !s2_valid_q);       // Q5 chunk order: row end")
+    a("    end")
+    # columns written since reset: a beat is valid only once every chunk has written
+    a(f"    reg [{C - 1}:0] g_wr = {C}'d0;")
+    a("    always @(posedge clk) if (rst) g_wr <= 0; else if (en && s2_valid_q) begin")
+    for j in range(NCH):
+        bits = " ".join(f"g_wr[{c}] <= 1'b1;" for c in range(j * NL, min(C, (j + 1) * NL)))
+        a(f"        if (g_ch2 == {cb}'d{j}) begin {bits} end")
+    a("    end")
+    a("    always @(*) if (f_chk) begin")
+    a(f"        assert (!out_valid_q || g_wr == {{{C}{{1'b1}}}});               // Q5 requant_equal: every chunk written")
+    for j in range(1, NCH):
+        a(f"        assert (!(s2_valid_q && g_ch2 == {cb}'d{j}) || g_wr[{j * NL - 1}:0] == {{{j * NL}{{1'b1}}}});  // Q5 chunk order: earlier chunks written")
+    a("    end")
+
+    def by_chunk(items, chunk="shd_chunk_q"):
+        out = items[-1]
+        for j in range(len(items) - 2, -1, -1):
+            out = f"({chunk} == {cb}'d{j}) ? {items[j]} : ({out})"
+        return out
+
+    for lane in sorted({c % NL for c in sel_cols}):
+        cols = list(range(lane, C, NL))
+        t = f"l{lane}"
+        if "acc" in parts:
+            a(f"    // lane {lane}: bias add and parameters of its chunk's column {cols}")
+            a(f"    wire signed [{G - 1}:0] g_row_{t} = "
+              f"{by_chunk([f'({_row_select(R, c)})' for c in cols])};")
+            a(f"    wire signed [{G - 1}:0] g_bias_{t} = "
+              f"{by_chunk([f'$signed(bias_c{c})' for c in cols])};")
+            a(f"    reg signed [{G - 1}:0] g_s1_{t} = {G}'sd0;")
+            a(f"    reg [30:0] g_m1_{t} = 31'd0;")
+            a(f"    reg [5:0] g_sh1_{t} = 6'd0;")
+            a(f"    always @(posedge clk) if (en) begin g_s1_{t} <= g_row_{t} + g_bias_{t}; "
+              f"g_m1_{t} <= {by_chunk([f'mult_c{c}' for c in cols])}; "
+              f"g_sh1_{t} <= {by_chunk([f'shift_c{c}' for c in cols])}; end")
+            a("    always @(*) if (f_chk) begin")
+            a(f"        assert (!s1_valid_q || g_s1_{t} == $signed(s1_sum_{t}_q));    // Q4 bias_add")
+            a(f"        assert (!s1_valid_q || (s1_mult_{t}_q == g_m1_{t} && s1_shift_{t}_q == g_sh1_{t}));  // Q4 param_select")
+            a("    end")
+        if "req" in parts:
+            a(f"    // lane {lane}: requantization, and its columns' output registers")
+            a(f"    wire signed [{OB - 1}:0] f_ref_{t};")
+            a(f"    wire signed [{A - 1}:0] f_s1_{t} = s1_sum_{t}_q;")
+            a(f"    qbert_requant_ref f_req_{t} (.acc(f_s1_{t}), .mult(s1_mult_{t}_q), "
+              f".shift(s1_shift_{t}_q), .y(f_ref_{t}));")
+            a(f"    reg [{OB - 1}:0] g_y2_{t};")
+            a(f"    always @(posedge clk) if (en) g_y2_{t} <= f_ref_{t};")
+            a("    always @(*) if (f_chk) begin")
+            a(f"        assert (!s1_valid_q || s1_shift_{t}_q <= 6'd62);                 // Q5 requant_equal: shift domain")
+            a(f"        assert (!s2_valid_q || s2_shift_{t}_q <= 6'd62);                 // Q5 requant_equal: shift domain")
+            a(f"        assert (!s2_valid_q || sat_{t} == g_y2_{t});                   // Q6 requant_stage")
+            a("    end")
+            for j, c in enumerate(cols):
+                a(f"    reg [{OB - 1}:0] g_y3_c{c};")
+                a(f"    always @(posedge clk) if (en && s2_valid_q && g_ch2 == {cb}'d{j}) g_y3_c{c} <= g_y2_{t};")
+                a(f"    always @(*) if (f_chk) assert (!g_wr[{c}] || out_c{c}_q == g_y3_c{c});  // Q5 requant_equal: since written")
+                a(f"    always @(*) if (f_chk) assert (!out_valid_q || out_c{c}_q == g_y3_c{c});  // Q5 requant_equal")
+    return L
+
+
 def latency_lemmas(cfg, latency: int) -> str:
     """U3 latency for ``qbert_matmul``: the environment keeps s_axis_prm valid,
     and the invariant that makes U3 1-inductive: the un-stalled cycles already
@@ -223,13 +327,17 @@ def latency_lemmas(cfg, latency: int) -> str:
     register, S2, S1, the shadow bank at row ``shd_row_q``, a finished tile
     waiting in the accumulators); every un-stalled cycle lowers it by one.
     """
-    R = cfg.rows
+    R, NCH = cfg.rows, cfg.row_cycles
     rb = max(1, (R - 1).bit_length())
     cw = axis.counter_width(5, latency)
+    # issues left in the shadow bank: (R - row) * NCH - chunk
+    left = (f"{cw}'d{R + 2} - {{{{{cw - rb}{{1'b0}}}}, shd_row_q}}" if NCH == 1 else
+            f"{cw}'d{R * NCH + 2} - {{{{{cw - rb}{{1'b0}}}}, shd_row_q}} * {cw}'d{NCH} - "
+            f"{{{{{cw - max(1, (NCH - 1).bit_length())}{{1'b0}}}}, shd_chunk_q}}")
     rem = (f"(out_valid_q && out_last_q) ? {cw}'d0 : (s2_valid_q && s2_last_q) ? {cw}'d1 : "
            f"(s1_valid_q && s1_last_q) ? {cw}'d2 : "
-           f"shd_full_q ? {cw}'d{R + 2} - {{{{{cw - rb}{{1'b0}}}}, shd_row_q}} : "
-           f"done_q ? {cw}'d{R + 3} : {cw}'d0")
+           f"shd_full_q ? {left} : "
+           f"done_q ? {cw}'d{R * NCH + 3} : {cw}'d0")
     return "\n".join([
         "    // ---- bounded latency (environment: the parameter stream never starves) ----",
         "    // (AXI4-Stream P1 keeps every tvalid low in the first cycle after reset)",
@@ -244,6 +352,8 @@ def latency_lemmas(cfg, latency: int) -> str:
         "        assert (!done_q || prm_full_q);                               // U3 latency: params in",
         f"        assert (f_pending == 0 ? f_timer == 0 : f_budget <= {cw + 1}'d{latency - 1});  // U3 latency: budget",
         f"        assert (!shd_full_q || shd_row_q <= {rb}'d{R - 1});               // U3 latency: row index",
+        *([f"        assert (shd_chunk_q <= {max(1, (NCH - 1).bit_length())}'d{NCH - 1});  "
+           f"// U3 latency: chunk index"] if NCH > 1 else []),
         "    end",
     ])
 

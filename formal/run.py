@@ -228,11 +228,13 @@ def matmul_jobs(cfg=None, rtl_dir: Path | str | None = None,
     # one job per output column (each with the control/protocol properties):
     # together the whole unit proof, in pieces the solver closes much faster
     jobs = [_describe(j, where) for j in fmatmul.matmul_column_jobs(cfg, text, engine=engine, depth=1)]
-    jobs.append(_describe(fmatmul.matmul_job(cfg, text, engine=engine, mode="cover", depth=14,
+    # deep enough for two tiles' drains after a stall (14 up to 4 rows, one chunk each)
+    cover = max(14, 2 * cfg.drain_cycles - 2)
+    jobs.append(_describe(fmatmul.matmul_job(cfg, text, engine=engine, mode="cover", depth=cover,
                                              name=f"matmul_cover_r{cfg.rows}c{cfg.cols}"),
                           where + "; non-vacuity"))
     jobs.append(_describe(fmatmul.latency_job(cfg, text, engine=engine), where))
-    jobs.append(_describe(fmatmul.latency_job(cfg, text, engine=engine, mode="cover", depth=14,
+    jobs.append(_describe(fmatmul.latency_job(cfg, text, engine=engine, mode="cover", depth=cover,
                                               name=f"matmul_latency_cover_r{cfg.rows}c{cfg.cols}"),
                           where + "; non-vacuity of the latency environment"))
     from rtl_gen.requant import REQ_BITS

@@ -64,8 +64,14 @@ class EncoderConfig(UnitConfig):
                      "its DSP48E2s, one per two MACs; 3 (weight_bits=4 only) makes the array "
                      "mixed: three int4 weight MACs a DSP in the linear layers, Q K^T and P V "
                      "(two int8 activations) at two cycles a beat"))
+    requant_lanes: int = field(default=0, metadata=rng(
+        0, 32, "the array's requantizers (MatmulConfig.requant_lanes): 0 = one per column; "
+               "fewer drain each output row in ceil(array / requant_lanes) cycles"))
 
     def _check(self) -> None:
+        if self.requant_lanes > self.array:
+            raise ConfigError(f"encoder: requant_lanes={self.requant_lanes} must be <= "
+                              f"array={self.array} (0: one requantizer per array column)")
         if self.dsp_pack == 3 and self.weight_bits != 4:
             raise ConfigError(
                 f"encoder: dsp_pack=3 needs weight_bits=4 (the mixed array packs three int4 "
@@ -120,7 +126,7 @@ class EncoderConfig(UnitConfig):
         return MatmulConfig(rows=self.array, cols=self.array, k_max=self.k_max,
                             act_bits=_NUM.act_bits, weight_bits=_NUM.act_bits,
                             bias_bits=self.bias_bits, out_bits=MATMUL_OUT_BITS,
-                            dsp_pack=self.dsp_pack)
+                            dsp_pack=self.dsp_pack, requant_lanes=self.requant_lanes)
 
     # The array's weight lanes are int8 even at W4: Q K^T and P V multiply two
     # int8 activations on the same array; int4 weights are sign-extended (with

@@ -47,8 +47,9 @@ class LayerCycles:
 def _tiles(cfg: EncoderConfig, tiles: int, k: int) -> int:
     """Cycles to issue ``tiles`` tiles of a K-run of k: one beat a cycle, but a tile
     cannot end before the previous one has moved out of the accumulators, which
-    takes the shadow bank's drain (array rows + 1)."""
-    return k + (tiles - 1) * max(k, cfg.array + 1)
+    waits for the shadow bank's drain (MatmulConfig.shadow_cycles: array rows,
+    each in row_cycles chunks of the shared requantizers) + 1."""
+    return k + (tiles - 1) * max(k, cfg.matmul.shadow_cycles + 1)
 
 
 def unit_bounds(cfg: EncoderConfig) -> dict[str, int]:

@@ -31,9 +31,11 @@ A tile is ROWS output rows x COLS output channels over a K-run of 1..k_max.
 At the end of a K-run the accumulators move to a shadow bank (together with
 the tile's parameters) in the cycle after the last beat, while the next tile's
 first beat is already accumulating; the shadow bank drains one row a cycle
-through a 3-stage requantizer (bias add, multiply, round/shift/saturate).  The
-array therefore runs at one beat a cycle as long as K >= ROWS + 1 and the
-output is not stalled.  Any ``tvalid`` gap or ``tready`` stall just holds the
+through a 3-stage requantizer (bias add, multiply, round/shift/saturate), or,
+with ``requant_lanes`` < COLS shared requantizers, one row in ``row_cycles``
+chunks of requant_lanes columns.  The array therefore runs at one beat a cycle
+as long as K >= ``shadow_cycles`` + 1 (ROWS + 1 with a requantizer per column)
+and the output is not stalled.  Any ``tvalid`` gap or ``tready`` stall just holds the
 pipeline (the whole drain pipeline advances on ``!m_axis_tvalid |
 m_axis_tready``).
 
@@ -51,7 +53,7 @@ from golden_model.quant import MULT_BITS
 
 from . import emit
 from .config import ConfigError, UnitConfig, choice, rng
-from .requant import SHIFT_BITS, requant_stages
+from .requant import SHIFT_BITS, requant_product_stage, requant_stages
 
 TOP = "qbert_matmul"
 #: the DSP48E2 multiplier's signed inputs (A, B): a packed weight operand must
@@ -99,8 +101,14 @@ class MatmulConfig(UnitConfig):
                      "three int4 weights; with weight_bits=8 the weight beats are mixed: "
                      "s_axis_wgt_tuser picks int4 (three a multiplier, one cycle) or int8 "
                      "(two cycles a beat) per beat (docs/matmul.md)"))
+    requant_lanes: int = field(default=0, metadata=rng(
+        0, 64, "requantizers (about 4 DSP48E2s each): 0 = one per column; fewer drain each "
+               "output row through them in ceil(cols / requant_lanes) cycles"))
 
     def _check(self) -> None:
+        if self.requant_lanes > self.cols:
+            raise ConfigError(f"matmul: requant_lanes={self.requant_lanes} must be <= "
+                              f"cols={self.cols} (0: one requantizer per column)")
         if self.acc_bits > 32:
             kmax = max_k(self.act_bits, self.weight_bits, self.bias_bits)
             hint = (f"k_max must be <= {kmax} for bias_bits={self.bias_bits}"
@@ -136,15 +144,33 @@ class MatmulConfig(UnitConfig):
         return emit.bytes_width(self.prm_field_bits)
 
     @property
+    def rq_lanes(self) -> int:
+        """The requantizers: ``requant_lanes``, or one per column."""
+        return self.requant_lanes or self.cols
+
+    @property
+    def row_cycles(self) -> int:
+        """Cycles the drain takes per output row: ceil(cols / rq_lanes) chunks of
+        rq_lanes columns, one a cycle."""
+        return -(-self.cols // self.rq_lanes)
+
+    @property
+    def shadow_cycles(self) -> int:
+        """Cycles the shadow bank is busy with a tile: ``rows * row_cycles``
+        issues; a tile cannot move into it sooner (K-runs shorter than this
+        plus one cycle make the array wait)."""
+        return self.rows * self.row_cycles
+
+    @property
     def drain_cycles(self) -> int:
         """Un-stalled cycles from the cycle that takes a tile's last act/wgt beat
         to the cycle that takes its last output beat, when the tile's parameter
         beat is in (or offered in that cycle) and the shadow bank is free: one to
-        move the tile into the shadow bank, ``rows`` to issue its rows, three
-        requantizer stages.  Proven as a bound by ``qbert prove matmul``
-        (formal/matmul.py, U3 latency) and measured by the cocotb test
-        ``matmul_latency``."""
-        return self.rows + 4
+        move the tile into the shadow bank, ``rows * row_cycles`` to issue its
+        rows (a chunk of rq_lanes columns a cycle), three requantizer stages.
+        Proven as a bound by ``qbert prove matmul`` (formal/matmul.py, U3
+        latency) and measured by the cocotb test ``matmul_latency``."""
+        return self.shadow_cycles + 4
 
     @property
     def pack_groups(self) -> tuple:
@@ -361,50 +387,136 @@ def build(cfg: MatmulConfig):
     m.Assign(issue(AndList(en, shd_full_q)))
     m.Assign(row_last(shd_row_q == k(R - 1, RB)))
 
-    m.Always(Posedge(clk))(
-        If(rst)(
-            shd_full_q(k(0, 1)), shd_row_q(k(0, RB)),
-            s1_valid_q(k(0, 1)), s2_valid_q(k(0, 1)), out_valid_q(k(0, 1)),
-        ).Else(
-            If(load_shd)(shd_full_q(k(1, 1)), shd_row_q(k(0, RB)))
-            .Elif(issue)(
-                If(row_last)(shd_full_q(k(0, 1)), shd_row_q(k(0, RB)))
-                .Else(shd_row_q(shd_row_q + k(1, RB)))),
-            If(en)(s1_valid_q(shd_full_q), s2_valid_q(s1_valid_q), out_valid_q(s2_valid_q)),
-        ))
-    m.Always(Posedge(clk))(
-        If(en)(s1_last_q(row_last), s2_last_q(s1_last_q), out_last_q(s2_last_q)))
+    fields = {}
 
-    outs = []
-    for c in range(C):
-        base = c * PF
-        bias = m.Wire(f"bias_c{c}", BB)
-        mult = m.Wire(f"mult_c{c}", MULT_BITS)
-        shift = m.Wire(f"shift_c{c}", SHIFT_BITS)
-        m.Assign(bias(Slice(shd_prm_q, base + BB - 1, base)))
-        m.Assign(mult(Slice(shd_prm_q, base + BB + MULT_BITS - 1, base + BB)))
-        m.Assign(shift(Slice(shd_prm_q, base + PF - 1, base + BB + MULT_BITS)))
+    def col_fields(c):
+        """Column c's (bias, mult, shift) of the shadow bank's parameters."""
+        if c not in fields:
+            base = c * PF
+            bias = m.Wire(f"bias_c{c}", BB)
+            mult = m.Wire(f"mult_c{c}", MULT_BITS)
+            shift = m.Wire(f"shift_c{c}", SHIFT_BITS)
+            m.Assign(bias(Slice(shd_prm_q, base + BB - 1, base)))
+            m.Assign(mult(Slice(shd_prm_q, base + BB + MULT_BITS - 1, base + BB)))
+            m.Assign(shift(Slice(shd_prm_q, base + PF - 1, base + BB + MULT_BITS)))
+            fields[c] = (bias, mult, shift)
+        return fields[c]
 
-        # stage 1: select the row, add the bias (acc_bits holds sum + bias)
-        row = m.Wire(f"row_c{c}", A)
+    def shadow_row(c):
+        """Column c's shadow accumulator of row ``shd_row_q``."""
         sel = shd_q[R - 1, c]
         for r in range(R - 2, -1, -1):
             sel = Mux(shd_row_q == k(r, RB), shd_q[r, c], sel)
-        m.Assign(row(sel))
-        s1_sum = m.Reg(f"s1_sum_c{c}_q", A)
-        s1_mult = m.Reg(f"s1_mult_c{c}_q", MULT_BITS)
-        s1_shift = m.Reg(f"s1_shift_c{c}_q", SHIFT_BITS)
-        m.Always(Posedge(clk))(If(en)(
-            s1_sum(row + sext(bias, BB, A)), s1_mult(mult), s1_shift(shift)))
+        return sel
 
-        # stages 2 and 3: product, then round, shift and saturate
-        o = requant_stages(m, clk, en, s1_sum, A, s1_mult, s1_shift, OB, f"c{c}")
-        outs.append(o)
+    if cfg.row_cycles == 1:
+        m.Always(Posedge(clk))(
+            If(rst)(
+                shd_full_q(k(0, 1)), shd_row_q(k(0, RB)),
+                s1_valid_q(k(0, 1)), s2_valid_q(k(0, 1)), out_valid_q(k(0, 1)),
+            ).Else(
+                If(load_shd)(shd_full_q(k(1, 1)), shd_row_q(k(0, RB)))
+                .Elif(issue)(
+                    If(row_last)(shd_full_q(k(0, 1)), shd_row_q(k(0, RB)))
+                    .Else(shd_row_q(shd_row_q + k(1, RB)))),
+                If(en)(s1_valid_q(shd_full_q), s2_valid_q(s1_valid_q), out_valid_q(s2_valid_q)),
+            ))
+        m.Always(Posedge(clk))(
+            If(en)(s1_last_q(row_last), s2_last_q(s1_last_q), out_last_q(s2_last_q)))
+        outs = []
+        for c in range(C):
+            bias, mult, shift = col_fields(c)
+            # stage 1: select the row, add the bias (acc_bits holds sum + bias)
+            row = m.Wire(f"row_c{c}", A)
+            m.Assign(row(shadow_row(c)))
+            s1_sum = m.Reg(f"s1_sum_c{c}_q", A)
+            s1_mult = m.Reg(f"s1_mult_c{c}_q", MULT_BITS)
+            s1_shift = m.Reg(f"s1_shift_c{c}_q", SHIFT_BITS)
+            m.Always(Posedge(clk))(If(en)(
+                s1_sum(row + sext(bias, BB, A)), s1_mult(mult), s1_shift(shift)))
+
+            # stages 2 and 3: product, then round, shift and saturate
+            o = requant_stages(m, clk, en, s1_sum, A, s1_mult, s1_shift, OB, f"c{c}")
+            outs.append(o)
+    else:
+        outs = _shared_requantizers(m, cfg, clk, rst, en, issue, row_last, load_shd, shadow_row,
+                                    col_fields, shd_full_q, shd_row_q, s1_valid_q, s1_last_q,
+                                    s2_valid_q, s2_last_q, out_valid_q, out_last_q)
 
     m.Assign(out_tdata(Cat(*reversed(outs))))
     m.Assign(out_tvalid(out_valid_q))
     m.Assign(out_tlast(out_last_q))
     return m
+
+
+def _shared_requantizers(m, cfg: MatmulConfig, clk, rst, en, issue, row_last, load_shd,
+                         shadow_row, col_fields, shd_full_q, shd_row_q, s1_valid_q, s1_last_q,
+                         s2_valid_q, s2_last_q, out_valid_q, out_last_q) -> list:
+    """requant_lanes < cols: the drain issues each shadow row as ``row_cycles``
+    chunks of rq_lanes columns (``shd_chunk_q``), chunk j's lane l is column
+    j * rq_lanes + l; the lanes' third stage writes their columns' output
+    registers ``out_c*_q``, and the row's beat is valid once its last chunk
+    (``s2_end_q``) has written.  Returns the output registers, column order."""
+    from veriloggen import AndList, If, Mux, Posedge
+    R, C, A, BB, OB = cfg.rows, cfg.cols, cfg.acc_bits, cfg.bias_bits, cfg.out_bits
+    RB, NL, NCH = emit.clog2(R), cfg.rq_lanes, cfg.row_cycles
+    CB = emit.clog2(NCH)
+
+    def k(v: int, w: int):
+        from veriloggen import Int
+        return Int(v, w, 10)
+
+    shd_chunk_q = m.Reg("shd_chunk_q", CB)
+    s1_chunk_q, s2_chunk_q = m.Reg("s1_chunk_q", CB), m.Reg("s2_chunk_q", CB)
+    s1_end_q, s2_end_q = m.Reg("s1_end_q"), m.Reg("s2_end_q")
+    chunk_last = m.Wire("chunk_last")
+    m.Assign(chunk_last(shd_chunk_q == k(NCH - 1, CB)))
+    m.Always(Posedge(clk))(
+        If(rst)(
+            shd_full_q(k(0, 1)), shd_row_q(k(0, RB)), shd_chunk_q(k(0, CB)),
+            s1_valid_q(k(0, 1)), s2_valid_q(k(0, 1)), out_valid_q(k(0, 1)),
+        ).Else(
+            If(load_shd)(shd_full_q(k(1, 1)), shd_row_q(k(0, RB)), shd_chunk_q(k(0, CB)))
+            .Elif(issue)(
+                If(chunk_last)(
+                    shd_chunk_q(k(0, CB)),
+                    If(row_last)(shd_full_q(k(0, 1)), shd_row_q(k(0, RB)))
+                    .Else(shd_row_q(shd_row_q + k(1, RB))))
+                .Else(shd_chunk_q(shd_chunk_q + k(1, CB)))),
+            If(en)(s1_valid_q(shd_full_q), s2_valid_q(s1_valid_q),
+                   out_valid_q(AndList(s2_valid_q, s2_end_q))),
+        ))
+    m.Always(Posedge(clk))(
+        If(en)(s1_last_q(AndList(row_last, chunk_last)), s2_last_q(s1_last_q),
+               out_last_q(s2_last_q), s1_end_q(chunk_last), s2_end_q(s1_end_q),
+               s1_chunk_q(shd_chunk_q), s2_chunk_q(s1_chunk_q)))
+
+    def by_chunk(items):
+        """items[j] for chunk ``shd_chunk_q`` = j (the last one for any chunk beyond)."""
+        out = items[-1]
+        for j in range(len(items) - 2, -1, -1):
+            out = Mux(shd_chunk_q == k(j, CB), items[j], out)
+        return out
+
+    outs = [m.Reg(f"out_c{c}_q", OB) for c in range(C)]
+    for lane in range(NL):
+        cols = list(range(lane, C, NL))            # chunk j's column for this lane
+        t = f"l{lane}"
+        row, bias, mult, shift = (m.Wire(f"{n}_{t}", w) for n, w in (
+            ("row", A), ("bias", BB), ("mult", MULT_BITS), ("shift", SHIFT_BITS)))
+        m.Assign(row(by_chunk([shadow_row(c) for c in cols])))
+        for i, w in enumerate((bias, mult, shift)):
+            m.Assign(w(by_chunk([col_fields(c)[i] for c in cols])))
+        s1_sum = m.Reg(f"s1_sum_{t}_q", A)
+        s1_mult = m.Reg(f"s1_mult_{t}_q", MULT_BITS)
+        s1_shift = m.Reg(f"s1_shift_{t}_q", SHIFT_BITS)
+        m.Always(Posedge(clk))(If(en)(
+            s1_sum(row + emit.sext(bias, BB, A)), s1_mult(mult), s1_shift(shift)))
+        sat = requant_product_stage(m, clk, en, s1_sum, A, s1_mult, s1_shift, OB, t)
+        for j, c in enumerate(cols):
+            m.Always(Posedge(clk))(
+                If(AndList(en, s2_valid_q, s2_chunk_q == k(j, CB)))(outs[c](sat)))
+    return outs
 
 
 def _packed_products(m, cfg: MatmulConfig, acts, wgts, groups=None) -> dict:

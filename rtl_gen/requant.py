@@ -157,6 +157,20 @@ __all__ = ["RequantConfig", "generate", "build", "verilog", "sources", "TOP", "L
            "round_shift_saturate", "saturate", "product", "requant_lane", "PRM_LANE_BITS"]
 
 
+def requant_product_stage(m, clk, en, acc, acc_bits: int, mult, shift, out_bits: int, sfx: str):
+    """Register ``req_prod_{sfx} -> s2_prod_{sfx}_q`` (and the shift), then the
+    combinational ``sat_{sfx}``: the requantizer's first pipeline stage, which
+    advances on ``en``; returns ``sat_{sfx}`` (out_bits signed, valid one ``en``
+    cycle after ``acc``, ``mult``, ``shift``)."""
+    from veriloggen import If, Posedge
+    pw = acc_bits + MULT_BITS
+    prod = product(m, f"req_prod_{sfx}", acc, acc_bits, mult)
+    s2_prod = m.Reg(f"s2_prod_{sfx}_q", pw)
+    s2_shift = m.Reg(f"s2_shift_{sfx}_q", SHIFT_BITS)
+    m.Always(Posedge(clk))(If(en)(s2_prod(prod), s2_shift(shift)))
+    return round_shift_saturate(m, sfx, s2_prod, pw, s2_shift, out_bits)
+
+
 def requant_stages(m, clk, en, acc, acc_bits: int, mult, shift, out_bits: int, sfx: str):
     """Registers ``req_prod_{sfx} -> s2_prod_{sfx}_q`` then ``sat_{sfx} -> out_{sfx}_q``:
     the requantizer as two pipeline stages that advance on ``en`` (matmul, layernorm).
@@ -166,12 +180,7 @@ def requant_stages(m, clk, en, acc, acc_bits: int, mult, shift, out_bits: int, s
     signed output register (valid two ``en`` cycles later).
     """
     from veriloggen import If, Posedge
-    pw = acc_bits + MULT_BITS
-    prod = product(m, f"req_prod_{sfx}", acc, acc_bits, mult)
-    s2_prod = m.Reg(f"s2_prod_{sfx}_q", pw)
-    s2_shift = m.Reg(f"s2_shift_{sfx}_q", SHIFT_BITS)
-    m.Always(Posedge(clk))(If(en)(s2_prod(prod), s2_shift(shift)))
-    sat = round_shift_saturate(m, sfx, s2_prod, pw, s2_shift, out_bits)
+    sat = requant_product_stage(m, clk, en, acc, acc_bits, mult, shift, out_bits, sfx)
     o = m.Reg(f"out_{sfx}_q", out_bits)
     m.Always(Posedge(clk))(If(en)(o(sat)))
     return o

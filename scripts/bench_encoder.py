@@ -51,9 +51,11 @@ def dsp_floor(seq: int = 128, layers: int = 12, dsp: int = FQBERT_DSP,
 
 
 #: the arrays of the model table: the default (dsp_pack 2; its cycles are the same
-#: at W8 and W4) and BERT-base on the mixed array (W4, dsp_pack 3: 3 weight MACs a
-#: DSP, attention at two cycles a beat)
-VARIANTS = {"pack2": {}, "w4 mixed": {"weight_bits": 4, "dsp_pack": 3}}
+#: at W8 and W4), BERT-base on the mixed array (W4, dsp_pack 3: 3 weight MACs a
+#: DSP, attention at two cycles a beat), and the mixed array with 8 shared
+#: requantizers (requant_lanes 8: about 4 DSPs each instead of one per column)
+VARIANTS = {"pack2": {}, "w4 mixed": {"weight_bits": 4, "dsp_pack": 3},
+            "mixed rq8": {"weight_bits": 4, "dsp_pack": 3, "requant_lanes": 8}}
 
 
 def model_table(seq: int = 128, arrays=(8, 16, 32)) -> list[dict]:

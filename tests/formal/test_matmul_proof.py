@@ -219,3 +219,46 @@ def test_packed_driver_not_in_the_cut_form_fails():
     assert r.status == "FAIL" and "pprod_r0_c0_c1" in r.detail
     extra = text.replace("endmodule", "  wire [32:0] pprod_x;\n  assign pprod_x = 33'd0;\nendmodule")
     assert packed_drivers_check(PACKED, extra).status == "FAIL"
+
+
+# ---- shared requantizers (requant_lanes < cols): a row drains in chunks ----
+SHARED = MatmulConfig(rows=2, cols=3, k_max=4, requant_lanes=2)   # chunks {c0, c1}, {c2}
+
+
+def test_shared_requantizers_proven(run):
+    """Every column (whole lanes per job), and the latency bound drain_cycles + 1."""
+    for job in matmul_column_jobs(SHARED):
+        r = run(job)
+        assert r.status == "PASS", r.summary()
+    r = run(latency_job(SHARED))
+    assert r.status == "PASS", r.summary()
+
+
+def test_shared_latency_bound_is_tight(run):
+    r = run(latency_job(SHARED, mode="bmc", depth=SHARED.drain_cycles + 6, bound=SHARED.drain_cycles))
+    assert r.status == "FAIL", r.summary()
+    assert "U3 latency" in r.properties, r.summary()
+
+
+SHARED_MUTANTS = {
+    # lane 0 adds column 0's bias in chunk 1 too (column 2's)
+    "lane_bias_of_other_chunk": (_sub(r"assign bias_l0 = \(shd_chunk_q == 1'd0\)\? bias_c0 : bias_c2;",
+                                      "assign bias_l0 = bias_c0;"), {"Q4 bias_add"}),
+    "lane_mult_of_other_chunk": (_sub(r"assign mult_l0 = \(shd_chunk_q == 1'd0\)\? mult_c0 : mult_c2;",
+                                      "assign mult_l0 = mult_c0;"), {"Q4 param_select"}),
+    # column 2's output register written by chunk 0's lane-0 result
+    "column_written_by_other_chunk": (
+        _sub(r"(if\(en && s2_valid_q && \(s2_chunk_q == )1'd1(\)\) begin\n      out_c2_q)", r"\g<1>1'd0\2"),
+        {"Q5 requant_equal"}),
+    # a row's beat valid before its last chunk has written
+    "beat_before_last_chunk": (_sub(r"out_valid_q <= s2_valid_q && s2_end_q;", "out_valid_q <= s2_valid_q;"),
+                               {"Q5 requant_equal", "Q7 pending_map", "U1 no_spurious"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHARED_MUTANTS))
+def test_shared_mutant_fails(run, name):
+    mutate, props = SHARED_MUTANTS[name]
+    r = run(matmul_job(SHARED, mode="bmc", depth=14, mutate=mutate, name=f"matmul_mut_{name}"))
+    assert r.status == "FAIL", r.summary()
+    assert set(r.properties) & props, r.summary()

@@ -30,11 +30,21 @@ def test_defaults_and_derived_acc_bits():
     ("rows", True, "rows must be an integer"),
     ("k_max", 0, "k_max must be an integer in [1,"),
     ("dsp_pack", 4, "dsp_pack must be one of 1, 2, 3"),
+    ("requant_lanes", -1, "requant_lanes must be an integer in [0, 64]"),
+    ("requant_lanes", 5, "requant_lanes=5 must be <= cols=4 (0: one requantizer per column)"),
 ])
 def test_bad_fields_name_field_and_range(field, value, needle):
     with pytest.raises(ConfigError) as e:
         MatmulConfig(**{field: value})
     assert needle in str(e.value)
+
+
+@pytest.mark.parametrize("cols,lanes,row_cycles", [(4, 0, 1), (4, 4, 1), (4, 2, 2), (5, 2, 3),
+                                                   (32, 8, 4), (7, 1, 7)])
+def test_shared_requantizers_drain_a_row_in_chunks(cols, lanes, row_cycles):
+    cfg = MatmulConfig(rows=3, cols=cols, requant_lanes=lanes)
+    assert cfg.rq_lanes == (lanes or cols) and cfg.row_cycles == row_cycles
+    assert cfg.drain_cycles == 3 * row_cycles + 4
 
 
 def test_k_max_beyond_32_bit_accumulator():
@@ -211,7 +221,9 @@ def test_mixed_has_wgt_tuser_port():
                                 dict(rows=2, cols=5, k_max=100, dsp_pack=3),
                                 dict(rows=2, cols=4, k_max=100, dsp_pack=3),
                                 dict(rows=3, cols=5, k_max=100, bias_bits=14),
-                                dict(rows=2, cols=5, k_max=100, weight_bits=4, dsp_pack=3)])
+                                dict(rows=2, cols=5, k_max=100, weight_bits=4, dsp_pack=3),
+                                dict(rows=3, cols=5, k_max=100, requant_lanes=2),
+                                dict(rows=2, cols=4, k_max=100, dsp_pack=3, requant_lanes=1)])
 def test_lint_clean(tmp_path, kw):
     generate(MatmulConfig(**kw), tmp_path / "rtl")
     ok, out = flows.lint(flows.FLOWS["matmul"], tmp_path / "rtl")

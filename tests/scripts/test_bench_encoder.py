@@ -44,6 +44,11 @@ def test_model_table_has_the_mixed_array():
         plain, mixed = rows["bert-base", "pack2", a], rows["bert-base", "w4 mixed", a]
         assert plain["layer_cycles"] < mixed["layer_cycles"] < 1.05 * plain["layer_cycles"]
     assert not any(v == "w4 mixed" for m, v, _ in rows if m == "minilm")
+    # 8 shared requantizers: the same at array 8, slower by the longer drain beyond
+    shared = {a: rows["bert-base", "mixed rq8", a]["layer_cycles"] for a in (8, 16, 32)}
+    assert shared[8] == rows["bert-base", "w4 mixed", 8]["layer_cycles"]
+    for a in (16, 32):
+        assert rows["bert-base", "w4 mixed", a]["layer_cycles"] < shared[a]
 
 
 def test_phase_shares_group_every_cycle_of_the_layer():

@@ -17,6 +17,11 @@ TINY_W4 = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, weight_bi
 #: the mixed array (dsp_pack 3): int4 beats in the linear layers, int8 in attention
 TINY_W4_MIXED = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, weight_bits=4,
                               dsp_pack=3)
+#: shared requantizers: each output row of the array in 2 chunks (the last one
+#: partial on the mixed array)
+TINY_RQ = EncoderConfig(hidden=8, heads=2, ffn=16, max_seq=8, array=2, requant_lanes=1)
+TINY_W4_MIXED_RQ = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, weight_bits=4,
+                                 dsp_pack=3, requant_lanes=3)
 #: the MiniLM sizes on an 8x8 array: builds faster than the default 16x16
 MINILM8 = EncoderConfig.preset("minilm", array=8, max_seq=32)
 
@@ -27,8 +32,8 @@ def _sim(cfg, rtl, examples=1, seed=20261122, testcase=None, env=None):
                           repro=f"qbert sim encoder --rtl {rtl} --seed {seed} --examples {examples}")
 
 
-@pytest.mark.parametrize("cfg", [TINY, TINY_W4, TINY_W4_MIXED],
-                         ids=["tiny_w8", "tiny_w4", "tiny_w4_mixed"])
+@pytest.mark.parametrize("cfg", [TINY, TINY_W4, TINY_W4_MIXED, TINY_RQ, TINY_W4_MIXED_RQ],
+                         ids=["tiny_w8", "tiny_w4", "tiny_w4_mixed", "tiny_rq1", "tiny_w4_mixed_rq3"])
 def test_synthetic_layers_cycles_and_error_flags(tmp_path, cfg):
     generate(cfg, tmp_path / "rtl")
     res, info = _sim(cfg, tmp_path / "rtl", examples=8, testcase=flows.SIM_TESTS["encoder"],

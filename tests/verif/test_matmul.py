@@ -26,6 +26,10 @@ CONFIGS = {
     "3x5_pack3": MatmulConfig(rows=3, cols=5, k_max=64, weight_bits=4, dsp_pack=3),
     # mixed: int8 lanes on a triple and a pair, each beat int8 or int4 (tuser)
     "3x5_mixed": MatmulConfig(rows=3, cols=5, k_max=64, dsp_pack=3),
+    # shared requantizers: each output row in 2 chunks of 2 columns, and in 3
+    # chunks (the last one partial) under packing
+    "3x4_rq2": MatmulConfig(rows=3, cols=4, k_max=16, requant_lanes=2),
+    "2x5_packed_rq2": MatmulConfig(rows=2, cols=5, k_max=16, dsp_pack=2, requant_lanes=2),
 }
 
 
