@@ -7,7 +7,7 @@ Independent of cocotb.  The expected context always comes from
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from hypothesis import strategies as st
@@ -35,15 +35,24 @@ class AttentionCase:
     c_mult: int          # context requantization
     c_shift: int
     pauses: dict         # endpoint -> pause pattern
+    #: (q, k, v) of heads that follow back to back without a reset, with the
+    #: same S and requantizations (the run-time inputs stay put)
+    more: tuple = ()
 
     @property
     def seq(self) -> int:
         return self.q.shape[0]
 
+    def heads(self) -> list:
+        """This head, then one AttentionCase per head of ``more``."""
+        return [self] + [replace(self, q=q, k=k, v=v, more=()) for q, k, v in self.more]
+
     def __repr__(self) -> str:
         np.set_printoptions(threshold=100_000, linewidth=120)
+        more = "".join(f"  then head {i}: q={q.tolist()},\n    k={k.tolist()},\n    "
+                       f"v={v.tolist()},\n" for i, (q, k, v) in enumerate(self.more, 1))
         return (f"AttentionCase(S={self.seq}, dh={self.q.shape[1]},\n  q={self.q.tolist()},\n"
-                f"  k={self.k.tolist()},\n  v={self.v.tolist()},\n"
+                f"  k={self.k.tolist()},\n  v={self.v.tolist()},\n{more}"
                 f"  scores_rq=({self.s_mult}, {self.s_shift}), ctx_rq=({self.c_mult}, "
                 f"{self.c_shift}),\n  pauses={self.pauses})")
 
@@ -101,8 +110,17 @@ def cases(draw, cfg: AttentionConfig, max_seq: int | None = None) -> AttentionCa
         t = draw(st.sampled_from([127, 128, 129, 255, 256, 257])) * (1 if a > 0 else -1)
         c_shift = max(0, min(SHIFT_MAX, 30 - abs(t).bit_length() + abs(a).bit_length()))
         c_mult = min((1 << MULT_BITS) - 1, round(abs(t) * (1 << c_shift) / abs(a)))
-    pauses = {ep: draw(pause_patterns()) for ep in (Q, K, V, OUT)}
-    return AttentionCase(q, k, v, s_mult, s_shift, c_mult, c_shift, pauses)
+    pauses = {ep: draw(pause_patterns()) for ep in (Q, K, V)}
+    # the output sometimes stalled for long runs (tens of cycles a beat): the context
+    # buffer stays full while the next group's P V finishes, which must then wait
+    pauses[OUT] = draw(st.one_of(pause_patterns(), pause_patterns(max_len=32),
+                                 st.sampled_from([40, 120]).map(lambda n: [True] * n + [False])))
+    # heads back to back, no reset between: the hand-over from one head to the next
+    # (their Q/K/V from a drawn seed: one integer each keeps the shrinking quick)
+    seeds = draw(st.lists(st.integers(0, 1 << 16), max_size=2))
+    rngs = [np.random.default_rng(sd) for sd in seeds]
+    more = tuple(tuple(r.integers(-128, 128, (s, dh)) for _ in range(3)) for r in rngs)
+    return AttentionCase(q, k, v, s_mult, s_shift, c_mult, c_shift, pauses, more)
 
 
 def minilm_case() -> AttentionCase:

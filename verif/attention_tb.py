@@ -32,15 +32,21 @@ class AttentionTB(StreamTB):
 
     def budget(self, c: AttentionCase) -> int:
         """Cycles a head may take: both arrays' work, the loads, a softmax
-        latency per row, all slowed by the longest pause pattern."""
+        latency per row, slowed by the longest input pause pattern; plus its
+        output beats at the output's pace (a long output stall would otherwise
+        stretch every hang this waits out, and its shrinking)."""
         cfg, s = self.cfg, c.seq
-        slow = max([len(p) for p in c.pauses.values()] + [1])
+        slow_in = max([len(p) for ep, p in c.pauses.items() if ep != OUT] + [1])
+        slow_out = len(c.pauses.get(OUT, [False]))
         work = (2 * cfg.ideal_cycles(s) + 3 * s * cfg.head_dim // min(cfg.rows, cfg.cols)
                 + s * (2 * s // cfg.lanes + 60) + 500)
-        return work * (slow + 1) * 2
+        out_beats = s * cfg.head_dim // cfg.cols
+        return 2 * (work * (slow_in + 1) + out_beats * (slow_out + 1))
 
-    async def run_case(self, c: AttentionCase) -> tuple[np.ndarray, int]:
-        """Reset, load Q/K/V, collect S output rows; (ctx [S, dh], cycles)."""
+    async def run_case(self, c: AttentionCase) -> tuple[list[np.ndarray], int]:
+        """Reset, load Q/K/V of every head of ``c`` (back to back, no reset between),
+        collect S output rows a head; ([ctx [S, dh] per head], cycles)."""
+        from cocotb.triggers import ClockCycles
         from cocotbext.axi import AxiStreamFrame
         cfg, dut = self.cfg, self.dut
         cfg.check_seq(c.seq)
@@ -51,16 +57,19 @@ class AttentionTB(StreamTB):
         await self.reset()
         self.violations.clear()
         start = self.cycle
-        for port, words in pack(cfg, c).items():
-            self.srcs[port].send_nowait(AxiStreamFrame(words))
-        budget, rows = self.budget(c), []
+        heads = c.heads()
+        for h in heads:
+            for port, words in pack(cfg, h).items():
+                self.srcs[port].send_nowait(AxiStreamFrame(words))
+        budget, rows = self.budget(c) * len(heads), []
         per_row = cfg.head_dim // cfg.cols
-        while len(rows) < c.seq:
+        while len(rows) < c.seq * len(heads):
             # one frame per query row; poll so that a hang is reported, not waited out
             while self.out.empty():
                 if self.cycle - start > budget:
-                    raise AssertionError(f"DUT hung: received {len(rows)} of {c.seq} output "
-                                         f"rows within {budget} cycles")
+                    raise AssertionError(f"DUT hung: received {len(rows)} of "
+                                         f"{c.seq * len(heads)} output rows ({len(heads)} "
+                                         f"head(s) of S={c.seq}) within {budget} cycles")
                 await RisingEdge(self.clk)
             f = self.out.recv_nowait()
             words = list(f.tdata)
@@ -70,25 +79,29 @@ class AttentionTB(StreamTB):
             rows.append(unpack_row(cfg, words))
         cycles = self.cycle - start
         self.end_cycle = self.cycle
-        for _ in range(4 * per_row + 20):
-            await RisingEdge(self.clk)
+        # a stray row (another query group, a head that does not end) is computed
+        # within a head's latency bound and then taken at the output's pace
+        slow = len(c.pauses.get(OUT, [False]))
+        await ClockCycles(self.clk, cfg.head_latency(c.seq) + 2 * per_row * (slow + 1) + 20)
         if not self.out.empty():
             raise AssertionError(f"DUT sent {self.out.count()} output frame(s) beyond the "
-                                 f"{c.seq} expected rows")
+                                 f"{c.seq * len(heads)} expected rows")
         if self.violations:
             v, self.violations[:] = self.violations[0], []
             raise AssertionError(v)
-        return np.asarray(rows), cycles
+        return [np.asarray(rows[i:i + c.seq]) for i in range(0, len(rows), c.seq)], cycles
 
 
 async def _check(tb: AttentionTB, c: AttentionCase, stats: dict) -> int:
     got, cycles = await tb.run_case(c)
-    exp = expected(c)
     stats["examples"] = stats.get("examples", 0) + 1
-    stats["outputs"] = stats.get("outputs", 0) + exp.size
-    stats["macs"] = stats.get("macs", 0) + 2 * c.seq * c.seq * tb.cfg.head_dim
-    if not np.array_equal(exp, got):
-        raise AssertionError(describe_mismatch(c, exp, got))
+    for i, (h, g) in enumerate(zip(c.heads(), got)):
+        exp = expected(h)
+        stats["outputs"] = stats.get("outputs", 0) + exp.size
+        stats["macs"] = stats.get("macs", 0) + 2 * c.seq * c.seq * tb.cfg.head_dim
+        if not np.array_equal(exp, g):
+            head = f"head {i} of {len(got)} back to back: " if len(got) > 1 else ""
+            raise AssertionError(head + describe_mismatch(h, exp, g))
     return cycles
 
 
