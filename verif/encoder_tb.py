@@ -59,13 +59,16 @@ class EncoderTB(StreamTB):
     def errors(self) -> dict:
         return {e: int(getattr(self.dut, e).value) for e in ERRORS}
 
-    async def run_case(self, c: EncoderCase) -> tuple[np.ndarray, int]:
-        """Reset, start, stream the input and the weights; the output [S, D] and the
-        cycles from start to done."""
+    async def run_case(self, c: EncoderCase, reset: bool = True) -> tuple[np.ndarray, int]:
+        """Reset (unless ``reset`` is False: a layer right after the previous one),
+        start, stream the input and the weights; the output [S, D] and the cycles
+        from start to done.  busy_o must be seen high while the layer runs and
+        low after done_o."""
         from cocotbext.axi import AxiStreamFrame
         cfg, dut = self.cfg, self.dut
         self.set_pauses(c.pauses)
-        await self.reset()
+        if reset:
+            await self.reset()
         self.violations.clear()
         dut.seq_len_i.value = c.seq
         dut.start_i.value = 1
@@ -77,15 +80,25 @@ class EncoderTB(StreamTB):
             cocotb.start_soon(self._profile())
         self.x.send_nowait(AxiStreamFrame(pack_tokens(cfg, c.x)))
         self.w.send_nowait(AxiStreamFrame(stream_words(cfg, stream_of(cfg, c))))
-        budget = self.budget(c)
+        budget, busy_seen = self.budget(c), False
+        # one edge before looking at done_o: the start edge clears a previous layer's
+        # done_o, and a read right after that edge may still see it
+        await RisingEdge(self.clk)
+        if int(dut.done_o.value):
+            raise AssertionError("done_o high one cycle after start_i: the start did not "
+                                 "clear the previous layer's done_o")
         while not int(dut.done_o.value):
             if self.cycle - start > budget:
                 raise AssertionError(f"DUT hung: no done_o within {budget} cycles; errors "
                                      f"{self.errors()}, output frames so far {self.y.count()}")
+            busy_seen |= bool(int(dut.busy_o.value))
             await RisingEdge(self.clk)
         cycles = self.cycle - start
         for _ in range(20):
             await RisingEdge(self.clk)
+        if not busy_seen or int(dut.busy_o.value):
+            raise AssertionError("busy_o " + ("still high after done_o" if busy_seen
+                                               else "never high while the layer ran"))
         frames = []
         while not self.y.empty():
             frames.append(self.y.recv_nowait())
@@ -141,9 +154,10 @@ async def encoder_cycles(dut):
     tb = EncoderTB(dut, cfg)
     rng = np.random.default_rng(5)
     rows = []
-    for s in sorted({1, max(1, cfg.max_seq - cfg.array // 2), cfg.max_seq}):
+    for i, s in enumerate(sorted({1, max(1, cfg.max_seq - cfg.array // 2), cfg.max_seq})):
         c = synthetic_case(cfg, rng.integers(-128, 128, (s, cfg.hidden)), s, 1.0)
-        got, cycles = await tb.run_case(c)
+        # the layers one after another without a reset: the next start must clear done_o
+        got, cycles = await tb.run_case(c, reset=i == 0)
         exp = expected(c)
         if not np.array_equal(exp, got):
             raise AssertionError(describe_mismatch(c, exp, got))
@@ -189,11 +203,15 @@ async def encoder_error_flags(dut):
             await expect({"err_seq_o"}, f"seq_len_i={bad}")
             if int(dut.busy_o.value):
                 raise AssertionError(f"seq_len_i={bad}: the engine started anyway")
-    await start(1)
-    hdr = list(words)
-    hdr[0] ^= 0xFF                                   # magic
-    tb.w.send_nowait(AxiStreamFrame(hdr))           # the rest waits for the X input
-    await expect({"err_hdr_o"}, "a wrong magic", cfg.stream_shape.record_beats(22) + 12)
+    data = stream_of(cfg, c)
+    # every header field the engine checks (golden_model.weightfile: byte offset, name)
+    for off, field in ((0, "magic"), (4, "version"), (8, "hidden"), (10, "heads"), (12, "ffn"),
+                       (14, "cols"), (16, "weight_bits"), (18, "total beats")):
+        await start(1)
+        bad = bytearray(data)
+        bad[off] ^= 0x01
+        tb.w.send_nowait(AxiStreamFrame(stream_words(cfg, bytes(bad))))  # the rest waits for X
+        await expect({"err_hdr_o"}, f"a wrong header {field}", cfg.stream_shape.record_beats(22) + 12)
     for name, frame in (("err_w_short_o", words[:5]),           # tlast on beat 5 of many
                         ("err_w_long_o", None)):
         await start(1)

@@ -31,6 +31,23 @@ MUTANTS = {
     "query_group_not_rewound": ("qk_q_addr_q <= qk_q_base_q;", "qk_q_addr_q <= qk_q_addr_q;", DATA),
     "row_tlast_off_by_one": ("assign m_axis_tlast = out_blk_q == 1'd1;",
                              "assign m_axis_tlast = out_blk_q == 1'd0;", ANY),
+    # found by a random mutation campaign: the hand-over from one head to the next
+    # (caught since an example runs up to three heads back to back, no reset)
+    "head_ends_a_group_early": ("(out_base_q + 4'd2 == seq_len_i);", "(out_base_q + 4'd4 == seq_len_i);",
+                                ANY),
+    "loads_not_released_at_head_end": ("    if(rst || head_end) begin\n      loaded_q <= 0;",
+                                       "    if(rst) begin\n      loaded_q <= 0;", ANY),
+    "issued_groups_not_cleared_at_head_end": (
+        "    if(rst || head_end) begin\n      qk_issued_q <= 0;",
+        "    if(rst) begin\n      qk_issued_q <= 0;", ANY),
+    # extra query groups issued past the head: stray rows after its last one
+    "query_group_step": ("qk_row_q <= qk_row_q + 4'd2;", "qk_row_q <= qk_row_q + 4'd1;", ANY),
+    # the P V output taken while the context buffer is still full (long output stalls)
+    "context_overwritten_while_full": ("assign pv_m_axis_tready = !ctx_full_q;",
+                                       "assign pv_m_axis_tready = 1'b1;", ANY),
+    # the head starts before V is in (a V stream that lags)
+    "head_starts_without_v": ("if(q_loaded_q && k_loaded_q && v_loaded_q) begin",
+                              "if(q_loaded_q && k_loaded_q) begin", ANY),
 }
 
 

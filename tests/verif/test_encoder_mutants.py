@@ -31,6 +31,9 @@ MUTANTS = {
                                   "(which_ln_q)? ln1_mult_q : ln2_mult_q", DATA),
     "residual_skip_source": ("assign res_b = (is_lin_out)?", "assign res_b = (!is_lin_out)?",
                              DATA),
+    # found by a random mutation campaign (2026-11-23), caught since the testbench
+    # checks busy_o, every checked header field, and layers without a reset between
+    "busy_never_set": ("assign busy_o = !ph_idle;", "assign busy_o = 1'b0;", r"busy_o never high"),
     "output_tlast_early": ("assign m_axis_y_tlast = (ln_out_word_q == 2'd3)",
                            "assign m_axis_y_tlast = (ln_out_word_q == 2'd2)", ANY),
 }
@@ -47,6 +50,30 @@ def test_mutant_is_caught(tmp_path, name, plant_mutant, caught_and_reproduced):
     generate(CFG, rtl)
     plant_mutant(rtl / "qbert_encoder.v", old, new)
     caught_and_reproduced("encoder", rtl, pattern, EXAMPLES)
+
+
+#: mutants a directed test owns (the layers one after another without a reset in
+#: encoder_cycles, every checked header field in encoder_error_flags): name ->
+#: (original, mutated, what the failure must say)
+DIRECTED = {
+    "header_ffn_unchecked": (" || (sr_next[255:240] != 16'd16)", "", "a wrong header ffn"),
+    "done_not_cleared_by_start": ("seq_q <= seq_len_i;\n          done_q <= 0;",
+                                  "seq_q <= seq_len_i;", "done_o high one cycle after start_i"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(DIRECTED))
+def test_directed_mutant_is_caught(tmp_path, name, plant_mutant):
+    import subprocess
+    import sys
+    old, new, needle = DIRECTED[name]
+    rtl = tmp_path / "rtl"
+    generate(CFG, rtl)
+    plant_mutant(rtl / "qbert_encoder.v", old, new)
+    r = subprocess.run([sys.executable, "-m", "scripts.cli", "sim", "encoder", "--rtl", str(rtl),
+                        "--seed", "5"], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 1 and needle in r.stdout + r.stderr, r.stdout[-3000:] + r.stderr[-3000:]
 
 
 #: the mixed array (dsp_pack 3): attention's beats sent as int4 (tuser 0), so
