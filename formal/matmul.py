@@ -43,6 +43,7 @@ from __future__ import annotations
 import re
 
 from golden_model.widths import int_range
+from rtl_gen.emit import clog2
 
 from . import axis, equiv
 from .sby import SbyJob
@@ -188,15 +189,12 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS,
             a(f"        assert (!shd_full_q || g_shd_{t} == $signed(shd_{t}_q));       // Q3 shadow_equal")
             a(f"        assert (!shd_full_q || (g_shd_{t} >= {c64(K * pmin)} && g_shd_{t} <= {c64(K * pmax)}));  // Q3 shadow_equal: bound")
             a("    end")
-    rb = max(1, (R - 1).bit_length())
     if NCH > 1:
         L.extend(shared_requant_block(cfg, sel_cols, parts, G))
         a("`endif")
         return "\n".join(L) + "\n"
     for c in sel_cols:
-        sel = f"g_shd_r{R - 1}_c{c}"
-        for r in range(R - 2, -1, -1):
-            sel = f"(shd_row_q == {rb}'d{r}) ? g_shd_r{r}_c{c} : ({sel})"
+        sel = _row_select(R, c)
         if "acc" in parts:
             a(f"    // column {c}: bias add")
             a(f"    wire signed [{G - 1}:0] g_row_c{c} = {sel};")
@@ -223,7 +221,7 @@ def formal_block(cfg, ghost_bits: int | None = None, cols=None, parts=PARTS,
 
 def _row_select(R: int, c: int) -> str:
     """The ghost shadow accumulator of column c at row ``shd_row_q``."""
-    rb = max(1, (R - 1).bit_length())
+    rb = clog2(R)
     sel = f"g_shd_r{R - 1}_c{c}"
     for r in range(R - 2, -1, -1):
         sel = f"(shd_row_q == {rb}'d{r}) ? g_shd_r{r}_c{c} : ({sel})"
@@ -240,7 +238,7 @@ def shared_requant_block(cfg, sel_cols, parts, G: int) -> list[str]:
     (Q5)."""
     R, C, A, OB = cfg.rows, cfg.cols, cfg.acc_bits, cfg.out_bits
     NL, NCH = cfg.rq_lanes, cfg.row_cycles
-    cb = max(1, (NCH - 1).bit_length())
+    cb = clog2(NCH)
     L = []
     a = L.append
     a("    // ---- shared requantizers: the chunk of each stage ----")
@@ -328,12 +326,12 @@ def latency_lemmas(cfg, latency: int) -> str:
     waiting in the accumulators); every un-stalled cycle lowers it by one.
     """
     R, NCH = cfg.rows, cfg.row_cycles
-    rb = max(1, (R - 1).bit_length())
+    rb, cb = clog2(R), clog2(NCH)
     cw = axis.counter_width(5, latency)
     # issues left in the shadow bank: (R - row) * NCH - chunk
     left = (f"{cw}'d{R + 2} - {{{{{cw - rb}{{1'b0}}}}, shd_row_q}}" if NCH == 1 else
             f"{cw}'d{R * NCH + 2} - {{{{{cw - rb}{{1'b0}}}}, shd_row_q}} * {cw}'d{NCH} - "
-            f"{{{{{cw - max(1, (NCH - 1).bit_length())}{{1'b0}}}}, shd_chunk_q}}")
+            f"{{{{{cw - cb}{{1'b0}}}}, shd_chunk_q}}")
     rem = (f"(out_valid_q && out_last_q) ? {cw}'d0 : (s2_valid_q && s2_last_q) ? {cw}'d1 : "
            f"(s1_valid_q && s1_last_q) ? {cw}'d2 : "
            f"shd_full_q ? {left} : "
@@ -352,7 +350,7 @@ def latency_lemmas(cfg, latency: int) -> str:
         "        assert (!done_q || prm_full_q);                               // U3 latency: params in",
         f"        assert (f_pending == 0 ? f_timer == 0 : f_budget <= {cw + 1}'d{latency - 1});  // U3 latency: budget",
         f"        assert (!shd_full_q || shd_row_q <= {rb}'d{R - 1});               // U3 latency: row index",
-        *([f"        assert (shd_chunk_q <= {max(1, (NCH - 1).bit_length())}'d{NCH - 1});  "
+        *([f"        assert (shd_chunk_q <= {cb}'d{NCH - 1});  "
            f"// U3 latency: chunk index"] if NCH > 1 else []),
         "    end",
     ])

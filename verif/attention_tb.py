@@ -22,6 +22,11 @@ def _config() -> AttentionConfig:
     return AttentionConfig.load(os.environ["QBERT_RTL_DIR"])
 
 
+def _out_pace(c: AttentionCase) -> int:
+    """The length of the output's pause pattern: at most that many stalled cycles a beat."""
+    return len(c.pauses.get(OUT, [False]))
+
+
 class AttentionTB(StreamTB):
     def __init__(self, dut, cfg: AttentionConfig):
         super().__init__(dut)
@@ -37,7 +42,7 @@ class AttentionTB(StreamTB):
         stretch every hang this waits out, and its shrinking)."""
         cfg, s = self.cfg, c.seq
         slow_in = max([len(p) for ep, p in c.pauses.items() if ep != OUT] + [1])
-        slow_out = len(c.pauses.get(OUT, [False]))
+        slow_out = _out_pace(c)
         work = (2 * cfg.ideal_cycles(s) + 3 * s * cfg.head_dim // min(cfg.rows, cfg.cols)
                 + s * (2 * s // cfg.lanes + 60) + 500)
         out_beats = s * cfg.head_dim // cfg.cols
@@ -81,8 +86,7 @@ class AttentionTB(StreamTB):
         self.end_cycle = self.cycle
         # a stray row (another query group, a head that does not end) is computed
         # within a head's latency bound and then taken at the output's pace
-        slow = len(c.pauses.get(OUT, [False]))
-        await ClockCycles(self.clk, cfg.head_latency(c.seq) + 2 * per_row * (slow + 1) + 20)
+        await ClockCycles(self.clk, cfg.head_latency(c.seq) + 2 * per_row * (_out_pace(c) + 1) + 20)
         if not self.out.empty():
             raise AssertionError(f"DUT sent {self.out.count()} output frame(s) beyond the "
                                  f"{c.seq * len(heads)} expected rows")
