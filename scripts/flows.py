@@ -69,12 +69,12 @@ def config_from_args(flow: Flow, params, config_file) -> UnitConfig:
 
 def _rtl_config(flow: Flow, args, cfg: UnitConfig | None = None) -> tuple[UnitConfig, Path, bool]:
     """(Config, RTL folder, generated here?) for sim/lint/bench/prove; ``cfg``: the
-    Config of -P/--config when the caller has it already."""
+    Config (of -P/--config, or of --rtl DIR) when the caller has it already."""
     if getattr(args, "rtl", None):
         if args.params or args.config:
             raise ConfigError("--rtl verifies the Config recorded in DIR/params.json; "
                               "do not combine it with -P or --config")
-        cfg = flow.config_class().load(args.rtl)
+        cfg = cfg or flow.config_class().load(args.rtl)
         flow.gen_module().sources(args.rtl)  # files.f and the files it names exist
         return cfg, Path(args.rtl), False
     cfg = cfg or config_from_args(flow, args.params, args.config)
