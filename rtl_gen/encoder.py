@@ -67,8 +67,16 @@ class EncoderConfig(UnitConfig):
     requant_lanes: int = field(default=0, metadata=rng(
         0, 32, "the array's requantizers (MatmulConfig.requant_lanes): 0 = one per column; "
                "fewer drain each output row in ceil(array / requant_lanes) cycles"))
+    post_lanes: int = field(default=0, metadata=rng(
+        0, 32, "lanes of the units after the array (residual, GELU, requant): 0 = array; "
+               "fewer (a divisor of array) take each output row in array / post_lanes beats"))
 
     def _check(self) -> None:
+        if self.post_lanes and self.array % self.post_lanes:
+            divisors = [d for d in range(1, self.array + 1) if self.array % d == 0]
+            raise ConfigError(f"encoder: post_lanes={self.post_lanes} must divide array="
+                              f"{self.array} (0 or one of {divisors}): the units after the array "
+                              f"take each output row in whole beats")
         if self.requant_lanes > self.array:
             raise ConfigError(f"encoder: requant_lanes={self.requant_lanes} must be <= "
                               f"array={self.array} (0: one requantizer per array column)")
@@ -143,17 +151,28 @@ class EncoderConfig(UnitConfig):
         return LayerNormConfig(hidden=self.hidden, lanes=self.array)
 
     @property
+    def post_beat_lanes(self) -> int:
+        """Lanes of the residual, GELU and requant units (``post_lanes``, 0 = array):
+        an output row of the array is array / post_beat_lanes beats of theirs."""
+        return self.post_lanes or self.array
+
+    @property
+    def post_chunks(self) -> int:
+        """Beats of a post-op unit per output row of the array."""
+        return self.array // self.post_beat_lanes
+
+    @property
     def gelu(self) -> GeluConfig:
-        return GeluConfig(lanes=self.array)
+        return GeluConfig(lanes=self.post_beat_lanes)
 
     @property
     def requant(self) -> RequantConfig:
         """The GELU output -> int8 requantizer (per channel)."""
-        return RequantConfig(lanes=self.array, acc_bits=self.gelu.out_bits, out_bits=_NUM.act_bits)
+        return RequantConfig(lanes=self.post_beat_lanes, acc_bits=self.gelu.out_bits, out_bits=_NUM.act_bits)
 
     @property
     def residual(self) -> ResidualConfig:
-        return ResidualConfig(lanes=self.array, a_bits=MATMUL_OUT_BITS, b_bits=_NUM.act_bits,
+        return ResidualConfig(lanes=self.post_beat_lanes, a_bits=MATMUL_OUT_BITS, b_bits=_NUM.act_bits,
                               out_bits=_NUM.residual_bits)
 
     def check_layer(self, p: LayerParams, name: str = "layer") -> None:

@@ -44,12 +44,21 @@ class LayerCycles:
         return self.macs / (self.total * self.array ** 2)
 
 
-def _tiles(cfg: EncoderConfig, tiles: int, k: int) -> int:
+def _tiles(cfg: EncoderConfig, tiles: int, k: int, post: bool = False) -> int:
     """Cycles to issue ``tiles`` tiles of a K-run of k: one beat a cycle, but a tile
     cannot end before the previous one has moved out of the accumulators, which
     waits for the shadow bank's drain (MatmulConfig.shadow_cycles: array rows,
-    each in row_cycles chunks of the shared requantizers) + 1."""
-    return k + (tiles - 1) * max(k, cfg.matmul.shadow_cycles + 1)
+    each in row_cycles chunks of the shared requantizers; with a post-op, each
+    :func:`_row_gap`) + 1."""
+    shadow = cfg.array * _row_gap(cfg, post)
+    return k + (tiles - 1) * max(k, shadow + 1)
+
+
+def _row_gap(cfg: EncoderConfig, post: bool) -> int:
+    """Cycles between the array's output rows: its drain's row_cycles, and, into
+    post-op units of post_chunks beats a row (``post_lanes``), the row held
+    post_chunks - 1 more cycles (the drain pipeline holds while the output waits)."""
+    return cfg.matmul.row_cycles + ((cfg.post_chunks - 1) if post else 0)
 
 
 def unit_bounds(cfg: EncoderConfig) -> dict[str, int]:
@@ -90,11 +99,17 @@ def _segment(cfg: EncoderConfig, tiles: int, k: int, post: tuple[str, ...],
     (dsp_pack 3), two cycles each, as if K were twice as long."""
     if int8 and cfg.matmul.mixed:
         k *= 2
+    a, n = cfg.array, cfg.post_chunks if post else 1
     if not worst:
         lat = {"gelu": gelu.LATENCY, "requant": requant.LATENCY, "residual": residual.LATENCY}
-        return 2 + _tiles(cfg, tiles, k) + cfg.matmul.drain_cycles + sum(lat[p] for p in post) + 1
+        # the last tile's rows each held n - 1 cycles more, its last row's n beats
+        held = a * (n - 1)
+        return (2 + _tiles(cfg, tiles, k, bool(post)) + cfg.matmul.drain_cycles + held
+                + sum(lat[p] for p in post) + 1)
     b = unit_bounds(cfg)
-    ends = _beats(_chain([(t + 1) * k for t in range(tiles)], b["matmul"]), cfg.array)
+    # the abstract matmul's bound counts no cycle the engine stalls it: each of a
+    # tile's rows waits n - 1 cycles for its post-op beats
+    ends = _beats(_chain([(t + 1) * k for t in range(tiles)], b["matmul"] + a * (n - 1)), a * n)
     for p in post:
         ends = _chain(ends, b[p])
     return 2 + ends[-1] + 1

@@ -146,6 +146,64 @@ def _pad(expr, used: int, width: int):
     return expr if width == used else Cat(_k(0, width - used), expr)
 
 
+class _PostChunks:
+    """The array's output rows through units of ``cfg.post_beat_lanes`` lanes: a
+    row is ``n`` beats of theirs (chunk j = lanes j*lanes .. j*lanes + lanes - 1).
+
+    Three chunk counters, cleared by a segment's start: ``c_in`` (beats into the
+    residual or the GELU: the row and its b word stay until the last), ``c_mid``
+    (GELU out, requant in: selects the requant's multipliers) and ``c_out``
+    (beats out of the residual or the requant, collected into a whole row).
+    With one chunk a row (post_lanes 0 or array) everything passes through and no
+    logic is added.
+    """
+
+    def __init__(self, m, cfg, clk, rst, seg_start):
+        self.m, self.clk, self.rst, self.seg_start = m, clk, rst, seg_start
+        self.n, self.lanes = cfg.post_chunks, cfg.post_beat_lanes
+        self.width = max(1, emit.clog2(self.n))
+        names = ("post_in_chunk_q", "post_mid_chunk_q", "post_out_chunk_q")
+        self.c_in, self.c_mid, self.c_out = ((m.Reg(n, self.width) for n in names) if self.n > 1
+                                             else (None, None, None))
+
+    def at_last(self, ctr, cond):
+        """``cond`` and the counter at a row's last chunk."""
+        from veriloggen import AndList
+        return cond if self.n == 1 else AndList(cond, ctr == _k(self.n - 1, self.width))
+
+    def chunk(self, ctr, lanes: list, whole=None):
+        """The beat of the chunk ``ctr`` selects from a row's ``lanes`` (expressions);
+        ``whole``, if given, is the row as one word (used as it is with one chunk)."""
+        from veriloggen import Cat
+        if self.n == 1 and whole is not None:
+            return whole
+        L = self.lanes
+        return Cat(*reversed([_pick(ctr, [lanes[j * L + i] for j in range(self.n)]) if self.n > 1
+                              else lanes[i] for i in range(L)]))
+
+    def collect(self, name: str, fire, beat, bits: int):
+        """The whole row once its last chunk's ``beat`` (``bits`` wide) fires: the earlier chunks are
+        held in registers ``post_<name>_chunk<j>_q``."""
+        from veriloggen import AndList, Cat, If, Posedge
+        if self.n == 1:
+            return beat
+        held = []
+        for j in range(self.n - 1):
+            r = self.m.Reg(f"post_{name}_chunk{j}_q", bits)
+            self.m.Always(Posedge(self.clk))(If(AndList(fire, self.c_out == _k(j, self.width)))(r(beat)))
+            held.append(r)
+        return Cat(beat, *reversed(held))
+
+    def count(self, in_fire, mid_fire, out_fire) -> None:
+        from veriloggen import If, OrList, Posedge
+        if self.n == 1:
+            return
+        for ctr, fire in ((self.c_in, in_fire), (self.c_mid, mid_fire), (self.c_out, out_fire)):
+            self.m.Always(Posedge(self.clk))(
+                If(OrList(self.rst, self.seg_start))(ctr(0)).Elif(fire)(
+                    If(ctr == _k(self.n - 1, self.width))(ctr(0)).Else(ctr(ctr + 1))))
+
+
 def build(cfg):
     """The Veriloggen module ``qbert_encoder`` of an EncoderConfig (units as stubs)."""
     import veriloggen as vg
@@ -158,6 +216,7 @@ def build(cfg):
     mc, sc, lc, gc = cfg.matmul, cfg.softmax, cfg.layernorm, cfg.gelu
     rqc = cfg.requant
     OB = mc.out_bits
+    PA = cfg.post_beat_lanes     # lanes of the residual, GELU and requant units
     SW = SM.bit_length()
     GB, DWB, FWB, LB = emit.clog2(GM), emit.clog2(DW), emit.clog2(FW), emit.clog2(A)
     KB = cfg.k_max.bit_length()
@@ -414,7 +473,8 @@ def build(cfg):
         If(wr_r == k(A - 1, LB))(wr_r(0), wr_t(wr_t + 1)).Else(wr_r(wr_r + 1))))
     drained = wire("seg_drained", 1, wr_t == seg_tiles)
     sat8 = wire("mm_sat8", A * ACT, Cat(*reversed([_sat(x, OB, ACT) for x in mm_lanes])))
-    sat16 = wire("mm_sat16", A * SCORE, Cat(*reversed([_sat(x, OB, SCORE) for x in mm_lanes])))
+    sat16_lanes = [_sat(x, OB, SCORE) for x in mm_lanes]
+    sat16 = wire("mm_sat16", A * SCORE, Cat(*reversed(sat16_lanes)))
     n_d = Slice(nblk, DWB - 1, 0)
     wr_g = Slice(wr_t, GB - 1, 0)
     direct_lin = wire("lin_direct", 1, AndList(in_lin, OrList(is_lin["q"], is_lin["k"], is_lin["v"])))
@@ -436,12 +496,14 @@ def build(cfg):
 
     # residual (out, down): a = the matmul's 17-bit rows, b = X / H1 rows in the same order
     res_lin = wire("lin_residual", 1, AndList(in_lin, OrList(is_lin["out"], is_lin["down"])))
+    post = _PostChunks(m, cfg, clk, rst, seg_start)
     b_valid, b_bank = reg("res_b_valid_q"), reg("res_b_bank_q", LB)
     b_r, b_t = reg("res_b_row_q", LB), reg("res_b_tile_q", TB)
     b_ready = m.Wire("res_b_tready")
     b_run = wire("res_b_run", 1, AndList(res_lin, OrList(step["TILES"], step["DRAIN"]), b_t != groups,
                                          Not(seg_start)))
-    b_adv = wire("res_b_adv", 1, OrList(Not(b_valid), b_ready))
+    # the residual takes a row in post.n beats; the row's b word stays until the last
+    b_adv = wire("res_b_adv", 1, OrList(Not(b_valid), post.at_last(post.c_in, b_ready)))
     m.Always(Posedge(clk))(
         If(OrList(rst, seg_start))(b_valid(0), b_r(0), b_t(0)).Elif(b_adv)(
             b_valid(b_run), b_bank(b_r),
@@ -451,28 +513,32 @@ def build(cfg):
         drv.drive(bf.rd_addr, c_, Cat(Slice(b_t, GB - 1, 0), n_d))
         drv.drive(bf.rd_en, c_, AndList(b_adv, b_run))
     res_b = wire("res_b", A * ACT, Mux(is_lin["out"], X.bank(b_bank), H1.bank(b_bank)))
-    res_prm = wire("res_prm", A * residual.PRM_LANE_BITS, Cat(*reversed([
+    res_prm = wire("res_prm", PA * residual.PRM_LANE_BITS, post.chunk(post.c_in, [
         _pad(Cat(blk["pshift"][c], blk["pmult"][c], k(30, SHIFT_BITS), k(ONE_30, MULT_BITS)),
-             2 * requant.PRM_FIELD_BITS, residual.PRM_LANE_BITS) for c in range(A)])))
-    res_out = {n: m.Wire(f"res_out_{n}", w) for n, w in (("tdata", emit.bytes_width(A * SCORE)),
+             2 * requant.PRM_FIELD_BITS, residual.PRM_LANE_BITS) for c in range(A)]))
+    res_out = {n: m.Wire(f"res_out_{n}", w) for n, w in (("tdata", emit.bytes_width(PA * SCORE)),
                                                          ("tvalid", 1), ("tlast", 1))}
     res_a_ready, res_prm_ready = m.Wire("res_a_tready"), m.Wire("res_prm_tready")
     unused.extend([res_prm_ready, res_out["tlast"]])
     m.Instance(StubModule(residual.TOP), "u_residual", ports=[
         ("clk", clk), ("rst", rst),
-        ("s_axis_a_tdata", _pad(mm["tdata"], A * OB, emit.bytes_width(A * OB))),
+        ("s_axis_a_tdata", _pad(post.chunk(post.c_in, mm_lanes, mm["tdata"]), PA * OB,
+                                emit.bytes_width(PA * OB))),
         ("s_axis_a_tvalid", AndList(mm["tvalid"], res_lin)),
-        ("s_axis_a_tready", res_a_ready), ("s_axis_a_tlast", mm["tlast"]),
-        ("s_axis_b_tdata", res_b), ("s_axis_b_tvalid", b_valid), ("s_axis_b_tready", b_ready),
+        ("s_axis_a_tready", res_a_ready), ("s_axis_a_tlast", post.at_last(post.c_in, mm["tlast"])),
+        ("s_axis_b_tdata", post.chunk(post.c_in, _lanes(res_b, A, ACT), res_b)),
+        ("s_axis_b_tvalid", b_valid), ("s_axis_b_tready", b_ready),
         ("s_axis_prm_tdata", res_prm), ("s_axis_prm_tvalid", res_lin),
         ("s_axis_prm_tready", res_prm_ready),
         ("m_axis_tdata", res_out["tdata"]), ("m_axis_tvalid", res_out["tvalid"]),
         ("m_axis_tready", k(1, 1)), ("m_axis_tlast", res_out["tlast"])])
     res_fire = wire("res_fire", 1, AndList(res_out["tvalid"], res_lin))
-    drv.drive(R.we, res_lin, res_fire)
+    res_row = post.at_last(post.c_out, res_fire)
+    drv.drive(R.we, res_lin, res_row)
     drv.drive(R.wbank, res_lin, wr_r)
     drv.drive(R.waddr, res_lin, Cat(wr_g, n_d))
-    drv.drive(R.wdata, res_lin, Slice(res_out["tdata"], A * SCORE - 1, 0))
+    drv.drive(R.wdata, res_lin, post.collect("r", res_fire, Slice(res_out["tdata"], PA * SCORE - 1, 0),
+                                                PA * SCORE))
 
     # up: sat16 -> GELU -> requant (the block's post multipliers) -> G
     up_lin = wire("lin_up_pass", 1, AndList(in_lin, is_lin["up"]))
@@ -481,38 +547,43 @@ def build(cfg):
     ge_ready = m.Wire("gelu_in_tready")
     m.Instance(StubModule(gelu.TOP), "u_gelu", ports=[
         ("clk", clk), ("rst", rst),
-        ("s_axis_tdata", _pad(sat16, A * SCORE, gc.in_word_bits)),
+        ("s_axis_tdata", _pad(post.chunk(post.c_in, sat16_lanes, sat16), PA * SCORE, gc.in_word_bits)),
         ("s_axis_tvalid", AndList(mm["tvalid"], up_lin)), ("s_axis_tready", ge_ready),
-        ("s_axis_tlast", mm["tlast"]),
+        ("s_axis_tlast", post.at_last(post.c_in, mm["tlast"])),
         ("m_axis_tdata", ge["tdata"]), ("m_axis_tvalid", ge["tvalid"]),
         ("m_axis_tready", ge["tready"]), ("m_axis_tlast", ge["tlast"])])
-    rq_prm = wire("rq_prm", A * requant.PRM_LANE_BITS, Cat(*reversed([
+    rq_prm = wire("rq_prm", PA * requant.PRM_LANE_BITS, post.chunk(post.c_mid, [
         _pad(Cat(blk["pshift"][c], blk["pmult"][c]), requant.PRM_FIELD_BITS, requant.PRM_LANE_BITS)
-        for c in range(A)])))
-    rq_out = {n: m.Wire(f"rq_out_{n}", w) for n, w in (("tdata", emit.bytes_width(A * ACT)),
+        for c in range(A)]))
+    rq_out = {n: m.Wire(f"rq_out_{n}", w) for n, w in (("tdata", emit.bytes_width(PA * ACT)),
                                                        ("tvalid", 1), ("tlast", 1))}
     rq_prm_ready = m.Wire("rq_prm_tready")
     unused.extend([rq_prm_ready, rq_out["tlast"]])
     m.Instance(StubModule(requant.TOP), "u_requant", ports=[
         ("clk", clk), ("rst", rst),
-        ("s_axis_tdata", _pad(Slice(ge["tdata"], A * gc.out_bits - 1, 0), A * gc.out_bits,
-                              emit.bytes_width(A * rqc.acc_bits))),
+        ("s_axis_tdata", _pad(Slice(ge["tdata"], PA * gc.out_bits - 1, 0), PA * gc.out_bits,
+                              emit.bytes_width(PA * rqc.acc_bits))),
         ("s_axis_tvalid", ge["tvalid"]), ("s_axis_tready", ge["tready"]),
         ("s_axis_tlast", ge["tlast"]),
         ("s_axis_prm_tdata", rq_prm), ("s_axis_prm_tvalid", up_lin),
         ("s_axis_prm_tready", rq_prm_ready),
         ("m_axis_tdata", rq_out["tdata"]), ("m_axis_tvalid", rq_out["tvalid"]),
         ("m_axis_tready", k(1, 1)), ("m_axis_tlast", rq_out["tlast"])])
-    if gc.out_word_bits > A * gc.out_bits:
-        unused.append(Slice(ge["tdata"], gc.out_word_bits - 1, A * gc.out_bits))
+    if gc.out_word_bits > PA * gc.out_bits:
+        unused.append(Slice(ge["tdata"], gc.out_word_bits - 1, PA * gc.out_bits))
     rq_fire = wire("rq_fire", 1, AndList(rq_out["tvalid"], up_lin))
-    drv.drive(G.we, up_lin, rq_fire)
+    rq_row = post.at_last(post.c_out, rq_fire)
+    drv.drive(G.we, up_lin, rq_row)
     drv.drive(G.wbank, up_lin, wr_r)
     drv.drive(G.waddr, up_lin, Cat(wr_g, Slice(nblk, FWB - 1, 0)))
-    drv.drive(G.wdata, up_lin, rq_out["tdata"])
+    drv.drive(G.wdata, up_lin, post.collect("g", rq_fire, rq_out["tdata"], PA * ACT))
+    post.count(in_fire=AndList(mm["tvalid"], OrList(AndList(res_lin, res_a_ready), AndList(up_lin, ge_ready))),
+               mid_fire=AndList(ge["tvalid"], ge["tready"]), out_fire=OrList(res_fire, rq_fire))
 
-    m.Assign(mm["tready"](Mux(res_lin, res_a_ready, Mux(up_lin, ge_ready, k(1, 1)))))
-    m.Assign(dst_fire(Mux(res_lin, res_fire, Mux(up_lin, rq_fire,
+    # the array's row leaves with the post-op unit's beat of its last chunk
+    m.Assign(mm["tready"](Mux(res_lin, post.at_last(post.c_in, res_a_ready),
+                              Mux(up_lin, post.at_last(post.c_in, ge_ready), k(1, 1)))))
+    m.Assign(dst_fire(Mux(res_lin, res_row, Mux(up_lin, rq_row,
                                                      AndList(mm_fire, OrList(direct_lin, is_ph["QK"],
                                                                              is_ph["PV"]))))))
 

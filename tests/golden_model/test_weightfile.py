@@ -103,6 +103,9 @@ def test_bad_streams_are_refused_naming_the_field(damage, message):
     ({"array": 0}, "array"),
     ({"dsp_pack": 3}, "dsp_pack=3 needs weight_bits=4"),
     ({"dsp_pack": 4, "weight_bits": 4}, "dsp_pack must be one of 1, 2, 3"),
+    ({"post_lanes": 5}, r"post_lanes=5 must divide array=16 \(0 or one of \[1, 2, 4, 8, 16\]\)"),
+    ({"post_lanes": 32}, "post_lanes=32 must divide array=16"),
+    ({"post_lanes": 33}, r"post_lanes must be an integer in \[0, 32\]"),
 ])
 def test_encoder_config_errors_name_the_field(fields, message):
     with pytest.raises(ConfigError, match=message):
