@@ -55,10 +55,11 @@ def _tiles(cfg: EncoderConfig, tiles: int, k: int, post: bool = False) -> int:
 
 
 def _row_gap(cfg: EncoderConfig, post: bool) -> int:
-    """Cycles between the array's output rows: its drain's row_cycles, and, into
-    post-op units of post_chunks beats a row (``post_lanes``), the row held
-    post_chunks - 1 more cycles (the drain pipeline holds while the output waits)."""
-    return cfg.matmul.row_cycles + ((cfg.post_chunks - 1) if post else 0)
+    """Cycles between the array's output rows: its drain's row_cycles, or, into
+    post-op units of post_chunks beats a row (``post_lanes``), the post_chunks
+    cycles the engine's row buffer takes to send a row out if that is longer
+    (the drain pipeline holds while its output waits for the buffer)."""
+    return max(cfg.matmul.row_cycles, cfg.post_chunks if post else 1)
 
 
 def unit_bounds(cfg: EncoderConfig) -> dict[str, int]:
@@ -102,14 +103,20 @@ def _segment(cfg: EncoderConfig, tiles: int, k: int, post: tuple[str, ...],
     a, n = cfg.array, cfg.post_chunks if post else 1
     if not worst:
         lat = {"gelu": gelu.LATENCY, "requant": requant.LATENCY, "residual": residual.LATENCY}
-        # the last tile's rows each held n - 1 cycles more, its last row's n beats
-        held = a * (n - 1)
+        # n > 1: the last tile's rows leave row_gap apart (not row_cycles), and
+        # the last one's n beats go out of the row buffer after it
+        held = 0 if n == 1 else (a - 1) * (_row_gap(cfg, True) - cfg.matmul.row_cycles) + n
         return (2 + _tiles(cfg, tiles, k, bool(post)) + cfg.matmul.drain_cycles + held
                 + sum(lat[p] for p in post) + 1)
     b = unit_bounds(cfg)
-    # the abstract matmul's bound counts no cycle the engine stalls it: each of a
-    # tile's rows waits n - 1 cycles for its post-op beats
-    ends = _beats(_chain([(t + 1) * k for t in range(tiles)], b["matmul"] + a * (n - 1)), a * n)
+    tile_ends = [(t + 1) * k for t in range(tiles)]
+    if n == 1:
+        ends = _beats(_chain(tile_ends, b["matmul"]), a)
+    else:
+        # the abstract matmul's bound counts no cycle the engine stalls it: each
+        # row waits at most n - 1 cycles for the row buffer, whose n beats of the
+        # tile's last row go out in the n cycles after it
+        ends = _beats([e + n for e in _chain(tile_ends, b["matmul"] + a * (n - 1))], a * n)
     for p in post:
         ends = _chain(ends, b[p])
     return 2 + ends[-1] + 1

@@ -150,8 +150,10 @@ class _PostChunks:
     """The array's output rows through units of ``cfg.post_beat_lanes`` lanes: a
     row is ``n`` beats of theirs (chunk j = lanes j*lanes .. j*lanes + lanes - 1).
 
-    Three chunk counters, cleared by a segment's start: ``c_in`` (beats into the
-    residual or the GELU: the row and its b word stay until the last), ``c_mid``
+    A row buffer (:meth:`row_buffer`) takes each row from the array, so the
+    array's drain goes on while the row's beats go out.  Three chunk counters,
+    cleared by a segment's start: ``c_in`` (beats into the residual or the GELU:
+    the row and its b word stay until the last), ``c_mid``
     (GELU out, requant in: selects the requant's multipliers) and ``c_out``
     (beats out of the residual or the requant, collected into a whole row).
     With one chunk a row (post_lanes 0 or array) everything passes through and no
@@ -165,6 +167,31 @@ class _PostChunks:
         names = ("post_in_chunk_q", "post_mid_chunk_q", "post_out_chunk_q")
         self.c_in, self.c_mid, self.c_out = ((m.Reg(n, self.width) for n in names) if self.n > 1
                                              else (None, None, None))
+
+    def row_buffer(self, mm: dict, lanes: list, bits: int, post_pass):
+        """The array's output row (``mm``: its m_axis wires; ``lanes``: its
+        ``bits``-bit lanes) as the post-op units see it: (valid, lanes, tlast).
+        With several chunks a row, a register taken from the array whenever it is
+        free or its last chunk goes (``array_ready``), so the array drains its next
+        row while this one's beats go out."""
+        from veriloggen import AndList, If, Not, OrList, Posedge
+        if self.n == 1:
+            self.array_ready = None
+            return mm["tvalid"], lanes, mm["tlast"]
+        m, w = self.m, len(lanes) * bits
+        valid, word, last = m.Reg("post_row_valid_q"), m.Reg("post_row_q", w), m.Reg("post_row_last_q")
+        self.take = m.Wire("post_row_take")     # its last chunk goes (count())
+        self.array_ready = m.Wire("post_row_free")
+        m.Assign(self.array_ready(OrList(Not(valid), self.take)))
+        load = AndList(mm["tvalid"], self.array_ready, post_pass)
+        m.Always(Posedge(self.clk))(
+            If(OrList(self.rst, self.seg_start))(valid(0)).Elif(load)(
+                valid(1), word(mm["tdata"]), last(mm["tlast"])).Elif(self.take)(valid(0)))
+        row = []
+        for c, x in enumerate(_lanes(word, len(lanes), bits)):
+            row.append(m.Wire(f"post_row{c}", bits))
+            m.Assign(row[-1](x))
+        return valid, row, last
 
     def at_last(self, ctr, cond):
         """``cond`` and the counter at a row's last chunk."""
@@ -198,6 +225,7 @@ class _PostChunks:
         from veriloggen import If, OrList, Posedge
         if self.n == 1:
             return
+        self.m.Assign(self.take(self.at_last(self.c_in, in_fire)))
         for ctr, fire in ((self.c_in, in_fire), (self.c_mid, mid_fire), (self.c_out, out_fire)):
             self.m.Always(Posedge(self.clk))(
                 If(OrList(self.rst, self.seg_start))(ctr(0)).Elif(fire)(
@@ -473,8 +501,7 @@ def build(cfg):
         If(wr_r == k(A - 1, LB))(wr_r(0), wr_t(wr_t + 1)).Else(wr_r(wr_r + 1))))
     drained = wire("seg_drained", 1, wr_t == seg_tiles)
     sat8 = wire("mm_sat8", A * ACT, Cat(*reversed([_sat(x, OB, ACT) for x in mm_lanes])))
-    sat16_lanes = [_sat(x, OB, SCORE) for x in mm_lanes]
-    sat16 = wire("mm_sat16", A * SCORE, Cat(*reversed(sat16_lanes)))
+    sat16 = wire("mm_sat16", A * SCORE, Cat(*reversed([_sat(x, OB, SCORE) for x in mm_lanes])))
     n_d = Slice(nblk, DWB - 1, 0)
     wr_g = Slice(wr_t, GB - 1, 0)
     direct_lin = wire("lin_direct", 1, AndList(in_lin, OrList(is_lin["q"], is_lin["k"], is_lin["v"])))
@@ -497,6 +524,8 @@ def build(cfg):
     # residual (out, down): a = the matmul's 17-bit rows, b = X / H1 rows in the same order
     res_lin = wire("lin_residual", 1, AndList(in_lin, OrList(is_lin["out"], is_lin["down"])))
     post = _PostChunks(m, cfg, clk, rst, seg_start)
+    row_valid, row_lanes, row_last = post.row_buffer(
+        mm, mm_lanes, OB, OrList(res_lin, AndList(in_lin, is_lin["up"])))
     b_valid, b_bank = reg("res_b_valid_q"), reg("res_b_bank_q", LB)
     b_r, b_t = reg("res_b_row_q", LB), reg("res_b_tile_q", TB)
     b_ready = m.Wire("res_b_tready")
@@ -522,10 +551,10 @@ def build(cfg):
     unused.extend([res_prm_ready, res_out["tlast"]])
     m.Instance(StubModule(residual.TOP), "u_residual", ports=[
         ("clk", clk), ("rst", rst),
-        ("s_axis_a_tdata", _pad(post.chunk(post.c_in, mm_lanes, mm["tdata"]), PA * OB,
+        ("s_axis_a_tdata", _pad(post.chunk(post.c_in, row_lanes, mm["tdata"]), PA * OB,
                                 emit.bytes_width(PA * OB))),
-        ("s_axis_a_tvalid", AndList(mm["tvalid"], res_lin)),
-        ("s_axis_a_tready", res_a_ready), ("s_axis_a_tlast", post.at_last(post.c_in, mm["tlast"])),
+        ("s_axis_a_tvalid", AndList(row_valid, res_lin)),
+        ("s_axis_a_tready", res_a_ready), ("s_axis_a_tlast", post.at_last(post.c_in, row_last)),
         ("s_axis_b_tdata", post.chunk(post.c_in, _lanes(res_b, A, ACT), res_b)),
         ("s_axis_b_tvalid", b_valid), ("s_axis_b_tready", b_ready),
         ("s_axis_prm_tdata", res_prm), ("s_axis_prm_tvalid", res_lin),
@@ -547,9 +576,10 @@ def build(cfg):
     ge_ready = m.Wire("gelu_in_tready")
     m.Instance(StubModule(gelu.TOP), "u_gelu", ports=[
         ("clk", clk), ("rst", rst),
-        ("s_axis_tdata", _pad(post.chunk(post.c_in, sat16_lanes, sat16), PA * SCORE, gc.in_word_bits)),
-        ("s_axis_tvalid", AndList(mm["tvalid"], up_lin)), ("s_axis_tready", ge_ready),
-        ("s_axis_tlast", post.at_last(post.c_in, mm["tlast"])),
+        ("s_axis_tdata", _pad(post.chunk(post.c_in, [_sat(x, OB, SCORE) for x in row_lanes], sat16),
+                              PA * SCORE, gc.in_word_bits)),
+        ("s_axis_tvalid", AndList(row_valid, up_lin)), ("s_axis_tready", ge_ready),
+        ("s_axis_tlast", post.at_last(post.c_in, row_last)),
         ("m_axis_tdata", ge["tdata"]), ("m_axis_tvalid", ge["tvalid"]),
         ("m_axis_tready", ge["tready"]), ("m_axis_tlast", ge["tlast"])])
     rq_prm = wire("rq_prm", PA * requant.PRM_LANE_BITS, post.chunk(post.c_mid, [
@@ -577,12 +607,13 @@ def build(cfg):
     drv.drive(G.wbank, up_lin, wr_r)
     drv.drive(G.waddr, up_lin, Cat(wr_g, Slice(nblk, FWB - 1, 0)))
     drv.drive(G.wdata, up_lin, post.collect("g", rq_fire, rq_out["tdata"], PA * ACT))
-    post.count(in_fire=AndList(mm["tvalid"], OrList(AndList(res_lin, res_a_ready), AndList(up_lin, ge_ready))),
+    post.count(in_fire=AndList(row_valid, OrList(AndList(res_lin, res_a_ready), AndList(up_lin, ge_ready))),
                mid_fire=AndList(ge["tvalid"], ge["tready"]), out_fire=OrList(res_fire, rq_fire))
 
-    # the array's row leaves with the post-op unit's beat of its last chunk
-    m.Assign(mm["tready"](Mux(res_lin, post.at_last(post.c_in, res_a_ready),
-                              Mux(up_lin, post.at_last(post.c_in, ge_ready), k(1, 1)))))
+    if post.array_ready is None:
+        m.Assign(mm["tready"](Mux(res_lin, res_a_ready, Mux(up_lin, ge_ready, k(1, 1)))))
+    else:
+        m.Assign(mm["tready"](Mux(OrList(res_lin, up_lin), post.array_ready, k(1, 1))))
     m.Assign(dst_fire(Mux(res_lin, res_row, Mux(up_lin, rq_row,
                                                      AndList(mm_fire, OrList(direct_lin, is_ph["QK"],
                                                                              is_ph["PV"]))))))

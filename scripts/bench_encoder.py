@@ -53,9 +53,12 @@ def dsp_floor(seq: int = 128, layers: int = 12, dsp: int = FQBERT_DSP,
 #: the arrays of the model table: the default (dsp_pack 2; its cycles are the same
 #: at W8 and W4), BERT-base on the mixed array (W4, dsp_pack 3: 3 weight MACs a
 #: DSP, attention at two cycles a beat), and the mixed array with 8 shared
-#: requantizers (requant_lanes 8: about 4 DSPs each instead of one per column)
+#: requantizers (requant_lanes 8: about 4 DSPs each instead of one per column),
+#: and with the residual, GELU and requant units at 8 lanes too (post_lanes 8)
 VARIANTS = {"pack2": {}, "w4 mixed": {"weight_bits": 4, "dsp_pack": 3},
-            "mixed rq8": {"weight_bits": 4, "dsp_pack": 3, "requant_lanes": 8}}
+            "mixed rq8": {"weight_bits": 4, "dsp_pack": 3, "requant_lanes": 8},
+            "mixed rq8 post8": {"weight_bits": 4, "dsp_pack": 3, "requant_lanes": 8,
+                                "post_lanes": 8}}
 
 
 def model_table(seq: int = 128, arrays=(8, 16, 32)) -> list[dict]:
