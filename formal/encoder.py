@@ -311,16 +311,18 @@ def boundary(cfg, s: int, k: int) -> list[str]:
 
     Held between stages: S, its row groups and the last group's rows; no
     record half read; the weight banks empty and the loader on the bank the
-    array reads next; no feed register holding a beat; every abstract unit
-    quiet (``f_quiet``).  Counters that a stage's start pulse clears before
-    they are read stay free."""
+    array reads next; no feed register holding a beat (nor the post-op row
+    buffer); every abstract unit quiet (``f_quiet``).  Counters that a stage's
+    start pulse clears before they are read stay free."""
     if not 3 <= k <= len(STAGES):
         raise ValueError(f"boundary: stage {k} is not one of 3..{len(STAGES)}")
     A = cfg.array
     g = -(-s // A)
     quiet = ["rec_beat_q == 0", "load_bank_q == compute_bank_q", "!wbuf_full0_q", "!wbuf_full1_q",
              "!feed_valid_q", "!res_b_valid_q", "!sf_valid_q", "!ln_in_valid_q", "!ln_prm_valid_q",
-             *(f"\\{a.instance}.f_quiet " for a in abstracts(cfg))]
+             *(f"\\{a.instance}.f_quiet " for a in abstracts(cfg)),
+             # post-op units narrower than the array: their row buffer empty
+             *(["!post_row_valid_q"] if cfg.post_chunks > 1 else [])]
     if k == len(STAGES):       # the next layer may have another S: none of it kept
         return ["ph_idle", "done_q", *quiet]
     out = [STAGES[k][1], f"seq_q == {s}", f"groups_q == {g}", f"last_rows_q == {s - (g - 1) * A}",

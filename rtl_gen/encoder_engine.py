@@ -151,11 +151,13 @@ class _PostChunks:
     row is ``n`` beats of theirs (chunk j = lanes j*lanes .. j*lanes + lanes - 1).
 
     A row buffer (:meth:`row_buffer`) takes each row from the array, so the
-    array's drain goes on while the row's beats go out.  Three chunk counters,
-    cleared by a segment's start: ``c_in`` (beats into the residual or the GELU:
-    the row and its b word stay until the last), ``c_mid``
-    (GELU out, requant in: selects the requant's multipliers) and ``c_out``
-    (beats out of the residual or the requant, collected into a whole row).
+    array's drain goes on while the row's beats go out.  Four chunk counters,
+    cleared by a segment's start: ``c_in`` (beats of the row into the residual
+    or the GELU: the row stays until the last), ``c_b`` (beats of the
+    residual's b word, a stream of its own: the word stays until the last;
+    with the residual's operands joined it equals ``c_in``), ``c_mid`` (GELU
+    out, requant in: selects the requant's multipliers) and ``c_out`` (beats
+    out of the residual or the requant, collected into a whole row).
     With one chunk a row (post_lanes 0 or array) everything passes through and no
     logic is added.
     """
@@ -164,9 +166,9 @@ class _PostChunks:
         self.m, self.clk, self.rst, self.seg_start = m, clk, rst, seg_start
         self.n, self.lanes = cfg.post_chunks, cfg.post_beat_lanes
         self.width = max(1, emit.clog2(self.n))
-        names = ("post_in_chunk_q", "post_mid_chunk_q", "post_out_chunk_q")
-        self.c_in, self.c_mid, self.c_out = ((m.Reg(n, self.width) for n in names) if self.n > 1
-                                             else (None, None, None))
+        names = ("post_in_chunk_q", "post_b_chunk_q", "post_mid_chunk_q", "post_out_chunk_q")
+        self.c_in, self.c_b, self.c_mid, self.c_out = (
+            (m.Reg(n, self.width) for n in names) if self.n > 1 else (None,) * 4)
 
     def row_buffer(self, mm: dict, lanes: list, bits: int, post_pass):
         """The array's output row (``mm``: its m_axis wires; ``lanes``: its
@@ -221,12 +223,13 @@ class _PostChunks:
             held.append(r)
         return Cat(beat, *reversed(held))
 
-    def count(self, in_fire, mid_fire, out_fire) -> None:
+    def count(self, in_fire, b_fire, mid_fire, out_fire) -> None:
         from veriloggen import If, OrList, Posedge
         if self.n == 1:
             return
         self.m.Assign(self.take(self.at_last(self.c_in, in_fire)))
-        for ctr, fire in ((self.c_in, in_fire), (self.c_mid, mid_fire), (self.c_out, out_fire)):
+        for ctr, fire in ((self.c_in, in_fire), (self.c_b, b_fire), (self.c_mid, mid_fire),
+                          (self.c_out, out_fire)):
             self.m.Always(Posedge(self.clk))(
                 If(OrList(self.rst, self.seg_start))(ctr(0)).Elif(fire)(
                     If(ctr == _k(self.n - 1, self.width))(ctr(0)).Else(ctr(ctr + 1))))
@@ -531,8 +534,8 @@ def build(cfg):
     b_ready = m.Wire("res_b_tready")
     b_run = wire("res_b_run", 1, AndList(res_lin, OrList(step["TILES"], step["DRAIN"]), b_t != groups,
                                          Not(seg_start)))
-    # the residual takes a row in post.n beats; the row's b word stays until the last
-    b_adv = wire("res_b_adv", 1, OrList(Not(b_valid), post.at_last(post.c_in, b_ready)))
+    # the b word goes to the residual in post.n beats and stays until the last
+    b_adv = wire("res_b_adv", 1, OrList(Not(b_valid), post.at_last(post.c_b, b_ready)))
     m.Always(Posedge(clk))(
         If(OrList(rst, seg_start))(b_valid(0), b_r(0), b_t(0)).Elif(b_adv)(
             b_valid(b_run), b_bank(b_r),
@@ -555,7 +558,7 @@ def build(cfg):
                                 emit.bytes_width(PA * OB))),
         ("s_axis_a_tvalid", AndList(row_valid, res_lin)),
         ("s_axis_a_tready", res_a_ready), ("s_axis_a_tlast", post.at_last(post.c_in, row_last)),
-        ("s_axis_b_tdata", post.chunk(post.c_in, _lanes(res_b, A, ACT), res_b)),
+        ("s_axis_b_tdata", post.chunk(post.c_b, _lanes(res_b, A, ACT), res_b)),
         ("s_axis_b_tvalid", b_valid), ("s_axis_b_tready", b_ready),
         ("s_axis_prm_tdata", res_prm), ("s_axis_prm_tvalid", res_lin),
         ("s_axis_prm_tready", res_prm_ready),
@@ -608,6 +611,7 @@ def build(cfg):
     drv.drive(G.waddr, up_lin, Cat(wr_g, Slice(nblk, FWB - 1, 0)))
     drv.drive(G.wdata, up_lin, post.collect("g", rq_fire, rq_out["tdata"], PA * ACT))
     post.count(in_fire=AndList(row_valid, OrList(AndList(res_lin, res_a_ready), AndList(up_lin, ge_ready))),
+               b_fire=AndList(b_valid, b_ready, res_lin),
                mid_fire=AndList(ge["tvalid"], ge["tready"]), out_fire=OrList(res_fire, rq_fire))
 
     if post.array_ready is None:
