@@ -70,13 +70,22 @@ class EncoderConfig(UnitConfig):
     post_lanes: int = field(default=0, metadata=rng(
         0, 32, "lanes of the units after the array (residual, GELU, requant): 0 = array; "
                "fewer (a divisor of array) take each output row in array / post_lanes beats"))
+    softmax_lanes: int = field(default=0, metadata=rng(
+        0, 32, "lanes of the softmax: 0 = array; fewer (a divisor of array) take each score "
+               "word in array / softmax_lanes beats"))
+    layernorm_lanes: int = field(default=0, metadata=rng(
+        0, 32, "lanes of the LayerNorm: 0 = array; fewer (a divisor of array) take each "
+               "token word in array / layernorm_lanes beats"))
 
     def _check(self) -> None:
-        if self.post_lanes and self.array % self.post_lanes:
-            divisors = [d for d in range(1, self.array + 1) if self.array % d == 0]
-            raise ConfigError(f"encoder: post_lanes={self.post_lanes} must divide array="
-                              f"{self.array} (0 or one of {divisors}): the units after the array "
-                              f"take each output row in whole beats")
+        for name, what in (("post_lanes", "the units after the array take each output row"),
+                           ("softmax_lanes", "the softmax takes each score word"),
+                           ("layernorm_lanes", "the LayerNorm takes each token word")):
+            lanes = getattr(self, name)
+            if lanes and self.array % lanes:
+                divisors = [d for d in range(1, self.array + 1) if self.array % d == 0]
+                raise ConfigError(f"encoder: {name}={lanes} must divide array={self.array} (0 or "
+                                  f"one of {divisors}): {what} in whole beats")
         if self.requant_lanes > self.array:
             raise ConfigError(f"encoder: requant_lanes={self.requant_lanes} must be <= "
                               f"array={self.array} (0: one requantizer per array column)")
@@ -141,14 +150,24 @@ class EncoderConfig(UnitConfig):
     # dsp_pack 3 the array reads their low nibbles, in int4 beats).
 
     @property
+    def softmax_chunks(self) -> int:
+        """Softmax beats per score word of the array (``softmax_lanes``, 0 = array)."""
+        return self.array // (self.softmax_lanes or self.array)
+
+    @property
     def softmax(self) -> SoftmaxConfig:
-        return SoftmaxConfig(lanes=self.array, max_len=self.max_seq,
+        return SoftmaxConfig(lanes=self.softmax_lanes or self.array, max_len=self.max_seq,
                              in_bits=_NUM.softmax_in_bits, frac_bits=_NUM.softmax_frac_bits,
                              out_bits=_NUM.softmax_out_bits)
 
     @property
+    def layernorm_chunks(self) -> int:
+        """LayerNorm beats per token word of the array (``layernorm_lanes``, 0 = array)."""
+        return self.array // (self.layernorm_lanes or self.array)
+
+    @property
     def layernorm(self) -> LayerNormConfig:
-        return LayerNormConfig(hidden=self.hidden, lanes=self.array)
+        return LayerNormConfig(hidden=self.hidden, lanes=self.layernorm_lanes or self.array)
 
     @property
     def post_beat_lanes(self) -> int:

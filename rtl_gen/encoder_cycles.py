@@ -168,7 +168,9 @@ def layer_cycles(cfg: EncoderConfig, s: int, worst: bool = False) -> LayerCycles
     ph["PV"] = heads_groups * _segment(cfg, dhw, s, (), worst, int8=True)
     linear("out", d, dw, ("residual",))
     ln = cfg.layernorm
-    lnp = dw * (ln_rec + 1)
+    # a record's beats, then its parameters in layernorm_chunks beats (the first
+    # the hand-off cycle)
+    lnp = dw * (ln_rec + cfg.layernorm_chunks)
     # start pulse, feed register, the first vector's latency, one vector a period,
     # the last vector's beats out, the sequencer's check
     lnv = 2 + (_rows(s, ln.beats, unit_bounds(cfg)["layernorm"]) if worst else

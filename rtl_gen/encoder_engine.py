@@ -128,6 +128,14 @@ def _sat(x, fw: int, tw: int):
                   vg.Mux(x[fw - 1], _k(1 << (tw - 1), tw), _k((1 << (tw - 1)) - 1, tw)))
 
 
+def _chunk(sel, lanes: list, width: int):
+    """Lanes ``sel * width .. sel * width + width - 1`` of ``lanes`` (expressions),
+    as one word (lane 0 lowest)."""
+    from veriloggen import Cat
+    n = len(lanes) // width
+    return Cat(*reversed([_pick(sel, [lanes[j * width + i] for j in range(n)]) for i in range(width)]))
+
+
 def _lanes(word, lanes: int, bits: int):
     from veriloggen import Slice
     return [Slice(word, (i + 1) * bits - 1, i * bits) for i in range(lanes)]
@@ -628,7 +636,19 @@ def build(cfg):
     sf_r, sf_w, sf_done = reg("sf_row_q", LB), reg("sf_word_q", TB), reg("sf_done_q")
     sf_ready = m.Wire("sf_tready")
     sf_run = wire("sf_run", 1, AndList(is_ph["SM"], Not(sf_done), Not(seg_start)))
-    sf_adv = wire("sf_adv", 1, OrList(Not(sf_valid), sf_ready))
+    # a softmax narrower than the array: each score word in beats of SU lanes, the
+    # row's last word only as far as its kept lanes (tkeep is contiguous from lane 0)
+    SU, NS = sc.lanes, cfg.softmax_chunks
+    if NS > 1:
+        CSB = emit.clog2(NS)
+        sf_c = reg("sf_chunk_q", CSB)
+        sf_cend = wire("sf_chunk_end", 1, _pick(sf_c, [AndList(sf_last, Not(sf_keep[(j + 1) * SU]))
+                                                     for j in range(NS - 1)] + [k(1, 1)]))
+        m.Always(Posedge(clk))(If(OrList(rst, seg_start))(sf_c(0)).Elif(AndList(sf_valid, sf_ready))(
+            If(sf_cend)(sf_c(0)).Else(sf_c(sf_c + 1))))
+        sf_adv = wire("sf_adv", 1, OrList(Not(sf_valid), AndList(sf_ready, sf_cend)))
+    else:
+        sf_adv = wire("sf_adv", 1, OrList(Not(sf_valid), sf_ready))
     w_end = wire("sf_word_end", 1, sf_w + k(1, TB) == groups)
     keep_last = Cat(*reversed([Cat(k(0, 1), last_n) > k(i, LB + 2) for i in range(A)]))
     m.Always(Posedge(clk))(
@@ -640,45 +660,87 @@ def build(cfg):
                 .Else(sf_w(sf_w + 1)))))
     drv.drive(S.rd_addr, is_ph["SM"], Slice(sf_w, GB - 1, 0))
     drv.drive(S.rd_en, is_ph["SM"], AndList(sf_adv, sf_run))
-    smo = {n: m.Wire(f"sm_out_{n}", w) for n, w in (("tdata", sc.out_word_bits), ("tkeep", A),
+    smo = {n: m.Wire(f"sm_out_{n}", w) for n, w in (("tdata", sc.out_word_bits), ("tkeep", SU),
                                                      ("tvalid", 1), ("tlast", 1))}
     sm_err_len, sm_err_keep = m.Wire("sm_err_len"), m.Wire("sm_err_keep")
     unused.append(smo["tkeep"])
     m.Instance(StubModule(softmax.TOP), "u_softmax", ports=[
         ("clk", clk), ("rst", rst),
-        ("s_axis_tdata", S.bank(sf_bank)), ("s_axis_tkeep", sf_keep),
-        ("s_axis_tvalid", sf_valid), ("s_axis_tready", sf_ready), ("s_axis_tlast", sf_last),
+        *([("s_axis_tdata", S.bank(sf_bank)), ("s_axis_tkeep", sf_keep), ("s_axis_tvalid", sf_valid),
+           ("s_axis_tready", sf_ready), ("s_axis_tlast", sf_last)] if NS == 1 else
+          [("s_axis_tdata", _chunk(sf_c, _lanes(wire("sf_word", A * SCORE, S.bank(sf_bank)), A, SCORE),
+                                   SU)),
+           ("s_axis_tkeep", _chunk(sf_c, [sf_keep[i] for i in range(A)], SU)),
+           ("s_axis_tvalid", sf_valid), ("s_axis_tready", sf_ready),
+           ("s_axis_tlast", AndList(sf_last, sf_cend))]),
         ("m_axis_tdata", smo["tdata"]), ("m_axis_tkeep", smo["tkeep"]),
         ("m_axis_tvalid", smo["tvalid"]), ("m_axis_tready", k(1, 1)),
         ("m_axis_tlast", smo["tlast"]), ("err_len_o", sm_err_len), ("err_keep_o", sm_err_keep)])
-    if sc.out_word_bits > A * sc.out_bits:
-        unused.append(Slice(smo["tdata"], sc.out_word_bits - 1, A * sc.out_bits))
+    if sc.out_word_bits > SU * sc.out_bits:
+        unused.append(Slice(smo["tdata"], sc.out_word_bits - 1, SU * sc.out_bits))
     p_r, p_w, p_rows = reg("p_row_q", LB), reg("p_word_q", GB), reg("p_rows_q", LB + 1)
     p_fire = wire("p_fire", 1, AndList(smo["tvalid"], is_ph["SM"]))
-    m.Always(Posedge(clk))(If(OrList(rst, seg_start))(p_r(0), p_w(0), p_rows(0)).Elif(p_fire)(
-        If(smo["tlast"])(p_w(0), p_r(p_r + 1), p_rows(p_rows + 1)).Else(p_w(p_w + 1))))
-    drv.drive(P.we, is_ph["SM"], p_fire)
+    p_lanes = [Cat(k(0, ACT - sc.out_bits), x) for x in _lanes(smo["tdata"], SU, sc.out_bits)]
+    if NS == 1:
+        p_word_end, p_data = p_fire, Cat(*reversed(p_lanes))
+    else:
+        # the probabilities' beats collected into a word, written at its last beat
+        # (the row's last word may end early: its padded keys are never read)
+        p_c = reg("p_chunk_q", CSB)
+        p_cend = wire("p_chunk_end", 1, OrList(p_c == k(NS - 1, CSB), smo["tlast"]))
+        p_word_end = wire("p_word_end", 1, AndList(p_fire, p_cend))
+        beat = Cat(*reversed(p_lanes))
+        held = [reg(f"p_chunk{j}_q", SU * ACT) for j in range(NS - 1)]
+        for j, h in enumerate(held):
+            m.Always(Posedge(clk))(If(AndList(p_fire, p_c == k(j, CSB)))(h(beat)))
+        m.Always(Posedge(clk))(If(OrList(rst, seg_start))(p_c(0)).Elif(p_fire)(
+            If(p_cend)(p_c(0)).Else(p_c(p_c + 1))))
+        p_data = Cat(beat, *reversed([Mux(p_c == k(j, CSB), beat, h) for j, h in enumerate(held)]))
+    p_next = If(smo["tlast"])(p_w(0), p_r(p_r + 1), p_rows(p_rows + 1))
+    p_next = p_next.Else(p_w(p_w + 1)) if NS == 1 else p_next.Elif(p_word_end)(p_w(p_w + 1))
+    m.Always(Posedge(clk))(If(OrList(rst, seg_start))(p_r(0), p_w(0), p_rows(0)).Elif(p_fire)(p_next))
+    drv.drive(P.we, is_ph["SM"], p_word_end)
     drv.drive(P.wbank, is_ph["SM"], p_r)
     drv.drive(P.waddr, is_ph["SM"], p_w)
-    drv.drive(P.wdata, is_ph["SM"], Cat(*reversed([Cat(k(0, ACT - sc.out_bits), x) for x in
-                                                   _lanes(smo["tdata"], A, sc.out_bits)])))
+    drv.drive(P.wdata, is_ph["SM"], p_data)
 
     # ---- LayerNorm: parameters from the LN records, then the S tokens of R --
+    # a LayerNorm narrower than the array (NL beats a word of A channels): an LN
+    # record's parameters go in NL beats, each token word of R in NL beats, and
+    # its output beats are collected into words for H1 and m_axis_y
+    LU, NL = lc.lanes, cfg.layernorm_chunks
+    CLB = emit.clog2(NL)
     ln_rec = reg("ln_rec_q", DWB + 1)
     ln_pv = reg("ln_prm_valid_q")
-    ln_pw = reg("ln_prm_q", lc.prm_word_bits)
+    ln_pw = reg("ln_prm_q", lc.prm_word_bits if NL == 1 else A * lc.prm_lane_bits)
     ln_pready = m.Wire("ln_prm_tready")
     ln_mult = Mux(which_ln, scal["ln2_mult"], scal["ln1_mult"])
     ln_shift = Mux(which_ln, scal["ln2_shift"], scal["ln1_shift"])
     ln_lanes = [Cat(rec_bits("ln", 4 * A + 4 * i, lc.beta_bits), rec_bits("ln", 4 * i, lc.gamma_bits))
                 for i in range(A)]
-    ln_word = _pad(Cat(ln_shift, ln_mult, *reversed(ln_lanes)),
-                   A * lc.prm_lane_bits + MULT_BITS + SHIFT_BITS, lc.prm_word_bits)
     ln_rec_done = wire("ln_rec_done", 1, AndList(is_ph["LNP"], w_fire, rec_end["ln"]))
-    m.Always(Posedge(clk))(
-        If(rst)(ln_pv(0)).Elif(ln_rec_done)(ln_pv(1), ln_pw(ln_word)).Elif(ln_pready)(ln_pv(0)))
-    ln_p_fire = wire("ln_prm_fire", 1, AndList(ln_pv, ln_pready))
-    ln_p_last = wire("ln_prm_last", 1, ln_rec == k(DW - 1, ln_rec.width))
+    if NL == 1:
+        ln_word = _pad(Cat(ln_shift, ln_mult, *reversed(ln_lanes)),
+                       A * lc.prm_lane_bits + MULT_BITS + SHIFT_BITS, lc.prm_word_bits)
+        m.Always(Posedge(clk))(
+            If(rst)(ln_pv(0)).Elif(ln_rec_done)(ln_pv(1), ln_pw(ln_word)).Elif(ln_pready)(ln_pv(0)))
+        ln_p_fire = wire("ln_prm_fire", 1, AndList(ln_pv, ln_pready))
+        ln_p_last = wire("ln_prm_last", 1, ln_rec == k(DW - 1, ln_rec.width))
+        ln_rec_step, ln_p_data = ln_p_fire, ln_pw
+    else:
+        ln_p_fire = wire("ln_prm_fire", 1, AndList(ln_pv, ln_pready))
+        ln_pc = reg("ln_prm_chunk_q", CLB)
+        ln_pc_end = wire("ln_prm_chunk_end", 1, ln_pc == k(NL - 1, CLB))
+        # cleared outside LNP: every LN phase starts at a record's first beat
+        m.Always(Posedge(clk))(If(OrList(rst, Not(is_ph["LNP"])))(ln_pc(0)).Elif(ln_p_fire)(
+            If(ln_pc_end)(ln_pc(0)).Else(ln_pc(ln_pc + 1))))
+        m.Always(Posedge(clk))(
+            If(rst)(ln_pv(0)).Elif(ln_rec_done)(ln_pv(1), ln_pw(Cat(*reversed(ln_lanes))))
+            .Elif(AndList(ln_pready, ln_pc_end))(ln_pv(0)))
+        ln_p_last = wire("ln_prm_last", 1, AndList(ln_rec == k(DW - 1, ln_rec.width), ln_pc_end))
+        ln_rec_step = wire("ln_prm_record_fire", 1, AndList(ln_p_fire, ln_pc_end))
+        ln_p_data = _pad(Cat(ln_shift, ln_mult, _chunk(ln_pc, _lanes(ln_pw, A, lc.prm_lane_bits), LU)),
+                         LU * lc.prm_lane_bits + MULT_BITS + SHIFT_BITS, lc.prm_word_bits)
 
     l_valid, l_last, l_bank = reg("ln_in_valid_q"), reg("ln_in_last_q"), reg("ln_in_bank_q", LB)
     l_w, l_r, l_g, l_tok, l_done = (reg("ln_in_word_q", DWB), reg("ln_in_row_q", LB),
@@ -686,7 +748,18 @@ def build(cfg):
                                     reg("ln_in_done_q"))
     l_ready = m.Wire("ln_in_tready")
     l_run = wire("ln_in_run", 1, AndList(is_ph["LNV"], Not(l_done), Not(seg_start)))
-    l_adv = wire("ln_in_adv", 1, OrList(Not(l_valid), l_ready))
+    if NL == 1:
+        l_adv = wire("ln_in_adv", 1, OrList(Not(l_valid), l_ready))
+        l_data, l_tlast = _pad(R.bank(l_bank), A * SCORE, lc.in_word_bits), l_last
+    else:
+        l_c = reg("ln_in_chunk_q", CLB)
+        l_cend = wire("ln_in_chunk_end", 1, l_c == k(NL - 1, CLB))
+        m.Always(Posedge(clk))(If(OrList(rst, seg_start))(l_c(0)).Elif(AndList(l_valid, l_ready))(
+            If(l_cend)(l_c(0)).Else(l_c(l_c + 1))))
+        l_adv = wire("ln_in_adv", 1, OrList(Not(l_valid), AndList(l_ready, l_cend)))
+        l_word = wire("ln_in_word", A * SCORE, R.bank(l_bank))
+        l_data = _pad(_chunk(l_c, _lanes(l_word, A, SCORE), LU), LU * SCORE, lc.in_word_bits)
+        l_tlast = AndList(l_last, l_cend)
     l_wend = wire("ln_in_word_end", 1, l_w == k(DW - 1, DWB))
     m.Always(Posedge(clk))(
         If(OrList(rst, seg_start))(l_valid(0), l_w(0), l_r(0), l_g(0), l_tok(0), l_done(0))
@@ -706,9 +779,9 @@ def build(cfg):
     unused.append(lo["tlast"])           # tokens are counted
     m.Instance(StubModule(layernorm.TOP), LN_INSTANCE, ports=[
         ("clk", clk), ("rst", rst),
-        ("s_axis_tdata", _pad(R.bank(l_bank), A * SCORE, lc.in_word_bits)),
-        ("s_axis_tvalid", l_valid), ("s_axis_tready", l_ready), ("s_axis_tlast", l_last),
-        ("s_axis_prm_tdata", ln_pw), ("s_axis_prm_tvalid", ln_pv),
+        ("s_axis_tdata", l_data),
+        ("s_axis_tvalid", l_valid), ("s_axis_tready", l_ready), ("s_axis_tlast", l_tlast),
+        ("s_axis_prm_tdata", ln_p_data), ("s_axis_prm_tvalid", ln_pv),
         ("s_axis_prm_tready", ln_pready), ("s_axis_prm_tlast", ln_p_last),
         ("m_axis_tdata", lo["tdata"]), ("m_axis_tvalid", lo["tvalid"]),
         ("m_axis_tready", lo["tready"]), ("m_axis_tlast", lo["tlast"]),
@@ -716,24 +789,42 @@ def build(cfg):
     o_w, o_r, o_g, o_tok = (reg("ln_out_word_q", DWB), reg("ln_out_row_q", LB),
                             reg("ln_out_group_q", TB), reg("ln_out_tokens_q", SW))
     ln_to_y = wire("ln_to_y", 1, AndList(is_ph["LNV"], which_ln))
-    m.Assign(lo["tready"](Mux(ln_to_y, y_tready, k(1, 1))))
-    o_fire = wire("ln_out_fire", 1, AndList(lo["tvalid"], lo["tready"], is_ph["LNV"]))
-    m.Always(Posedge(clk))(If(OrList(rst, seg_start))(o_w(0), o_r(0), o_g(0), o_tok(0)).Elif(o_fire)(
+    if NL == 1:
+        m.Assign(lo["tready"](Mux(ln_to_y, y_tready, k(1, 1))))
+        o_fire = wire("ln_out_fire", 1, AndList(lo["tvalid"], lo["tready"], is_ph["LNV"]))
+        o_word_fire, o_valid = o_fire, lo["tvalid"]
+        o_word = Slice(lo["tdata"], A * ACT - 1, 0)
+    else:
+        # the beats of a word collected; its last beat waits for m_axis_y
+        o_c = reg("ln_out_chunk_q", CLB)
+        o_cend = wire("ln_out_chunk_end", 1, o_c == k(NL - 1, CLB))
+        m.Assign(lo["tready"](Mux(AndList(ln_to_y, o_cend), y_tready, k(1, 1))))
+        o_fire = wire("ln_out_fire", 1, AndList(lo["tvalid"], lo["tready"], is_ph["LNV"]))
+        o_word_fire = wire("ln_out_word_fire", 1, AndList(o_fire, o_cend))
+        o_valid = AndList(lo["tvalid"], o_cend)
+        beat = Slice(lo["tdata"], LU * ACT - 1, 0)
+        held = [reg(f"ln_out_chunk{j}_q", LU * ACT) for j in range(NL - 1)]
+        for j, h in enumerate(held):
+            m.Always(Posedge(clk))(If(AndList(o_fire, o_c == k(j, CLB)))(h(beat)))
+        m.Always(Posedge(clk))(If(OrList(rst, seg_start))(o_c(0)).Elif(o_fire)(
+            If(o_cend)(o_c(0)).Else(o_c(o_c + 1))))
+        o_word = wire("ln_out_word", A * ACT, Cat(beat, *reversed(held)))
+    m.Always(Posedge(clk))(If(OrList(rst, seg_start))(o_w(0), o_r(0), o_g(0), o_tok(0)).Elif(o_word_fire)(
         If(o_w == k(DW - 1, DWB))(
             o_w(0), o_tok(o_tok + 1),
             If(o_r == k(A - 1, LB))(o_r(0), o_g(o_g + 1)).Else(o_r(o_r + 1)))
         .Else(o_w(o_w + 1))))
     ln_all_out = wire("ln_all_out", 1, o_tok == seq)
     h1_w = AndList(is_ph["LNV"], Not(which_ln))
-    drv.drive(H1.we, h1_w, o_fire)
+    drv.drive(H1.we, h1_w, o_word_fire)
     drv.drive(H1.wbank, h1_w, o_r)
     drv.drive(H1.waddr, h1_w, Cat(Slice(o_g, GB - 1, 0), o_w))
-    drv.drive(H1.wdata, h1_w, Slice(lo["tdata"], A * ACT - 1, 0))
-    m.Assign(y_tdata(Slice(lo["tdata"], A * ACT - 1, 0)))
-    m.Assign(y_tvalid(AndList(lo["tvalid"], ln_to_y)))
+    drv.drive(H1.wdata, h1_w, o_word)
+    m.Assign(y_tdata(o_word))
+    m.Assign(y_tvalid(AndList(o_valid, ln_to_y)))
     m.Assign(y_tlast(AndList(o_w == k(DW - 1, DWB), o_tok + k(1, SW) == seq)))
-    if lc.out_word_bits > A * ACT:
-        unused.append(Slice(lo["tdata"], lc.out_word_bits - 1, A * ACT))
+    if lc.out_word_bits > LU * ACT:
+        unused.append(Slice(lo["tdata"], lc.out_word_bits - 1, LU * ACT))
 
     # ---- weight stream handshake and checks -------------------------------
     ld_on = wire("load_active", 1, AndList(in_lin, ld_blk != lin_blocks, Not(_pick(lb, full))))
@@ -814,7 +905,7 @@ def build(cfg):
                                               seg_pulse(0))
                     .Else(goto("QK"), head(head + 1), hoff(hoff + k(DHW, hoff.width))))
                 .Else(goto("QK"), g_att(g_att + 1))),
-            If(ln_p_fire)(
+            If(ln_rec_step)(
                 ln_rec(ln_rec + 1),
                 If(ln_p_last)(goto("LNV"), seg_pulse(1))),
             If(AndList(is_ph["LNV"], Not(seg_pulse), ln_all_out))(

@@ -106,6 +106,9 @@ def test_bad_streams_are_refused_naming_the_field(damage, message):
     ({"post_lanes": 5}, r"post_lanes=5 must divide array=16 \(0 or one of \[1, 2, 4, 8, 16\]\)"),
     ({"post_lanes": 32}, "post_lanes=32 must divide array=16"),
     ({"post_lanes": 33}, r"post_lanes must be an integer in \[0, 32\]"),
+    ({"softmax_lanes": 3}, r"softmax_lanes=3 must divide array=16 \(0 or one of"),
+    ({"layernorm_lanes": 12}, "layernorm_lanes=12 must divide array=16"),
+    ({"layernorm_lanes": -1}, r"layernorm_lanes must be an integer in \[0, 32\]"),
 ])
 def test_encoder_config_errors_name_the_field(fields, message):
     with pytest.raises(ConfigError, match=message):

@@ -22,10 +22,13 @@ TINY_W4_MIXED = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, wei
 TINY_RQ = EncoderConfig(hidden=8, heads=2, ffn=16, max_seq=8, array=2, requant_lanes=1)
 TINY_W4_MIXED_RQ = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, weight_bits=4,
                                  dsp_pack=3, requant_lanes=3)
-#: post-op units (residual, GELU, requant) narrower than the array: a row in 2 beats,
-#: behind 2 shared requantizers on the mixed array
-TINY_W4_MIXED_POST = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, weight_bits=4,
-                                   dsp_pack=3, requant_lanes=2, post_lanes=2)
+#: every unit narrower than the array, on the mixed array with 2 shared requantizers:
+#: the residual, GELU and requant take an output row in 2 beats, the softmax a score
+#: word in up to 4 (the row's last word only to its kept lanes), the LayerNorm a token
+#: word (and an LN record's parameters) in 2
+TINY_W4_MIXED_NARROW = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, weight_bits=4,
+                                     dsp_pack=3, requant_lanes=2, post_lanes=2, softmax_lanes=1,
+                                     layernorm_lanes=2)
 #: the MiniLM sizes on an 8x8 array: builds faster than the default 16x16
 MINILM8 = EncoderConfig.preset("minilm", array=8, max_seq=32)
 
@@ -37,9 +40,9 @@ def _sim(cfg, rtl, examples=1, seed=20261122, testcase=None, env=None):
 
 
 @pytest.mark.parametrize("cfg", [TINY, TINY_W4, TINY_W4_MIXED, TINY_RQ, TINY_W4_MIXED_RQ,
-                                 TINY_W4_MIXED_POST],
+                                 TINY_W4_MIXED_NARROW],
                          ids=["tiny_w8", "tiny_w4", "tiny_w4_mixed", "tiny_rq1", "tiny_w4_mixed_rq3",
-                              "tiny_w4_mixed_rq2_post2"])
+                              "tiny_w4_mixed_narrow"])
 def test_synthetic_layers_cycles_and_error_flags(tmp_path, cfg):
     generate(cfg, tmp_path / "rtl")
     res, info = _sim(cfg, tmp_path / "rtl", examples=8, testcase=flows.SIM_TESTS["encoder"],
