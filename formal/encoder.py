@@ -409,9 +409,15 @@ def y_invariants(cfg) -> list[str]:
     The unit's counters (``f_pending``, ``f_beat`` of its stub) are reached
     through Yosys ``hierconn`` wires, so the job flattens the design."""
     from rtl_gen.encoder_engine import LN_INSTANCE, PHASES
-    DW, SM = cfg.hidden // cfg.array, cfg.max_seq
-    assert cfg.layernorm.beats == DW, "the LayerNorm's beats per token are the engine's words"
+    DW, SM, NL = cfg.hidden // cfg.array, cfg.max_seq, cfg.layernorm_chunks
+    assert cfg.layernorm.beats == DW * NL, "the LayerNorm's beats per token: the words' beats"
     cw = f"[{CW - 1}:0]"
+    # a LayerNorm narrower than the array: a word is NL of its beats; the engine's
+    # output beat is its word and chunk counters
+    out_beat = "ln_out_word_q" if NL == 1 else f"(ln_out_word_q * {NL} + ln_out_chunk_q)"
+    chunks = [] if NL == 1 else [
+        f"        assert (ln_out_chunk_q <= {NL - 1} && ln_in_chunk_q <= {NL - 1});   // I4 words",
+        "        if (!ln_in_valid_q) assert (ln_in_chunk_q == 0);   // I4 words"]
     return [
         "    // ---- invariants of m_axis_y (y_invariants): the LayerNorm stub's counters ----",
         f"    (* hierconn, keep *) wire {cw} \\{LN_INSTANCE}.f_pending ;",
@@ -426,15 +432,16 @@ def y_invariants(cfg) -> list[str]:
         f"        if (!ph_idle) assert (seq_q != 0 && seq_q <= {SM});   // I1 seq",
         "        if (ln_prm_valid_q) assert (ph_lnp);   // I2 ln_prm",
         "        if (!ph_lnv || seg_start_q) assert (fi_ln_pend == 0 && !ln_in_valid_q);   // I3 ln_idle",
-        f"        assert (fi_ln_beat <= {DW - 1} && ln_out_word_q <= {DW - 1} "
+        f"        assert (fi_ln_beat <= {DW * NL - 1} && ln_out_word_q <= {DW - 1} "
         f"&& ln_in_word_q <= {DW - 1});   // I4 words",
+        *chunks,
         "        if (fi_ln_pend == 0) assert (fi_ln_beat == 0);   // I4 words",
         "        if (ph_lnv && !seg_start_q) begin",
         "            assert (fi_o_tok + fi_ln_pend + fi_l_hold == fi_l_tok);   // I5 ln_tokens",
         "            assert (fi_ln_pend <= fi_l_tok && ln_in_tokens_q <= seq_q);   // I5 ln_tokens",
         "            assert (ln_in_done_q == (ln_in_tokens_q == seq_q));   // I5 ln_tokens",
         "            if (ln_in_valid_q && !ln_in_last_q) assert (ln_in_tokens_q < seq_q);   // I5 ln_tokens",
-        "            assert (fi_o_tok <= seq_q && ln_out_word_q == fi_ln_beat);   // I5 ln_tokens",
+        f"            assert (fi_o_tok <= seq_q && {out_beat} == fi_ln_beat);   // I5 ln_tokens",
         "        end",
         "    end"]
 

@@ -39,6 +39,9 @@ _NUM = Numerics()
 MATMUL_OUT_BITS = _NUM.residual_bits + 1
 
 TOP = "qbert_encoder"
+#: the Config field that sets each unit's lanes (0: the array's)
+UNIT_LANES = {"softmax": "softmax_lanes", "layernorm": "layernorm_lanes", "gelu": "post_lanes",
+              "requant": "post_lanes", "residual": "post_lanes"}
 #: named layer sizes (:meth:`EncoderConfig.preset`)
 PRESETS = {
     "minilm": {"hidden": 384, "heads": 12, "ffn": 1536},
@@ -55,7 +58,8 @@ class EncoderConfig(UnitConfig):
     ffn: int = field(default=1536, metadata=rng(2, 16384, "FFN size (MiniLM 1536, BERT-base 3072)"))
     max_seq: int = field(default=128, metadata=rng(1, _NUM.max_seq, "longest sequence S (tokens)"))
     array: int = field(default=16, metadata=rng(
-        1, 32, "MAC array rows = columns = lanes of the softmax, LayerNorm and GELU"))
+        1, 64, "MAC array rows = columns; also the lanes of the units unless their "
+               "*_lanes fields say fewer (the softmax and the post-op units: at most 32)"))
     weight_bits: int = field(default=_NUM.weight_bits, metadata=choice(8, 4))
     bias_bits: int = field(default=28, metadata=rng(
         1, 32, "bias width the array adds (MiniLM needs 17 at W8); acc must fit 32 bits"))
@@ -121,6 +125,13 @@ class EncoderConfig(UnitConfig):
             self.matmul
         except ConfigError as e:
             raise ConfigError(f"encoder: the shared array: {e}") from None
+        for unit, lanes_field in UNIT_LANES.items():
+            try:
+                getattr(self, unit)
+            except ConfigError as e:
+                raise ConfigError(f"encoder: the {unit} unit ({lanes_field}={getattr(self, lanes_field)}"
+                                  f", 0 = array={self.array}): {e}; set {lanes_field} to a divisor "
+                                  f"of array the unit allows") from None
 
     @property
     def head_dim(self) -> int:

@@ -54,11 +54,15 @@ def dsp_floor(seq: int = 128, layers: int = 12, dsp: int = FQBERT_DSP,
 #: at W8 and W4), BERT-base on the mixed array (W4, dsp_pack 3: 3 weight MACs a
 #: DSP, attention at two cycles a beat), and the mixed array with 8 shared
 #: requantizers (requant_lanes 8: about 4 DSPs each instead of one per column),
-#: and with the residual, GELU and requant units at 8 lanes too (post_lanes 8)
+#: with the residual, GELU and requant units at 8 lanes too (post_lanes 8), and
+#: with every unit narrower than the array (the softmax at 8 lanes, the LayerNorm
+#: at 16); a unit's lanes past the array's are the array's (model_table)
 VARIANTS = {"pack2": {}, "w4 mixed": {"weight_bits": 4, "dsp_pack": 3},
             "mixed rq8": {"weight_bits": 4, "dsp_pack": 3, "requant_lanes": 8},
             "mixed rq8 post8": {"weight_bits": 4, "dsp_pack": 3, "requant_lanes": 8,
-                                "post_lanes": 8}}
+                                "post_lanes": 8},
+            "mixed narrow": {"weight_bits": 4, "dsp_pack": 3, "requant_lanes": 8, "post_lanes": 8,
+                             "softmax_lanes": 8, "layernorm_lanes": 16}}
 
 
 def model_table(seq: int = 128, arrays=(8, 16, 32)) -> list[dict]:
@@ -70,7 +74,8 @@ def model_table(seq: int = 128, arrays=(8, 16, 32)) -> list[dict]:
             if variant != "pack2" and name != "bert-base":
                 continue
             for a in arrays:
-                cfg = EncoderConfig.preset(name, array=a, max_seq=seq, **kw)
+                lanes = {f: min(v, a) for f, v in kw.items() if f.endswith("_lanes")}
+                cfg = EncoderConfig.preset(name, array=a, max_seq=seq, **{**kw, **lanes})
                 r = layer_cycles(cfg, seq)
                 rows.append({"model": name, "variant": variant, "array": a, "seq": seq,
                              "layer_cycles": r.total, "inference_cycles": r.total * layers,

@@ -115,6 +115,18 @@ def test_encoder_config_errors_name_the_field(fields, message):
         EncoderConfig.preset("minilm", **fields)
 
 
+def test_array_64_needs_narrower_units():
+    """Array 64 is allowed, but the softmax and the post-op units have at most 32
+    lanes: the error names the lanes field to set."""
+    with pytest.raises(ConfigError, match=r"the softmax unit \(softmax_lanes=0, 0 = array=64\).*"
+                                          r"set softmax_lanes"):
+        EncoderConfig.preset("bert-base", array=64)
+    with pytest.raises(ConfigError, match=r"the gelu unit \(post_lanes=0.*set post_lanes"):
+        EncoderConfig.preset("bert-base", array=64, softmax_lanes=32)
+    cfg = EncoderConfig.preset("bert-base", array=64, softmax_lanes=16, post_lanes=16)
+    assert (cfg.softmax.lanes, cfg.residual.lanes, cfg.layernorm.lanes) == (16, 16, 64)
+
+
 def test_presets():
     assert EncoderConfig.preset("bert-base").hidden == 768
     assert EncoderConfig.preset("bert-base").head_dim == 64

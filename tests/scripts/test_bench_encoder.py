@@ -55,6 +55,9 @@ def test_model_table_has_the_mixed_array():
     assert post[8] == shared[8]
     for a in (16, 32):
         assert shared[a] < post[a] < 1.001 * shared[a]
+    # and the softmax at 8 lanes, the LayerNorm at 16: within 0.5 % at 32
+    narrow = rows["bert-base", "mixed narrow", 32]["layer_cycles"]
+    assert post[32] < narrow < 1.005 * post[32]
 
 
 def test_phase_shares_group_every_cycle_of_the_layer():
