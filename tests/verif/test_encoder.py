@@ -76,6 +76,17 @@ def test_minilm_layer_on_a_sentence(tmp_path):
 
 
 @pytest.mark.slow
+def test_array_64(tmp_path):
+    """The 64 x 64 array (its Verilator build takes about 10 minutes), the softmax
+    and the post-op units narrower: synthetic layers bit-exact, the cycle model
+    exact, the error flags (the short stream cut inside the first records: a
+    beat is 64 bytes)."""
+    cfg = EncoderConfig(hidden=64, heads=1, ffn=64, max_seq=64, array=64, requant_lanes=16,
+                        post_lanes=16, softmax_lanes=32, layernorm_lanes=32)
+    test_synthetic_layers_cycles_and_error_flags(tmp_path, cfg)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("layer", range(6))
 def test_minilm_every_layer(tmp_path, layer):
     _minilm(tmp_path, EncoderConfig(), "Integer transformers run on small FPGAs, bit for bit.", layer)
