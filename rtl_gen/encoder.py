@@ -49,6 +49,13 @@ PRESETS = {
 }
 
 
+def _unit_lanes(units: str, word: str):
+    """A Config field: the lanes of ``units``, 0 = the array's."""
+    return field(default=0, metadata=rng(
+        0, 32, f"lanes of {units}: 0 = array; fewer (a divisor of array) take each {word} in "
+               f"array / lanes beats"))
+
+
 @dataclass(frozen=True)
 class EncoderConfig(UnitConfig):
     UNIT = "encoder"
@@ -71,15 +78,10 @@ class EncoderConfig(UnitConfig):
     requant_lanes: int = field(default=0, metadata=rng(
         0, 32, "the array's requantizers (MatmulConfig.requant_lanes): 0 = one per column; "
                "fewer drain each output row in ceil(array / requant_lanes) cycles"))
-    post_lanes: int = field(default=0, metadata=rng(
-        0, 32, "lanes of the units after the array (residual, GELU, requant): 0 = array; "
-               "fewer (a divisor of array) take each output row in array / post_lanes beats"))
-    softmax_lanes: int = field(default=0, metadata=rng(
-        0, 32, "lanes of the softmax: 0 = array; fewer (a divisor of array) take each score "
-               "word in array / softmax_lanes beats"))
-    layernorm_lanes: int = field(default=0, metadata=rng(
-        0, 32, "lanes of the LayerNorm: 0 = array; fewer (a divisor of array) take each "
-               "token word in array / layernorm_lanes beats"))
+    post_lanes: int = _unit_lanes("the units after the array (residual, GELU, requant)",
+                                  "output row of the array")
+    softmax_lanes: int = _unit_lanes("the softmax", "word of scores")
+    layernorm_lanes: int = _unit_lanes("the LayerNorm", "token word (and LN record)")
 
     def _check(self) -> None:
         for name, what in (("post_lanes", "the units after the array take each output row"),

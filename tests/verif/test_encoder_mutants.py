@@ -41,13 +41,47 @@ MUTANTS = {
 #: the mutant of the default run; the others run under -m slow / tox -e mutants
 DEFAULT = ("padded_key_in_softmax",)
 
+#: every unit narrower than the array (test_encoder's tiny_w4_mixed_narrow): the
+#: beats of a row, a score word or a token word, and their collection into words
+NARROW_CFG = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, weight_bits=4, dsp_pack=3,
+                           requant_lanes=2, post_lanes=2, softmax_lanes=1, layernorm_lanes=2)
+_RQ_PRM = ("assign rq_prm = { (post_mid_chunk_q == 1'd0)? { 3'd0, { blk_pshift1, blk_pmult1 } } : "
+           "{ 3'd0, { blk_pshift3, blk_pmult3 } }, (post_mid_chunk_q == 1'd0)? { 3'd0, "
+           "{ blk_pshift0, blk_pmult0 } } : { 3'd0, { blk_pshift2, blk_pmult2 } } };")
+NARROW_MUTANTS = {
+    "requant_multipliers_of_the_input_beat": (_RQ_PRM, _RQ_PRM.replace("post_mid_", "post_in_"), ANY),
+    "b_word_left_after_one_beat": ("res_b_tready && (post_b_chunk_q == 1'd1)", "res_b_tready", ANY),
+    "residual_row_beats_swapped": ("{ res_out_tdata[31:0], post_r_chunk0_q }",
+                                   "{ post_r_chunk0_q, res_out_tdata[31:0] }", ANY),
+    "softmax_beats_past_the_kept_lanes": ("sf_last_q && !sf_keep_q[1]", "1'b0", ANY),
+    "probabilities_beat_in_the_wrong_slot": (
+        "(p_chunk_q == 2'd1)? { { 1'd0, sm_out_tdata[6:0] } } : p_chunk1_q", "p_chunk1_q", ANY),
+    "layernorm_parameter_beats_swapped": (
+        "(ln_prm_chunk_q == 1'd0)? ln_prm_q[93:47] : ln_prm_q[187:141]",
+        "(ln_prm_chunk_q == 1'd1)? ln_prm_q[93:47] : ln_prm_q[187:141]", ANY),
+    "layernorm_output_beats_swapped": ("assign ln_out_word = { ln_out_tdata[15:0], ln_out_chunk0_q };",
+                                       "assign ln_out_word = { ln_out_chunk0_q, ln_out_tdata[15:0] };",
+                                       ANY),
+    "y_beat_before_its_word_is_whole": (
+        "assign m_axis_y_tvalid = ln_out_tvalid && ln_out_chunk_end && ln_to_y;",
+        "assign m_axis_y_tvalid = ln_out_tvalid && ln_to_y;", ANY),
+}
 
-@pytest.mark.parametrize("name", [n if n in DEFAULT else pytest.param(n, marks=pytest.mark.slow)
-                                  for n in MUTANTS])
-def test_mutant_is_caught(tmp_path, name, plant_mutant, caught_and_reproduced):
-    old, new, pattern = MUTANTS[name]
+
+def _mutant_params():
+    """(Config, mutants) per mutant name: the tiny engine's, then the narrow units'."""
+    for n in MUTANTS:
+        yield pytest.param("tiny", n, id=n, marks=() if n in DEFAULT else pytest.mark.slow)
+    for n in NARROW_MUTANTS:
+        yield pytest.param("narrow", n, id=f"narrow-{n}", marks=pytest.mark.slow)
+
+
+@pytest.mark.parametrize("which,name", _mutant_params())
+def test_mutant_is_caught(tmp_path, which, name, plant_mutant, caught_and_reproduced):
+    cfg, mutants = {"tiny": (CFG, MUTANTS), "narrow": (NARROW_CFG, NARROW_MUTANTS)}[which]
+    old, new, pattern = mutants[name]
     rtl = tmp_path / "rtl"
-    generate(CFG, rtl)
+    generate(cfg, rtl)
     plant_mutant(rtl / "qbert_encoder.v", old, new)
     caught_and_reproduced("encoder", rtl, pattern, EXAMPLES)
 
@@ -88,39 +122,3 @@ def test_mixed_attention_as_int4_beats_is_caught(tmp_path, plant_mutant, caught_
     plant_mutant(rtl / "qbert_encoder.v", "assign mm_wgt_tuser = !ph_lin;", "assign mm_wgt_tuser = 1'b0;")
     caught_and_reproduced("encoder", rtl, DATA, EXAMPLES)
 
-
-#: every unit narrower than the array (test_encoder's tiny_w4_mixed_narrow): the
-#: beats of a row, a score word or a token word, and their collection into words
-NARROW_CFG = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, weight_bits=4, dsp_pack=3,
-                           requant_lanes=2, post_lanes=2, softmax_lanes=1, layernorm_lanes=2)
-_RQ_PRM = ("assign rq_prm = { (post_mid_chunk_q == 1'd0)? { 3'd0, { blk_pshift1, blk_pmult1 } } : "
-           "{ 3'd0, { blk_pshift3, blk_pmult3 } }, (post_mid_chunk_q == 1'd0)? { 3'd0, "
-           "{ blk_pshift0, blk_pmult0 } } : { 3'd0, { blk_pshift2, blk_pmult2 } } };")
-NARROW_MUTANTS = {
-    "requant_multipliers_of_the_input_beat": (_RQ_PRM, _RQ_PRM.replace("post_mid_", "post_in_"), ANY),
-    "b_word_left_after_one_beat": ("res_b_tready && (post_b_chunk_q == 1'd1)", "res_b_tready", ANY),
-    "residual_row_beats_swapped": ("{ res_out_tdata[31:0], post_r_chunk0_q }",
-                                   "{ post_r_chunk0_q, res_out_tdata[31:0] }", ANY),
-    "softmax_beats_past_the_kept_lanes": ("sf_last_q && !sf_keep_q[1]", "1'b0", ANY),
-    "probabilities_beat_in_the_wrong_slot": (
-        "(p_chunk_q == 2'd1)? { { 1'd0, sm_out_tdata[6:0] } } : p_chunk1_q", "p_chunk1_q", ANY),
-    "layernorm_parameter_beats_swapped": (
-        "(ln_prm_chunk_q == 1'd0)? ln_prm_q[93:47] : ln_prm_q[187:141]",
-        "(ln_prm_chunk_q == 1'd1)? ln_prm_q[93:47] : ln_prm_q[187:141]", ANY),
-    "layernorm_output_beats_swapped": ("assign ln_out_word = { ln_out_tdata[15:0], ln_out_chunk0_q };",
-                                       "assign ln_out_word = { ln_out_chunk0_q, ln_out_tdata[15:0] };",
-                                       ANY),
-    "y_beat_before_its_word_is_whole": (
-        "assign m_axis_y_tvalid = ln_out_tvalid && ln_out_chunk_end && ln_to_y;",
-        "assign m_axis_y_tvalid = ln_out_tvalid && ln_to_y;", ANY),
-}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", list(NARROW_MUTANTS))
-def test_narrow_unit_mutant_is_caught(tmp_path, name, plant_mutant, caught_and_reproduced):
-    old, new, pattern = NARROW_MUTANTS[name]
-    rtl = tmp_path / "rtl"
-    generate(NARROW_CFG, rtl)
-    plant_mutant(rtl / "qbert_encoder.v", old, new)
-    caught_and_reproduced("encoder", rtl, pattern, EXAMPLES)
