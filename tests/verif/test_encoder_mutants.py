@@ -76,7 +76,7 @@ def _mutant_params():
         yield pytest.param("narrow", n, id=f"narrow-{n}", marks=pytest.mark.slow)
 
 
-@pytest.mark.parametrize("which,name", _mutant_params())
+@pytest.mark.parametrize("which,name", list(_mutant_params()))
 def test_mutant_is_caught(tmp_path, which, name, plant_mutant, caught_and_reproduced):
     cfg, mutants = {"tiny": (CFG, MUTANTS), "narrow": (NARROW_CFG, NARROW_MUTANTS)}[which]
     old, new, pattern = mutants[name]
