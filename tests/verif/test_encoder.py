@@ -79,8 +79,8 @@ def test_minilm_layer_on_a_sentence(tmp_path):
 def test_array_64(tmp_path):
     """The 64 x 64 array (its Verilator build takes about 10 minutes), the softmax
     and the post-op units narrower: synthetic layers bit-exact, the cycle model
-    exact, the error flags (the short stream cut inside the first records: a
-    beat is 64 bytes)."""
+    within 5% (it was exact when measured), the error flags (the short stream
+    cut inside the first records: a beat is 64 bytes)."""
     cfg = EncoderConfig(hidden=64, heads=1, ffn=64, max_seq=64, array=64, requant_lanes=16,
                         post_lanes=16, softmax_lanes=32, layernorm_lanes=32)
     test_synthetic_layers_cycles_and_error_flags(tmp_path, cfg)
