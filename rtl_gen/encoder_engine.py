@@ -128,6 +128,24 @@ def _sat(x, fw: int, tw: int):
                   vg.Mux(x[fw - 1], _k(1 << (tw - 1), tw), _k((1 << (tw - 1)) - 1, tw)))
 
 
+def _beat_counter(m, clk, ctr, clear, fire, end) -> None:
+    """``ctr`` counts the beats of a word (or row): 0 on ``clear``, and on each
+    ``fire`` back to 0 at the word's ``end``, else one up."""
+    from veriloggen import If, Posedge
+    m.Always(Posedge(clk))(If(clear)(ctr(0)).Elif(fire)(If(end)(ctr(0)).Else(ctr(ctr + 1))))
+
+
+def _held_beats(m, clk, name: str, n: int, ctr, fire, beat, bits: int) -> list:
+    """Registers ``<name><j>_q`` (j < n) that keep a word's beat j (``bits`` wide) when
+    it fires with ``ctr`` at j: the beats before a word's last one."""
+    from veriloggen import AndList, If, Posedge
+    held = []
+    for j in range(n):
+        held.append(m.Reg(f"{name}{j}_q", bits))
+        m.Always(Posedge(clk))(If(AndList(fire, ctr == _k(j, ctr.width)))(held[-1](beat)))
+    return held
+
+
 def _chunk(sel, lanes: list, width: int):
     """Lanes ``sel * width .. sel * width + width - 1`` of ``lanes`` (expressions),
     as one word (lane 0 lowest)."""
@@ -221,26 +239,22 @@ class _PostChunks:
     def collect(self, name: str, fire, beat, bits: int):
         """The whole row once its last chunk's ``beat`` (``bits`` wide) fires: the earlier chunks are
         held in registers ``post_<name>_chunk<j>_q``."""
-        from veriloggen import AndList, Cat, If, Posedge
+        from veriloggen import Cat
         if self.n == 1:
             return beat
-        held = []
-        for j in range(self.n - 1):
-            r = self.m.Reg(f"post_{name}_chunk{j}_q", bits)
-            self.m.Always(Posedge(self.clk))(If(AndList(fire, self.c_out == _k(j, self.width)))(r(beat)))
-            held.append(r)
+        held = _held_beats(self.m, self.clk, f"post_{name}_chunk", self.n - 1, self.c_out, fire, beat,
+                           bits)
         return Cat(beat, *reversed(held))
 
     def count(self, in_fire, b_fire, mid_fire, out_fire) -> None:
-        from veriloggen import If, OrList, Posedge
+        from veriloggen import OrList
         if self.n == 1:
             return
         self.m.Assign(self.take(self.at_last(self.c_in, in_fire)))
         for ctr, fire in ((self.c_in, in_fire), (self.c_b, b_fire), (self.c_mid, mid_fire),
                           (self.c_out, out_fire)):
-            self.m.Always(Posedge(self.clk))(
-                If(OrList(self.rst, self.seg_start))(ctr(0)).Elif(fire)(
-                    If(ctr == _k(self.n - 1, self.width))(ctr(0)).Else(ctr(ctr + 1))))
+            _beat_counter(self.m, self.clk, ctr, OrList(self.rst, self.seg_start), fire,
+                          ctr == _k(self.n - 1, self.width))
 
 
 def build(cfg):
@@ -644,8 +658,7 @@ def build(cfg):
         sf_c = reg("sf_chunk_q", CSB)
         sf_cend = wire("sf_chunk_end", 1, _pick(sf_c, [AndList(sf_last, Not(sf_keep[(j + 1) * SU]))
                                                      for j in range(NS - 1)] + [k(1, 1)]))
-        m.Always(Posedge(clk))(If(OrList(rst, seg_start))(sf_c(0)).Elif(AndList(sf_valid, sf_ready))(
-            If(sf_cend)(sf_c(0)).Else(sf_c(sf_c + 1))))
+        _beat_counter(m, clk, sf_c, OrList(rst, seg_start), AndList(sf_valid, sf_ready), sf_cend)
         sf_adv = wire("sf_adv", 1, OrList(Not(sf_valid), AndList(sf_ready, sf_cend)))
     else:
         sf_adv = wire("sf_adv", 1, OrList(Not(sf_valid), sf_ready))
@@ -690,11 +703,8 @@ def build(cfg):
         p_cend = wire("p_chunk_end", 1, OrList(p_c == k(NS - 1, CSB), smo["tlast"]))
         p_word_end = wire("p_word_end", 1, AndList(p_fire, p_cend))
         beat = Cat(*reversed(p_lanes))
-        held = [reg(f"p_chunk{j}_q", SU * ACT) for j in range(NS - 1)]
-        for j, h in enumerate(held):
-            m.Always(Posedge(clk))(If(AndList(p_fire, p_c == k(j, CSB)))(h(beat)))
-        m.Always(Posedge(clk))(If(OrList(rst, seg_start))(p_c(0)).Elif(p_fire)(
-            If(p_cend)(p_c(0)).Else(p_c(p_c + 1))))
+        held = _held_beats(m, clk, "p_chunk", NS - 1, p_c, p_fire, beat, SU * ACT)
+        _beat_counter(m, clk, p_c, OrList(rst, seg_start), p_fire, p_cend)
         p_data = Cat(beat, *reversed([Mux(p_c == k(j, CSB), beat, h) for j, h in enumerate(held)]))
     p_next = If(smo["tlast"])(p_w(0), p_r(p_r + 1), p_rows(p_rows + 1))
     p_next = p_next.Else(p_w(p_w + 1)) if NS == 1 else p_next.Elif(p_word_end)(p_w(p_w + 1))
@@ -732,8 +742,7 @@ def build(cfg):
         ln_pc = reg("ln_prm_chunk_q", CLB)
         ln_pc_end = wire("ln_prm_chunk_end", 1, ln_pc == k(NL - 1, CLB))
         # cleared outside LNP: every LN phase starts at a record's first beat
-        m.Always(Posedge(clk))(If(OrList(rst, Not(is_ph["LNP"])))(ln_pc(0)).Elif(ln_p_fire)(
-            If(ln_pc_end)(ln_pc(0)).Else(ln_pc(ln_pc + 1))))
+        _beat_counter(m, clk, ln_pc, OrList(rst, Not(is_ph["LNP"])), ln_p_fire, ln_pc_end)
         m.Always(Posedge(clk))(
             If(rst)(ln_pv(0)).Elif(ln_rec_done)(ln_pv(1), ln_pw(Cat(*reversed(ln_lanes))))
             .Elif(AndList(ln_pready, ln_pc_end))(ln_pv(0)))
@@ -754,8 +763,7 @@ def build(cfg):
     else:
         l_c = reg("ln_in_chunk_q", CLB)
         l_cend = wire("ln_in_chunk_end", 1, l_c == k(NL - 1, CLB))
-        m.Always(Posedge(clk))(If(OrList(rst, seg_start))(l_c(0)).Elif(AndList(l_valid, l_ready))(
-            If(l_cend)(l_c(0)).Else(l_c(l_c + 1))))
+        _beat_counter(m, clk, l_c, OrList(rst, seg_start), AndList(l_valid, l_ready), l_cend)
         l_adv = wire("ln_in_adv", 1, OrList(Not(l_valid), AndList(l_ready, l_cend)))
         l_word = wire("ln_in_word", A * SCORE, R.bank(l_bank))
         l_data = _pad(_chunk(l_c, _lanes(l_word, A, SCORE), LU), LU * SCORE, lc.in_word_bits)
@@ -803,11 +811,8 @@ def build(cfg):
         o_word_fire = wire("ln_out_word_fire", 1, AndList(o_fire, o_cend))
         o_valid = AndList(lo["tvalid"], o_cend)
         beat = Slice(lo["tdata"], LU * ACT - 1, 0)
-        held = [reg(f"ln_out_chunk{j}_q", LU * ACT) for j in range(NL - 1)]
-        for j, h in enumerate(held):
-            m.Always(Posedge(clk))(If(AndList(o_fire, o_c == k(j, CLB)))(h(beat)))
-        m.Always(Posedge(clk))(If(OrList(rst, seg_start))(o_c(0)).Elif(o_fire)(
-            If(o_cend)(o_c(0)).Else(o_c(o_c + 1))))
+        held = _held_beats(m, clk, "ln_out_chunk", NL - 1, o_c, o_fire, beat, LU * ACT)
+        _beat_counter(m, clk, o_c, OrList(rst, seg_start), o_fire, o_cend)
         o_word = wire("ln_out_word", A * ACT, Cat(beat, *reversed(held)))
     m.Always(Posedge(clk))(If(OrList(rst, seg_start))(o_w(0), o_r(0), o_g(0), o_tok(0)).Elif(o_word_fire)(
         If(o_w == k(DW - 1, DWB))(
