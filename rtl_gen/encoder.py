@@ -165,7 +165,7 @@ class EncoderConfig(UnitConfig):
     @property
     def softmax_chunks(self) -> int:
         """Softmax beats per score word of the array (``softmax_lanes``, 0 = array)."""
-        return self.array // (self.softmax_lanes or self.array)
+        return self.array // self.softmax.lanes
 
     @property
     def softmax(self) -> SoftmaxConfig:
@@ -176,7 +176,7 @@ class EncoderConfig(UnitConfig):
     @property
     def layernorm_chunks(self) -> int:
         """LayerNorm beats per token word of the array (``layernorm_lanes``, 0 = array)."""
-        return self.array // (self.layernorm_lanes or self.array)
+        return self.array // self.layernorm.lanes
 
     @property
     def layernorm(self) -> LayerNormConfig:

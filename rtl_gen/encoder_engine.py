@@ -229,12 +229,9 @@ class _PostChunks:
     def chunk(self, ctr, lanes: list, whole=None):
         """The beat of the chunk ``ctr`` selects from a row's ``lanes`` (expressions);
         ``whole``, if given, is the row as one word (used as it is with one chunk)."""
-        from veriloggen import Cat
         if self.n == 1 and whole is not None:
             return whole
-        L = self.lanes
-        return Cat(*reversed([_pick(ctr, [lanes[j * L + i] for j in range(self.n)]) if self.n > 1
-                              else lanes[i] for i in range(L)]))
+        return _chunk(ctr, lanes, self.lanes)
 
     def collect(self, name: str, fire, beat, bits: int):
         """The whole row once its last chunk's ``beat`` (``bits`` wide) fires: the earlier chunks are
