@@ -26,6 +26,10 @@ from .encoder import EncoderConfig
 #: every block, and the entry cycle of a linear pass that the first load overlaps
 #: (read off the RTL's registers; checked against Verilator, docs/encoder.md)
 LOADED_SEEN, BANK_FREE, LIN_STEP, LIN_ENTRY = 1, 1, 1, 1
+#: cycles from a block's last beat to the next block's WAIT step seeing it may go
+#: on (the feed register empties, the sequencer steps TILES -> WAIT); the cycles
+#: after a block's last row is written before the next block's first tile drains
+BLOCK_GAP, POST_HOLD = 2, 2
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,38 @@ def _segment(cfg: EncoderConfig, tiles: int, k: int, post: tuple[str, ...],
     return 2 + ends[-1] + 1
 
 
+def _drain_tail(cfg: EncoderConfig, post: tuple[str, ...]) -> int:
+    """From a block's last tile's K-run end (its shadow drain starting) to the
+    cycle the sequencer sees its last row written: the matmul's drain, the row
+    buffer's held beats, the post-op units, the write (:func:`_segment`'s tail)."""
+    lat = {"gelu": gelu.LATENCY, "requant": requant.LATENCY, "residual": residual.LATENCY}
+    a, n = cfg.array, cfg.post_chunks if post else 1
+    held = 0 if n == 1 else (a - 1) * (_row_gap(cfg, True) - cfg.matmul.row_cycles) + n
+    return cfg.matmul.drain_cycles + held + sum(lat[p] for p in post) + 1
+
+
+def _block_tiles(cfg: EncoderConfig, tiles: int, k: int, post: bool, start: int,
+                 prev: tuple[int, int] | None, release: int | None) -> tuple[int, int, int]:
+    """(last K-run end, last move into the shadow bank, last drain start) of a
+    block's tiles.  The block goes on at ``start`` (its start pulse and feed
+    register, then K beats a tile); a tile's beats go in once the tile before
+    it (``prev``: the previous block's last (move, drain start)) has moved out of
+    the accumulators, which waits for the shadow bank to drain the one before
+    (:func:`_tiles`).  With post-op units the engine holds the array's output
+    rows of a block until the block before is written (``release``): the
+    block's first tile drains from then, less the rows its drain pipeline
+    takes while held (POST_HOLD rows of the matmul's drain)."""
+    gap = _row_gap(cfg, post)
+    space = cfg.array * gap + 1
+    end = start + 2
+    move, drain = prev if prev is not None else (None, None)
+    for t in range(tiles):
+        end = max(end, move if move is not None else 0) + k
+        move = max(end, drain + space if drain is not None else 0)
+        drain = max(move, release - POST_HOLD * cfg.matmul.row_cycles) if t == 0 and release is not None else move
+    return end, move, drain
+
+
 def _rows(n: int, beats: int, bound: int) -> int:
     """A unit at its bound on n back-to-back input units of ``beats`` beats: the
     end of its last output unit, counted from the cycle before the first beat."""
@@ -140,18 +176,35 @@ def layer_cycles(cfg: EncoderConfig, s: int, worst: bool = False) -> LayerCycles
     prm, ln_rec = rb(20 * a), rb(8 * a)
     ph = {"START": 1, "HDR": rb(22), "SCAL": rb(32), "LOADX": s * dw}
 
-    def linear(name: str, k: int, blocks: int, post: int) -> None:
+    def linear(name: str, k: int, blocks: int, post: tuple[str, ...]) -> None:
         """Two weight banks: block n loads (its PRM record and K rows, one beat a
-        cycle) once block n-2 has drained; it computes once loaded and block n-1
-        has drained."""
-        load, seg = prm + k, _segment(cfg, g, k, post, worst) + LIN_STEP
-        load_end, comp_end = [], []
+        cycle) once block n-2 has drained; it goes on the array once loaded and
+        block n-1's beats are in (block n-1 drains meanwhile)."""
+        load = prm + k
+        if worst:
+            # the blocks one after another, each drained before the next goes on:
+            # the overlapped schedule is never later (its next block's rows only
+            # wait for the block before to drain, where here its tiles do)
+            seg = _segment(cfg, g, k, post, worst) + LIN_STEP
+            load_end, comp_end = [], []
+            for n in range(blocks):
+                free = comp_end[n - 2] + BANK_FREE if n >= 2 else 0
+                load_end.append(max(load_end[-1] if load_end else 0, free) + load)
+                start = max(load_end[-1] + LOADED_SEEN, comp_end[-1] if comp_end else 0)
+                comp_end.append(start + seg)
+            ph[f"LIN_{name}"] = comp_end[-1] - LIN_ENTRY
+            return
+        load_end, drain_end, last, prev = [], [], None, None
         for n in range(blocks):
-            free = comp_end[n - 2] + BANK_FREE if n >= 2 else 0
+            # the bank frees with block n-2's last write, the cycle before drain_end
+            free = drain_end[n - 2] - 1 if n >= 2 else 0
             load_end.append(max(load_end[-1] if load_end else 0, free) + load)
-            start = max(load_end[-1] + LOADED_SEEN, comp_end[-1] if comp_end else 0)
-            comp_end.append(start + seg)
-        ph[f"LIN_{name}"] = comp_end[-1] - LIN_ENTRY
+            start = max(load_end[-1] + LOADED_SEEN, last + BLOCK_GAP if last is not None else 0)
+            release = drain_end[-1] if post and drain_end else None
+            last, move, drain = _block_tiles(cfg, g, k, bool(post), start, prev, release)
+            prev = move, drain
+            drain_end.append(drain + _drain_tail(cfg, post))
+        ph[f"LIN_{name}"] = drain_end[-1] + LIN_STEP - LIN_ENTRY
 
     for name in ("q", "k", "v"):
         linear(name, d, dw, ())

@@ -355,12 +355,17 @@ def build(cfg):
     ld_blk = reg("load_blocks_q", max(DWB, FWB) + 1)
 
     # ---- sequencer registers ---------------------------------------------
-    nblk = reg("blk_q", max(DWB, FWB) + 1)  # column block of the linear pass
+    nblk = reg("blk_q", max(DWB, FWB) + 1)  # column block on the array (its tiles issued)
+    dblk = reg("drain_blk_q", nblk.width)    # column block being drained (written)
     head = reg("head_q", HB)
     hoff = reg("head_word_q", DWB + 1)      # head * DH / A: the head's first word
     g_att = reg("att_group_q", TB)
     which_ln = reg("which_ln_q")
     seg_start = m.Wire("seg_start")
+    # a linear pass's later blocks restart only the feed: the drain side still
+    # holds the block before
+    blk_start = m.Wire("blk_start")
+    feed_start = wire("feed_start", 1, OrList(seg_start, blk_start))
 
     lin_k = wire("lin_k", KB, Mux(is_lin["down"], k(F, KB), k(D, KB)))
     lin_blocks = wire("lin_blocks", nblk.width, Mux(is_lin["up"], k(FW, nblk.width), k(DW, nblk.width)))
@@ -368,14 +373,18 @@ def build(cfg):
     seg_tiles = wire("seg_tiles", TB, Mux(is_ph["PV"], k(DHW, TB), groups))
 
     # block parameters (PRM record) per weight bank: bias, mult, shift, post mult and
-    # shift per lane; `blk` is the compute bank's (the block on the array or draining)
+    # shift per lane; `blk`'s bias, mult and shift are the compute bank's (the
+    # matmul takes them with the block's tiles), its post multipliers the drain
+    # bank's (the block whose rows are in the post-op units)
     fields = (("bias", mc.bias_bits), ("mult", MULT_BITS), ("shift", SHIFT_BITS),
               ("pmult", MULT_BITS), ("pshift", SHIFT_BITS))
     banked = [{f: [reg(f"blk{i}_{f}{c}_q", w) for c in range(A)] for f, w in fields}
               for i in range(2)]
     prm_latch = [[banked[i][f][c](rec_bits("prm", 4 * (fi * A + c), w))
                   for fi, (f, w) in enumerate(fields) for c in range(A)] for i in range(2)]
-    blk = {f: [wire(f"blk_{f}{c}", w, Mux(cb, banked[1][f][c], banked[0][f][c]))
+    db = reg("drain_bank_q")
+    blk = {f: [wire(f"blk_{f}{c}", w, Mux(db if f.startswith("p") else cb, banked[1][f][c],
+                                          banked[0][f][c]))
                for c in range(A)] for f, w in fields}
     scal = {n: reg(f"{n}_q", w) for n, w in
             (("scores_mult", MULT_BITS), ("scores_shift", SHIFT_BITS), ("ctx_mult", MULT_BITS),
@@ -417,12 +426,12 @@ def build(cfg):
     # still the last segment's until its start pulse clears them, and a read
     # there, though never used, would read an address this segment never wrote
     f_run = wire("feed_run", 1, AndList(OrList(step["TILES"], is_ph["QK"], is_ph["PV"]), Not(f_done),
-                                        Not(seg_start)))
+                                        Not(feed_start)))
     f_adv = wire("feed_adv", 1, OrList(Not(f_valid), act_ready))
     f_go = wire("feed_go", 1, AndList(f_adv, f_run))
     k_end = wire("feed_k_end", 1, f_k + k(1, KB) == seg_k)
     m.Always(Posedge(clk))(
-        If(OrList(rst, seg_start))(f_valid(0), f_t(0), f_kw(0), f_kl(0), f_k(0), f_done(0))
+        If(OrList(rst, feed_start))(f_valid(0), f_t(0), f_kw(0), f_kl(0), f_k(0), f_done(0))
         .Elif(f_adv)(
             f_valid(f_run), f_last(k_end), f_lane(f_kl),
             If(f_run)(
@@ -480,8 +489,8 @@ def build(cfg):
     # not in a segment's first cycle: the count still belongs to the previous segment
     prm_valid = wire("mm_prm_tvalid", 1, AndList(OrList(step["TILES"], step["DRAIN"], is_ph["QK"],
                                                         is_ph["PV"]), prm_cnt != seg_tiles,
-                                                 Not(seg_start)))
-    m.Always(Posedge(clk))(If(OrList(rst, seg_start))(prm_cnt(0)).Elif(
+                                                 Not(feed_start)))
+    m.Always(Posedge(clk))(If(OrList(rst, feed_start))(prm_cnt(0)).Elif(
         AndList(prm_valid, prm_ready))(prm_cnt(prm_cnt + 1)))
     PF, PL = mc.prm_field_bits, mc.prm_lane_bits
 
@@ -512,19 +521,22 @@ def build(cfg):
         ("m_axis_tdata", mm["tdata"]), ("m_axis_tvalid", mm["tvalid"]),
         ("m_axis_tready", mm["tready"]), ("m_axis_tlast", mm["tlast"]),
         ("err_tlast_o", mm_err)])
-    unused.append(mm["tlast"])
     mm_lanes = [wire(f"mm_out{c}", OB, x) for c, x in enumerate(_lanes(mm["tdata"], A, OB))]
     mm_fire = wire("mm_fire", 1, AndList(mm["tvalid"], mm["tready"]))
 
     # ---- destination rows: counted for every pass that writes tiles -------
+    # (a linear pass counts each block's tiles: its last row written drains the block)
     wr_r, wr_t = reg("dst_row_q", LB), reg("dst_tile_q", TB)
     dst_fire = m.Wire("dst_fire")
+    blk_drained = wire("blk_drained", 1, AndList(in_lin, dst_fire, wr_r == k(A - 1, LB),
+                                                 wr_t + k(1, TB) == seg_tiles))
     m.Always(Posedge(clk))(If(OrList(rst, seg_start))(wr_r(0), wr_t(0)).Elif(dst_fire)(
-        If(wr_r == k(A - 1, LB))(wr_r(0), wr_t(wr_t + 1)).Else(wr_r(wr_r + 1))))
+        If(wr_r == k(A - 1, LB))(wr_r(0), If(blk_drained)(wr_t(0)).Else(wr_t(wr_t + 1)))
+        .Else(wr_r(wr_r + 1))))
     drained = wire("seg_drained", 1, wr_t == seg_tiles)
     sat8 = wire("mm_sat8", A * ACT, Cat(*reversed([_sat(x, OB, ACT) for x in mm_lanes])))
     sat16 = wire("mm_sat16", A * SCORE, Cat(*reversed([_sat(x, OB, SCORE) for x in mm_lanes])))
-    n_d = Slice(nblk, DWB - 1, 0)
+    n_d = Slice(dblk, DWB - 1, 0)
     wr_g = Slice(wr_t, GB - 1, 0)
     direct_lin = wire("lin_direct", 1, AndList(in_lin, OrList(is_lin["q"], is_lin["k"], is_lin["v"])))
     for name, bf in (("q", Q), ("k", K), ("v", V)):
@@ -545,23 +557,39 @@ def build(cfg):
 
     # residual (out, down): a = the matmul's 17-bit rows, b = X / H1 rows in the same order
     res_lin = wire("lin_residual", 1, AndList(in_lin, OrList(is_lin["out"], is_lin["down"])))
+    post_lin = wire("lin_post", 1, OrList(res_lin, AndList(in_lin, is_lin["up"])))
+    # into the post-op units one block at a time (their multipliers are the drain
+    # bank's): once a block's last row has left the array, the next block's rows
+    # wait until it is written
+    mo_t, hold = reg("mm_out_tile_q", TB), reg("mm_hold_q")
+    blk_out = wire("mm_blk_out", 1, AndList(post_lin, mm_fire, mm["tlast"], mo_t + k(1, TB) == groups))
+    m.Always(Posedge(clk))(
+        If(OrList(rst, seg_start))(mo_t(0), hold(0)).Else(
+            If(AndList(in_lin, mm_fire, mm["tlast"]))(
+                If(mo_t + k(1, TB) == groups)(mo_t(0)).Else(mo_t(mo_t + 1))),
+            If(blk_drained)(hold(0)).Elif(blk_out)(hold(1))))
+    mm_offer = dict(mm, tvalid=wire("mm_out_offered", 1, AndList(mm["tvalid"], Not(hold))))
     post = _PostChunks(m, cfg, clk, rst, seg_start)
-    row_valid, row_lanes, row_last = post.row_buffer(
-        mm, mm_lanes, OB, OrList(res_lin, AndList(in_lin, is_lin["up"])))
+    row_valid, row_lanes, row_last = post.row_buffer(mm_offer, mm_lanes, OB, post_lin)
     b_valid, b_bank = reg("res_b_valid_q"), reg("res_b_bank_q", LB)
     b_r, b_t = reg("res_b_row_q", LB), reg("res_b_tile_q", TB)
+    b_blk = reg("res_b_blk_q", nblk.width)
     b_ready = m.Wire("res_b_tready")
-    b_run = wire("res_b_run", 1, AndList(res_lin, OrList(step["TILES"], step["DRAIN"]), b_t != groups,
-                                         Not(seg_start)))
+    # not in the pass's first WAIT: the counters are the last pass's until its start pulse
+    b_run = wire("res_b_run", 1, AndList(res_lin, OrList(step["TILES"], step["DRAIN"],
+                                                         AndList(step["WAIT"], nblk != k(0, nblk.width))),
+                                         b_blk != lin_blocks, Not(seg_start)))
     # the b word goes to the residual in post.n beats and stays until the last
     b_adv = wire("res_b_adv", 1, OrList(Not(b_valid), post.at_last(post.c_b, b_ready)))
     m.Always(Posedge(clk))(
-        If(OrList(rst, seg_start))(b_valid(0), b_r(0), b_t(0)).Elif(b_adv)(
+        If(OrList(rst, seg_start))(b_valid(0), b_r(0), b_t(0), b_blk(0)).Elif(b_adv)(
             b_valid(b_run), b_bank(b_r),
-            If(b_run)(If(b_r == k(A - 1, LB))(b_r(0), b_t(b_t + 1)).Else(b_r(b_r + 1)))))
+            If(b_run)(If(b_r == k(A - 1, LB))(
+                b_r(0), If(b_t + k(1, TB) == groups)(b_t(0), b_blk(b_blk + 1)).Else(b_t(b_t + 1)))
+                .Else(b_r(b_r + 1)))))
     for bf, name in ((X, "out"), (H1, "down")):
         c_ = AndList(in_lin, is_lin[name])
-        drv.drive(bf.rd_addr, c_, Cat(Slice(b_t, GB - 1, 0), n_d))
+        drv.drive(bf.rd_addr, c_, Cat(Slice(b_t, GB - 1, 0), Slice(b_blk, DWB - 1, 0)))
         drv.drive(bf.rd_en, c_, AndList(b_adv, b_run))
     res_b = wire("res_b", A * ACT, Mux(is_lin["out"], X.bank(b_bank), H1.bank(b_bank)))
     res_prm = wire("res_prm", PA * residual.PRM_LANE_BITS, post.chunk(post.c_in, [
@@ -627,16 +655,17 @@ def build(cfg):
     rq_row = post.at_last(post.c_out, rq_fire)
     drv.drive(G.we, up_lin, rq_row)
     drv.drive(G.wbank, up_lin, wr_r)
-    drv.drive(G.waddr, up_lin, Cat(wr_g, Slice(nblk, FWB - 1, 0)))
+    drv.drive(G.waddr, up_lin, Cat(wr_g, Slice(dblk, FWB - 1, 0)))
     drv.drive(G.wdata, up_lin, post.collect("g", rq_fire, rq_out["tdata"], PA * ACT))
     post.count(in_fire=AndList(row_valid, OrList(AndList(res_lin, res_a_ready), AndList(up_lin, ge_ready))),
                b_fire=AndList(b_valid, b_ready, res_lin),
                mid_fire=AndList(ge["tvalid"], ge["tready"]), out_fire=OrList(res_fire, rq_fire))
 
     if post.array_ready is None:
-        m.Assign(mm["tready"](Mux(res_lin, res_a_ready, Mux(up_lin, ge_ready, k(1, 1)))))
+        m.Assign(mm["tready"](Mux(res_lin, AndList(res_a_ready, Not(hold)),
+                                  Mux(up_lin, AndList(ge_ready, Not(hold)), k(1, 1)))))
     else:
-        m.Assign(mm["tready"](Mux(OrList(res_lin, up_lin), post.array_ready, k(1, 1))))
+        m.Assign(mm["tready"](Mux(post_lin, AndList(post.array_ready, Not(hold)), k(1, 1))))
     m.Assign(dst_fire(Mux(res_lin, res_row, Mux(up_lin, rq_row,
                                                      AndList(mm_fire, OrList(direct_lin, is_ph["QK"],
                                                                              is_ph["PV"]))))))
@@ -849,8 +878,9 @@ def build(cfg):
         unused.append(Slice(w_tdata, BW - 1, A * WBITS))
 
     # ---- the sequencer -----------------------------------------------------
-    seg_pulse = reg("seg_start_q")
+    seg_pulse, blk_pulse = reg("seg_start_q"), reg("blk_start_q")
     m.Assign(seg_start(seg_pulse))
+    m.Assign(blk_start(blk_pulse))
     go = AndList(is_ph["IDLE"], start)
     # S <= max_seq is a constant when max_seq is all ones in SW bits (2^SW - 1)
     seq_ok = (seq_len != k(0, SW) if SM == (1 << SW) - 1
@@ -870,10 +900,15 @@ def build(cfg):
             .Elif(is_lin["down"])(goto("LNP"), which_ln(1), ln_rec(0))
             .Else(*enter_linear(lin + 1))]
 
+    # a block may go on the array while the one before drains (its bank stays
+    # full until then), not while the one before that does (its bank is this one's)
+    blk_may_go = wire("blk_may_go", 1, AndList(_pick(cb, full), OrList(
+        nblk == k(0, nblk.width), nblk == dblk, nblk == dblk + k(1, nblk.width))))
+    feed_empty = wire("feed_empty", 1, AndList(f_done, Not(f_valid), prm_cnt == seg_tiles))
     m.Always(Posedge(clk))(
-        seg_pulse(0),
-        If(rst)(goto("IDLE"), done_q(0), lin(0), lst(0), nblk(0), head(0), hoff(0), g_att(0),
-                which_ln(0), ln_rec(0), wk(0), lb(0), cb(0), full[0](0), full[1](0), ld_w(0),
+        seg_pulse(0), blk_pulse(0),
+        If(rst)(goto("IDLE"), done_q(0), lin(0), lst(0), nblk(0), dblk(0), head(0), hoff(0), g_att(0),
+                which_ln(0), ln_rec(0), wk(0), lb(0), cb(0), db(0), full[0](0), full[1](0), ld_w(0),
                 ld_blk(0), *[e(0) for e in errs.values()])
         .Else(
             If(go)(
@@ -890,13 +925,18 @@ def build(cfg):
                 wk(wk + 1),
                 If(wk + k(1, KB) == lin_k)(ld_w(0), lb(Not(lb)), ld_blk(ld_blk + 1),
                                            If(lb)(full[1](1)).Else(full[0](1)))),
-            # the array: a loaded block, one tile per row group, drained, bank freed
-            If(AndList(step["WAIT"], _pick(cb, full)))(lst(k(LS["TILES"], 2)), seg_pulse(1)),
-            If(AndList(step["TILES"], Not(seg_pulse), f_done))(lst(k(LS["DRAIN"], 2))),
-            If(AndList(step["DRAIN"], drained))(
-                cb(Not(cb)), If(cb)(full[1](0)).Else(full[0](0)),
-                If(lin_last_blk)(*next_linear())
+            # the array: a loaded block, one tile per row group; the next block goes on
+            # once this one's beats are in, while this one drains; the pass ends
+            # when its last block is drained.  The drain side frees each bank.
+            If(AndList(step["WAIT"], blk_may_go))(
+                lst(k(LS["TILES"], 2)),
+                If(nblk == k(0, nblk.width))(seg_pulse(1), dblk(0), db(cb)).Else(blk_pulse(1))),
+            If(AndList(step["TILES"], Not(seg_pulse), Not(blk_pulse), feed_empty))(
+                cb(Not(cb)),
+                If(lin_last_blk)(lst(k(LS["DRAIN"], 2)))
                 .Else(nblk(nblk + 1), lst(k(LS["WAIT"], 2)))),
+            If(blk_drained)(db(Not(db)), dblk(dblk + 1), If(db)(full[1](0)).Else(full[0](0))),
+            If(AndList(step["DRAIN"], dblk == lin_blocks))(*next_linear()),
             If(AndList(is_ph["QK"], Not(seg_pulse), f_done, drained))(goto("SM"), seg_pulse(1)),
             If(AndList(is_ph["SM"], Not(seg_pulse), p_rows == k(A, LB + 1)))(goto("PV"), seg_pulse(1)),
             If(AndList(is_ph["PV"], Not(seg_pulse), f_done, drained))(

@@ -326,7 +326,7 @@ STAGE_MUTANTS = {
                         8, "L1 stage_in_bound"),
     # the down projection hands over to the second LayerNorm without clearing
     # its record count: the hand-off state is wrong
-    "ln2_rec_kept": ("which_ln_q <= 1;\n            ln_rec_q <= 0;", "which_ln_q <= 1;", 11, "L1 handoff_12"),
+    "ln2_rec_kept": ("which_ln_q <= 1;\n          ln_rec_q <= 0;", "which_ln_q <= 1;", 11, "L1 handoff_12"),
 }
 
 

@@ -29,6 +29,11 @@ TINY_W4_MIXED_RQ = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, 
 TINY_W4_MIXED_NARROW = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, weight_bits=4,
                                      dsp_pack=3, requant_lanes=2, post_lanes=2, softmax_lanes=1,
                                      layernorm_lanes=2)
+#: a linear pass's blocks back to back: 3 column blocks a pass, and each output row
+#: in 4 beats into the post-op units, so the next block's tiles are in before the
+#: block before is written (its rows wait: the post multipliers are the drain bank's)
+OVERLAP_ODD_BLOCKS = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, post_lanes=1,
+                                   requant_lanes=1)
 #: the MiniLM sizes on an 8x8 array: builds faster than the default 16x16
 MINILM8 = EncoderConfig.preset("minilm", array=8, max_seq=32)
 
@@ -40,9 +45,9 @@ def _sim(cfg, rtl, examples=1, seed=20261122, testcase=None, env=None):
 
 
 @pytest.mark.parametrize("cfg", [TINY, TINY_W4, TINY_W4_MIXED, TINY_RQ, TINY_W4_MIXED_RQ,
-                                 TINY_W4_MIXED_NARROW],
+                                 TINY_W4_MIXED_NARROW, OVERLAP_ODD_BLOCKS],
                          ids=["tiny_w8", "tiny_w4", "tiny_w4_mixed", "tiny_rq1", "tiny_w4_mixed_rq3",
-                              "tiny_w4_mixed_narrow"])
+                              "tiny_w4_mixed_narrow", "overlap_odd_blocks"])
 def test_synthetic_layers_cycles_and_error_flags(tmp_path, cfg):
     generate(cfg, tmp_path / "rtl")
     res, info = _sim(cfg, tmp_path / "rtl", examples=8, testcase=flows.SIM_TESTS["encoder"],

@@ -1,9 +1,9 @@
 """Mutation check of the encoder testbench: single-point bugs in the generated
-qbert_encoder.v (buffer addressing, the weight banks, head offsets, the residual
-and LayerNorm parameter glue, the softmax row length, output framing) must each make
-`qbert sim encoder --rtl DIR` exit 1 with a report that the printed command
-reproduces.  Each mutant is one Verilator build of the tiny engine; one runs by
-default, the rest under ``-m slow`` (tox -e mutants).
+qbert_encoder.v (buffer addressing, the weight banks, a linear pass's blocks back to
+back, head offsets, the residual and LayerNorm parameter glue, the softmax row length,
+output framing) must each make `qbert sim encoder --rtl DIR` exit 1 with a report that
+the printed command reproduces.  Each mutant is one Verilator build of a tiny engine;
+one runs by default, the rest under ``-m slow`` (tox -e mutants).
 """
 import pytest
 
@@ -68,17 +68,40 @@ NARROW_MUTANTS = {
 }
 
 
+#: a linear pass's blocks back to back (test_encoder's overlap_odd_blocks): 3 blocks
+#: a pass (the drain bank starts on bank 1 every other pass), and a drain long enough
+#: (4 beats a row into the post-op units) that the next block's tiles are in
+#: before the block before is written
+OVERLAP_CFG = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, post_lanes=1,
+                            requant_lanes=1)
+OVERLAP_MUTANTS = {
+    "post_multipliers_of_the_compute_bank": ("assign blk_pmult0 = (drain_bank_q)?",
+                                             "assign blk_pmult0 = (compute_bank_q)?", DATA),
+    "next_block_rows_not_held": ("mm_hold_q <= 1;", "mm_hold_q <= 0;", DATA),
+    "block_two_ahead_of_its_drain": (
+        " && ((blk_q == 3'd0) || (blk_q == drain_blk_q) || (blk_q == drain_blk_q + 3'd1))", "", DATA),
+    "skip_operand_block_not_advanced": ("res_b_blk_q <= res_b_blk_q + 1;",
+                                        "res_b_blk_q <= res_b_blk_q;", DATA),
+    "bank_freed_is_the_compute_bank": ("if(drain_bank_q) begin\n          wbuf_full1_q <= 0;",
+                                       "if(compute_bank_q) begin\n          wbuf_full1_q <= 0;", ANY),
+    "drain_bank_not_the_first_blocks": ("drain_bank_q <= compute_bank_q;", "drain_bank_q <= 0;", ANY),
+}
+CONFIGS = {"tiny": (CFG, MUTANTS), "narrow": (NARROW_CFG, NARROW_MUTANTS),
+           "overlap": (OVERLAP_CFG, OVERLAP_MUTANTS)}
+
+
 def _mutant_params():
-    """(Config, mutants) per mutant name: the tiny engine's, then the narrow units'."""
-    for n in MUTANTS:
-        yield pytest.param("tiny", n, id=n, marks=() if n in DEFAULT else pytest.mark.slow)
-    for n in NARROW_MUTANTS:
-        yield pytest.param("narrow", n, id=f"narrow-{n}", marks=pytest.mark.slow)
+    """(Config, mutants) per mutant name: the tiny engine's, then the narrow units',
+    then the overlapped blocks'."""
+    for which, (_, mutants) in CONFIGS.items():
+        for n in mutants:
+            yield pytest.param(which, n, id=n if which == "tiny" else f"{which}-{n}",
+                               marks=() if which == "tiny" and n in DEFAULT else pytest.mark.slow)
 
 
 @pytest.mark.parametrize("which,name", list(_mutant_params()))
 def test_mutant_is_caught(tmp_path, which, name, plant_mutant, caught_and_reproduced):
-    cfg, mutants = {"tiny": (CFG, MUTANTS), "narrow": (NARROW_CFG, NARROW_MUTANTS)}[which]
+    cfg, mutants = CONFIGS[which]
     old, new, pattern = mutants[name]
     rtl = tmp_path / "rtl"
     generate(cfg, rtl)
