@@ -82,6 +82,10 @@ class EncoderConfig(UnitConfig):
                                   "output row of the array")
     softmax_lanes: int = _unit_lanes("the softmax", "word of scores")
     layernorm_lanes: int = _unit_lanes("the LayerNorm", "token word (and LN record)")
+    softmax_div_bits: int = field(default=2, metadata=choice(
+        1, 2, 4, doc="quotient bits the softmax's divider retires a cycle "
+                     "(SoftmaxConfig.div_bits_per_cycle): a row takes at least "
+                     "ceil(33 / bits) + 2 cycles"))
 
     def _check(self) -> None:
         for name, what in (("post_lanes", "the units after the array take each output row"),
@@ -171,7 +175,7 @@ class EncoderConfig(UnitConfig):
     def softmax(self) -> SoftmaxConfig:
         return SoftmaxConfig(lanes=self.softmax_lanes or self.array, max_len=self.max_seq,
                              in_bits=_NUM.softmax_in_bits, frac_bits=_NUM.softmax_frac_bits,
-                             out_bits=_NUM.softmax_out_bits)
+                             out_bits=_NUM.softmax_out_bits, div_bits_per_cycle=self.softmax_div_bits)
 
     @property
     def layernorm_chunks(self) -> int:

@@ -5,9 +5,13 @@
 softmax, layernorm, gelu, requant, residual) are the units' own generators,
 used through their stream contracts only (docs/encoder.md, "Architecture").
 
-The passes run one after another (a pass drains before the next starts); within
+The passes run one after another (a pass drains before the next starts).  Within
 a linear pass the next column block loads into the second weight bank while the
-array computes from the first.  rtl_gen/encoder_cycles.py models the schedule.
+array computes from the first, and goes on the array as soon as this block's
+beats are in: the compute side (``blk_q``, ``compute_bank_q``) runs one block
+ahead of the drain side (``drain_blk_q``, ``drain_bank_q``: destination
+addresses, post multipliers, freeing the bank).  rtl_gen/encoder_cycles.py
+models the schedule.
 
 Buffers are ``array`` banks (token row mod ``array``), each a memory of
 words of ``array`` lanes addressed ``{group, word}``; every read is registered

@@ -31,9 +31,10 @@ TINY_W4_MIXED_NARROW = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array
                                      layernorm_lanes=2)
 #: a linear pass's blocks back to back: 3 column blocks a pass, and each output row
 #: in 4 beats into the post-op units, so the next block's tiles are in before the
-#: block before is written (its rows wait: the post multipliers are the drain bank's)
+#: block before is written (its rows wait: the post multipliers are the drain bank's);
+#: the softmax's divider at 4 bits a cycle
 OVERLAP_ODD_BLOCKS = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, post_lanes=1,
-                                   requant_lanes=1)
+                                   requant_lanes=1, softmax_div_bits=4)
 #: the MiniLM sizes on an 8x8 array: builds faster than the default 16x16
 MINILM8 = EncoderConfig.preset("minilm", array=8, max_seq=32)
 
