@@ -27,9 +27,10 @@ from .encoder import EncoderConfig
 #: (read off the RTL's registers; checked against Verilator, docs/encoder.md)
 LOADED_SEEN, BANK_FREE, LIN_STEP, LIN_ENTRY = 1, 1, 1, 1
 #: cycles from a block's last beat to the next block's WAIT step seeing it may go
-#: on (the feed register empties, the sequencer steps TILES -> WAIT); the cycles
-#: after a block's last row is written before the next block's first tile drains
-BLOCK_GAP, POST_HOLD = 2, 2
+#: on (the feed register empties, the sequencer steps TILES -> WAIT); the cycles of
+#: drain the matmul's pipeline does while its output waits for the block before to
+#: be written (fitted: exact on 8 Configs with post-op units, 1 cycle a pass off on 2)
+BLOCK_GAP, POST_HOLD = 2, 8
 
 
 @dataclass(frozen=True)
@@ -145,16 +146,15 @@ def _block_tiles(cfg: EncoderConfig, tiles: int, k: int, post: bool, start: int,
     the accumulators, which waits for the shadow bank to drain the one before
     (:func:`_tiles`).  With post-op units the engine holds the array's output
     rows of a block until the block before is written (``release``): the
-    block's first tile drains from then, less the rows its drain pipeline
-    takes while held (POST_HOLD rows of the matmul's drain)."""
-    gap = _row_gap(cfg, post)
-    space = cfg.array * gap + 1
+    block's first tile drains from then, less what its drain pipeline does
+    while held (POST_HOLD cycles)."""
+    space = cfg.array * _row_gap(cfg, post) + 1
     end = start + 2
     move, drain = prev if prev is not None else (None, None)
     for t in range(tiles):
         end = max(end, move if move is not None else 0) + k
         move = max(end, drain + space if drain is not None else 0)
-        drain = max(move, release - POST_HOLD * cfg.matmul.row_cycles) if t == 0 and release is not None else move
+        drain = max(move, release - POST_HOLD) if t == 0 and release is not None else move
     return end, move, drain
 
 
