@@ -273,7 +273,7 @@ MILESTONE_SLACK = 1
 #: the RTL condition "the engine is in this stage")
 STAGES = ((("START", "HDR"), "ph_hdr"), (("SCAL",), "ph_scal"), (("LOADX",), "ph_loadx"),
           (("LIN_q",), "ph_lin && is_lin_q"), (("LIN_k",), "ph_lin && is_lin_k"),
-          (("LIN_v",), "ph_lin && is_lin_v"), (("QK", "SM", "PV"), "(ph_qk || ph_sm || ph_pv)"),
+          (("LIN_v",), "ph_lin && is_lin_v"), (("QK", "SM", "PV"), "(ph_qk || ph_pv)"),
           (("LIN_out",), "ph_lin && is_lin_out"), (("LNP1",), "ph_lnp && !which_ln_q"),
           (("LNV1",), "ph_lnv && !which_ln_q"), (("LIN_up",), "ph_lin && is_lin_up"),
           (("LIN_down",), "ph_lin && is_lin_down"), (("LNP2",), "ph_lnp && which_ln_q"),
@@ -312,7 +312,7 @@ def boundary(cfg, s: int, k: int) -> list[str]:
     Held between stages: S, its row groups and the last group's rows; no
     record half read; the weight banks empty and the loader on the bank the
     array reads next; no feed register holding a beat (nor the post-op row
-    buffer); every abstract unit quiet (``f_quiet``).  Counters that a stage's
+    buffer); the softmax idle; every abstract unit quiet (``f_quiet``).  Counters that a stage's
     start pulse clears before they are read stay free."""
     if not 3 <= k <= len(STAGES):
         raise ValueError(f"boundary: stage {k} is not one of 3..{len(STAGES)}")
@@ -320,6 +320,7 @@ def boundary(cfg, s: int, k: int) -> list[str]:
     g = -(-s // A)
     quiet = ["rec_beat_q == 0", "load_bank_q == compute_bank_q", "!wbuf_full0_q", "!wbuf_full1_q",
              "!feed_valid_q", "!res_b_valid_q", "!sf_valid_q", "!ln_in_valid_q", "!ln_prm_valid_q",
+             "!sm_on_q", "!sm_start_q",
              *(f"\\{a.instance}.f_quiet " for a in abstracts(cfg)),
              # post-op units narrower than the array: their row buffer empty
              *(["!post_row_valid_q"] if cfg.post_chunks > 1 else [])]
@@ -331,7 +332,11 @@ def boundary(cfg, s: int, k: int) -> list[str]:
     if first.startswith("LIN_"):
         out += ["step_wait", "blk_q == 0", "load_blocks_q == 0", "!load_weights_q", "!seg_start_q"]
     elif first == "QK":
-        out += ["ph_qk", "head_q == 0", "head_word_q == 0", "att_group_q == 0", "seg_start_q"]
+        out += ["ph_qk", "head_q == 0", "head_word_q == 0", "att_group_q == 0", "seg_start_q",
+                # the array's P V item, the softmax's, their buffers' halves: none yet
+                "pv_head_word_q == 0", "pv_group_q == 0", "!qk_par_q", "!sm_par_q", "!pv_par_q",
+                "att_first_q", "!qk_all_done_q", "!s_full0_q", "!s_full1_q", "!p_full0_q",
+                "!p_full1_q"]
     elif first.startswith("LNP"):
         out += ["ln_rec_q == 0", "!seg_start_q"]
     else:

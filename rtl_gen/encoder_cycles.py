@@ -158,6 +158,30 @@ def _block_tiles(cfg: EncoderConfig, tiles: int, k: int, post: bool, start: int,
     return end, move, drain
 
 
+def _attention(items: int, qk: int, sm: int, pv: int) -> int:
+    """Cycles of the attention phases, ``items`` (head, row group) items: the
+    array runs Q K^T of item 0, then Q K^T of item j+1 and P V of item j in
+    turn, then P V of the last item (``qk``, ``pv`` cycles each, segments); the
+    softmax runs item j's rows (``sm`` cycles) beside it, from 2 cycles after
+    its Q K^T and the item before's softmax end (its scores flagged, then its
+    start pulse), and item j's P V takes its first beat once they are done (the
+    cycle after the softmax's last): a P V segment ends max(its start, the
+    softmax's last cycle) + pv - 1."""
+    order = [("qk", 0)] + [op for j in range(1, items) for op in (("qk", j), ("pv", j - 1))] + [
+        ("pv", items - 1)]
+    t, qk_last, sm_last = 0, {}, -1
+    sm_end = {}
+    for op, j in order:
+        if op == "qk":
+            t += qk
+            qk_last[j] = t - 1
+            start = max(qk_last[j], sm_last) + 2
+            sm_last = sm_end[j] = start + sm - 1
+        else:
+            t = max(t, sm_end[j]) + pv
+    return t
+
+
 def _rows(n: int, beats: int, bound: int) -> int:
     """A unit at its bound on n back-to-back input units of ``beats`` beats: the
     end of its last output unit, counted from the cycle before the first beat."""
@@ -215,10 +239,11 @@ def layer_cycles(cfg: EncoderConfig, s: int, worst: bool = False) -> LayerCycles
     # sequencer's check
     sm_rows = 2 + (_rows(a, beats, unit_bounds(cfg)["softmax"]) if worst else
                    sm.latency(s) + (a - 1) * sm.row_period(s) + beats) + 1
-    heads_groups = cfg.heads * g
-    ph["QK"] = heads_groups * _segment(cfg, g, dh, (), worst, int8=True)
-    ph["SM"] = heads_groups * sm_rows
-    ph["PV"] = heads_groups * _segment(cfg, dhw, s, (), worst, int8=True)
+    qk, pv = _segment(cfg, g, dh, (), worst, int8=True), _segment(cfg, dhw, s, (), worst, int8=True)
+    att = _attention(cfg.heads * g, qk, sm_rows, pv)
+    ph["QK"] = cfg.heads * g * qk
+    ph["PV"] = cfg.heads * g * pv
+    ph["SM"] = att - ph["QK"] - ph["PV"]      # the array waiting for the softmax (in phase PV)
     linear("out", d, dw, ("residual",))
     ln = cfg.layernorm
     # a record's beats, then its parameters in layernorm_chunks beats (the first

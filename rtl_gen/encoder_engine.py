@@ -36,7 +36,7 @@ ONE_30 = 1 << 30      # residual operand a is already requantized: a * 2^30 >>> 
 LN_INSTANCE = "u_layernorm"
 
 # phases of the sequencer
-PHASES = ("IDLE", "HDR", "SCAL", "LOADX", "LIN", "QK", "SM", "PV", "LNP", "LNV")
+PHASES = ("IDLE", "HDR", "SCAL", "LOADX", "LIN", "QK", "PV", "LNP", "LNV")
 PH = {name: i for i, name in enumerate(PHASES)}
 # linear layers in the order the weight stream holds them
 LINEARS = ("q", "k", "v", "out", "up", "down")
@@ -329,8 +329,11 @@ def build(cfg):
     X, Q, K, V, C, H1 = (buf(n, ACT, DWB) for n in ("x", "q", "k", "v", "c", "h1"))
     G = buf("g", ACT, FWB)
     R = buf("r", SCORE, DWB)
-    S = _Buf(m, clk, drv, "s", A, A, SCORE, GB)
-    P = _Buf(m, clk, drv, "p", A, A, ACT, GB)
+    # the scores and the probabilities of two attention items (head, row group):
+    # Q K^T writes one item's while the softmax reads the item before's, and the
+    # softmax writes one item's while P V reads the item before's
+    S = _Buf(m, clk, drv, "s", A, A, SCORE, GB + 1)
+    P = _Buf(m, clk, drv, "p", A, A, ACT, GB + 1)
 
     # ---- weight stream: records shift into sr; weight rows go to wbuf -----
     w_fire = wire("w_fire", 1, AndList(w_tvalid, w_tready))
@@ -364,6 +367,14 @@ def build(cfg):
     head = reg("head_q", HB)
     hoff = reg("head_word_q", DWB + 1)      # head * DH / A: the head's first word
     g_att = reg("att_group_q", TB)
+    pv_hoff, pv_g = reg("pv_head_word_q", DWB + 1), reg("pv_group_q", TB)   # the P V item's
+    pv_last = wire("pv_last_item", 1, AndList(pv_hoff == k((NH - 1) * DHW, DWB + 1),
+                                             pv_g + k(1, TB) == groups))
+    qk_par, sm_par, pv_par = reg("qk_par_q"), reg("sm_par_q"), reg("pv_par_q")
+    s_full = [reg(f"s_full{i}_q") for i in range(2)]   # an item's scores, not yet softmaxed
+    p_full = [reg(f"p_full{i}_q") for i in range(2)]   # an item's probabilities, not yet in P V
+    att_first, qk_all = reg("att_first_q"), reg("qk_all_done_q")
+    sm_on, sm_pulse = reg("sm_on_q"), reg("sm_start_q")
     which_ln = reg("which_ln_q")
     seg_start = m.Wire("seg_start")
     # a linear pass's later blocks restart only the feed: the drain side still
@@ -429,8 +440,9 @@ def build(cfg):
     # not in a segment's first cycle: the counters (and so the read address) are
     # still the last segment's until its start pulse clears them, and a read
     # there, though never used, would read an address this segment never wrote
-    f_run = wire("feed_run", 1, AndList(OrList(step["TILES"], is_ph["QK"], is_ph["PV"]), Not(f_done),
-                                        Not(feed_start)))
+    pv_ready = wire("pv_ready", 1, _pick(pv_par, p_full))
+    f_run = wire("feed_run", 1, AndList(OrList(step["TILES"], is_ph["QK"], AndList(is_ph["PV"], pv_ready)),
+                                        Not(f_done), Not(feed_start)))
     f_adv = wire("feed_adv", 1, OrList(Not(f_valid), act_ready))
     f_go = wire("feed_go", 1, AndList(f_adv, f_run))
     k_end = wire("feed_k_end", 1, f_k + k(1, KB) == seg_k)
@@ -469,9 +481,9 @@ def build(cfg):
     drv.drive(Q.rd_en, is_ph["QK"], f_go)
     drv.drive(K.rd_addr, is_ph["QK"], Cat(t_g, hw))
     drv.drive(K.rd_en, is_ph["QK"], f_go)
-    drv.drive(P.rd_addr, is_ph["PV"], Slice(f_kw, GB - 1, 0))
+    drv.drive(P.rd_addr, is_ph["PV"], Cat(pv_par, Slice(f_kw, GB - 1, 0)))
     drv.drive(P.rd_en, is_ph["PV"], f_go)
-    hb = low("head_block", hoff + _fit(f_t, TB, DWB + 1), DWB + 1, DWB)
+    hb = low("head_block", pv_hoff + _fit(f_t, TB, DWB + 1), DWB + 1, DWB)
     drv.drive(V.rd_addr, is_ph["PV"], Cat(Slice(f_kw, GB - 1, 0), hb))
     drv.drive(V.rd_en, is_ph["PV"], f_go)
 
@@ -492,7 +504,7 @@ def build(cfg):
     prm_ready = m.Wire("mm_prm_tready")
     # not in a segment's first cycle: the count still belongs to the previous segment
     prm_valid = wire("mm_prm_tvalid", 1, AndList(OrList(step["TILES"], step["DRAIN"], is_ph["QK"],
-                                                        is_ph["PV"]), prm_cnt != seg_tiles,
+                                                        AndList(is_ph["PV"], pv_ready)), prm_cnt != seg_tiles,
                                                  Not(feed_start)))
     m.Always(Posedge(clk))(If(OrList(rst, feed_start))(prm_cnt(0)).Elif(
         AndList(prm_valid, prm_ready))(prm_cnt(prm_cnt + 1)))
@@ -551,12 +563,12 @@ def build(cfg):
         drv.drive(bf.wdata, c_, sat8)
     drv.drive(S.we, is_ph["QK"], mm_fire)
     drv.drive(S.wbank, is_ph["QK"], wr_r)
-    drv.drive(S.waddr, is_ph["QK"], wr_g)
+    drv.drive(S.waddr, is_ph["QK"], Cat(qk_par, wr_g))
     drv.drive(S.wdata, is_ph["QK"], sat16)
-    ctx_word = low("ctx_word", hoff + _fit(wr_t, TB, DWB + 1), DWB + 1, DWB)
+    ctx_word = low("ctx_word", pv_hoff + _fit(wr_t, TB, DWB + 1), DWB + 1, DWB)
     drv.drive(C.we, is_ph["PV"], mm_fire)
     drv.drive(C.wbank, is_ph["PV"], wr_r)
-    drv.drive(C.waddr, is_ph["PV"], Cat(Slice(g_att, GB - 1, 0), ctx_word))
+    drv.drive(C.waddr, is_ph["PV"], Cat(Slice(pv_g, GB - 1, 0), ctx_word))
     drv.drive(C.wdata, is_ph["PV"], sat8)
 
     # residual (out, down): a = the matmul's 17-bit rows, b = X / H1 rows in the same order
@@ -674,12 +686,14 @@ def build(cfg):
                                                      AndList(mm_fire, OrList(direct_lin, is_ph["QK"],
                                                                              is_ph["PV"]))))))
 
-    # ---- softmax over the group's A score rows ----------------------------
+    # ---- softmax over an item's A score rows, beside the array ------------
+    # (sm_on: an item's rows in the softmax; sm_start: its start pulse)
+    sm_start = wire("sm_start", 1, sm_pulse)
     sf_valid, sf_last, sf_bank = reg("sf_valid_q"), reg("sf_last_q"), reg("sf_bank_q", LB)
     sf_keep = reg("sf_keep_q", A)
     sf_r, sf_w, sf_done = reg("sf_row_q", LB), reg("sf_word_q", TB), reg("sf_done_q")
     sf_ready = m.Wire("sf_tready")
-    sf_run = wire("sf_run", 1, AndList(is_ph["SM"], Not(sf_done), Not(seg_start)))
+    sf_run = wire("sf_run", 1, AndList(sm_on, Not(sf_done), Not(sm_start)))
     # a softmax narrower than the array: each score word in beats of SU lanes, the
     # row's last word only as far as its kept lanes (tkeep is contiguous from lane 0)
     SU, NS = sc.lanes, cfg.softmax_chunks
@@ -688,21 +702,21 @@ def build(cfg):
         sf_c = reg("sf_chunk_q", CSB)
         sf_cend = wire("sf_chunk_end", 1, _pick(sf_c, [AndList(sf_last, Not(sf_keep[(j + 1) * SU]))
                                                      for j in range(NS - 1)] + [k(1, 1)]))
-        _beat_counter(m, clk, sf_c, OrList(rst, seg_start), AndList(sf_valid, sf_ready), sf_cend)
+        _beat_counter(m, clk, sf_c, OrList(rst, sm_start), AndList(sf_valid, sf_ready), sf_cend)
         sf_adv = wire("sf_adv", 1, OrList(Not(sf_valid), AndList(sf_ready, sf_cend)))
     else:
         sf_adv = wire("sf_adv", 1, OrList(Not(sf_valid), sf_ready))
     w_end = wire("sf_word_end", 1, sf_w + k(1, TB) == groups)
     keep_last = Cat(*reversed([Cat(k(0, 1), last_n) > k(i, LB + 2) for i in range(A)]))
     m.Always(Posedge(clk))(
-        If(OrList(rst, seg_start))(sf_valid(0), sf_r(0), sf_w(0), sf_done(0)).Elif(sf_adv)(
+        If(OrList(rst, sm_start))(sf_valid(0), sf_r(0), sf_w(0), sf_done(0)).Elif(sf_adv)(
             sf_valid(sf_run), sf_last(w_end), sf_bank(sf_r),
             sf_keep(Mux(w_end, keep_last, k((1 << A) - 1, A))),
             If(sf_run)(
                 If(w_end)(sf_w(0), If(sf_r == k(A - 1, LB))(sf_done(1)).Else(sf_r(sf_r + 1)))
                 .Else(sf_w(sf_w + 1)))))
-    drv.drive(S.rd_addr, is_ph["SM"], Slice(sf_w, GB - 1, 0))
-    drv.drive(S.rd_en, is_ph["SM"], AndList(sf_adv, sf_run))
+    drv.drive(S.rd_addr, sm_on, Cat(sm_par, Slice(sf_w, GB - 1, 0)))
+    drv.drive(S.rd_en, sm_on, AndList(sf_adv, sf_run))
     smo = {n: m.Wire(f"sm_out_{n}", w) for n, w in (("tdata", sc.out_word_bits), ("tkeep", SU),
                                                      ("tvalid", 1), ("tlast", 1))}
     sm_err_len, sm_err_keep = m.Wire("sm_err_len"), m.Wire("sm_err_keep")
@@ -722,7 +736,7 @@ def build(cfg):
     if sc.out_word_bits > SU * sc.out_bits:
         unused.append(Slice(smo["tdata"], sc.out_word_bits - 1, SU * sc.out_bits))
     p_r, p_w, p_rows = reg("p_row_q", LB), reg("p_word_q", GB), reg("p_rows_q", LB + 1)
-    p_fire = wire("p_fire", 1, AndList(smo["tvalid"], is_ph["SM"]))
+    p_fire = wire("p_fire", 1, AndList(smo["tvalid"], sm_on))
     p_lanes = [Cat(k(0, ACT - sc.out_bits), x) for x in _lanes(smo["tdata"], SU, sc.out_bits)]
     if NS == 1:
         p_word_end, p_data = p_fire, Cat(*reversed(p_lanes))
@@ -734,15 +748,15 @@ def build(cfg):
         p_word_end = wire("p_word_end", 1, AndList(p_fire, p_cend))
         beat = Cat(*reversed(p_lanes))
         held = _held_beats(m, clk, "p_chunk", NS - 1, p_c, p_fire, beat, SU * ACT)
-        _beat_counter(m, clk, p_c, OrList(rst, seg_start), p_fire, p_cend)
+        _beat_counter(m, clk, p_c, OrList(rst, sm_start), p_fire, p_cend)
         p_data = Cat(beat, *reversed([Mux(p_c == k(j, CSB), beat, h) for j, h in enumerate(held)]))
     p_next = If(smo["tlast"])(p_w(0), p_r(p_r + 1), p_rows(p_rows + 1))
     p_next = p_next.Else(p_w(p_w + 1)) if NS == 1 else p_next.Elif(p_word_end)(p_w(p_w + 1))
-    m.Always(Posedge(clk))(If(OrList(rst, seg_start))(p_r(0), p_w(0), p_rows(0)).Elif(p_fire)(p_next))
-    drv.drive(P.we, is_ph["SM"], p_word_end)
-    drv.drive(P.wbank, is_ph["SM"], p_r)
-    drv.drive(P.waddr, is_ph["SM"], p_w)
-    drv.drive(P.wdata, is_ph["SM"], p_data)
+    m.Always(Posedge(clk))(If(OrList(rst, sm_start))(p_r(0), p_w(0), p_rows(0)).Elif(p_fire)(p_next))
+    drv.drive(P.we, sm_on, p_word_end)
+    drv.drive(P.wbank, sm_on, p_r)
+    drv.drive(P.waddr, sm_on, Cat(sm_par, p_w))
+    drv.drive(P.wdata, sm_on, p_data)
 
     # ---- LayerNorm: parameters from the LN records, then the S tokens of R --
     # a LayerNorm narrower than the array (NL beats a word of A channels): an LN
@@ -894,12 +908,15 @@ def build(cfg):
     def goto(name):
         return ph(k(PH[name], ph.width))
 
+    att_entry = [pv_hoff(0), pv_g(0), qk_par(0), sm_par(0), pv_par(0), att_first(1), qk_all(0),
+                 sm_on(0), *[f(0) for f in s_full + p_full]]
+
     def enter_linear(which):
         return [lin(which), nblk(0), lst(k(LS["WAIT"], 2)), ld_blk(0), ld_w(0)]
 
     def next_linear():
         return [
-            If(is_lin["v"])(goto("QK"), head(0), hoff(0), g_att(0), seg_pulse(1))
+            If(is_lin["v"])(goto("QK"), head(0), hoff(0), g_att(0), seg_pulse(1), *att_entry)
             .Elif(is_lin["out"])(goto("LNP"), which_ln(0), ln_rec(0))
             .Elif(is_lin["down"])(goto("LNP"), which_ln(1), ln_rec(0))
             .Else(*enter_linear(lin + 1))]
@@ -910,9 +927,10 @@ def build(cfg):
         nblk == k(0, nblk.width), nblk == dblk, nblk == dblk + k(1, nblk.width))))
     feed_empty = wire("feed_empty", 1, AndList(f_done, Not(f_valid), prm_cnt == seg_tiles))
     m.Always(Posedge(clk))(
-        seg_pulse(0), blk_pulse(0),
+        seg_pulse(0), blk_pulse(0), sm_pulse(0),
         If(rst)(goto("IDLE"), done_q(0), lin(0), lst(0), nblk(0), dblk(0), head(0), hoff(0), g_att(0),
                 which_ln(0), ln_rec(0), wk(0), lb(0), cb(0), db(0), full[0](0), full[1](0), ld_w(0),
+                *att_entry,
                 ld_blk(0), *[e(0) for e in errs.values()])
         .Else(
             If(go)(
@@ -941,16 +959,31 @@ def build(cfg):
                 .Else(nblk(nblk + 1), lst(k(LS["WAIT"], 2)))),
             If(blk_drained)(db(Not(db)), dblk(dblk + 1), If(db)(full[1](0)).Else(full[0](0))),
             If(AndList(step["DRAIN"], dblk == lin_blocks))(*next_linear()),
-            If(AndList(is_ph["QK"], Not(seg_pulse), f_done, drained))(goto("SM"), seg_pulse(1)),
-            If(AndList(is_ph["SM"], Not(seg_pulse), p_rows == k(A, LB + 1)))(goto("PV"), seg_pulse(1)),
-            If(AndList(is_ph["PV"], Not(seg_pulse), f_done, drained))(
-                seg_pulse(1),
+            # attention, item by item (head, row group): the array runs Q K^T of
+            # item j+1, then P V of item j, while the softmax runs item j's rows
+            If(AndList(is_ph["QK"], Not(seg_pulse), f_done, drained))(
+                seg_pulse(1), att_first(0), qk_par(Not(qk_par)),
+                If(qk_par)(s_full[1](1)).Else(s_full[0](1)),
                 If(g_att + k(1, TB) == groups)(
                     g_att(0),
-                    If(head == k(NH - 1, HB))(goto("LIN"), *enter_linear(k(LIN["out"], 3)),
-                                              seg_pulse(0))
-                    .Else(goto("QK"), head(head + 1), hoff(hoff + k(DHW, hoff.width))))
-                .Else(goto("QK"), g_att(g_att + 1))),
+                    If(head == k(NH - 1, HB))(qk_all(1))
+                    .Else(head(head + 1), hoff(hoff + k(DHW, hoff.width))))
+                .Else(g_att(g_att + 1)),
+                If(AndList(att_first, Not(AndList(head == k(NH - 1, HB), g_att + k(1, TB) == groups))))(
+                    goto("QK")).Else(goto("PV"))),
+            If(AndList(is_ph["PV"], Not(seg_pulse), f_done, drained))(
+                pv_par(Not(pv_par)), If(pv_par)(p_full[1](0)).Else(p_full[0](0)),
+                If(pv_last)(goto("LIN"), *enter_linear(k(LIN["out"], 3)))
+                .Else(
+                    seg_pulse(1),
+                    If(pv_g + k(1, TB) == groups)(pv_g(0), pv_hoff(pv_hoff + k(DHW, pv_hoff.width)))
+                    .Else(pv_g(pv_g + 1)),
+                    If(qk_all)(goto("PV")).Else(goto("QK")))),
+            If(AndList(OrList(is_ph["QK"], is_ph["PV"]), Not(sm_on), _pick(sm_par, s_full)))(
+                sm_on(1), sm_pulse(1)),
+            If(AndList(sm_on, Not(sm_pulse), p_rows == k(A, LB + 1)))(
+                sm_on(0), sm_par(Not(sm_par)),
+                If(sm_par)(s_full[1](0), p_full[1](1)).Else(s_full[0](0), p_full[0](1))),
             If(ln_rec_step)(
                 ln_rec(ln_rec + 1),
                 If(ln_p_last)(goto("LNV"), seg_pulse(1))),

@@ -35,6 +35,11 @@ TINY_W4_MIXED_NARROW = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array
 #: the softmax's divider at 4 bits a cycle
 OVERLAP_ODD_BLOCKS = EncoderConfig(hidden=12, heads=3, ffn=8, max_seq=8, array=4, post_lanes=1,
                                    requant_lanes=1, softmax_div_bits=4)
+#: the softmax beside the array where the array is the slower (head_dim 8: P V is
+#: 4 tiles), so the softmax writes an item's probabilities while P V reads the item
+#: before's
+ATTENTION_ARRAY_BOUND = EncoderConfig(hidden=16, heads=2, ffn=16, max_seq=8, array=2,
+                                      softmax_div_bits=4)
 #: the MiniLM sizes on an 8x8 array: builds faster than the default 16x16
 MINILM8 = EncoderConfig.preset("minilm", array=8, max_seq=32)
 
@@ -46,9 +51,9 @@ def _sim(cfg, rtl, examples=1, seed=20261122, testcase=None, env=None):
 
 
 @pytest.mark.parametrize("cfg", [TINY, TINY_W4, TINY_W4_MIXED, TINY_RQ, TINY_W4_MIXED_RQ,
-                                 TINY_W4_MIXED_NARROW, OVERLAP_ODD_BLOCKS],
+                                 TINY_W4_MIXED_NARROW, OVERLAP_ODD_BLOCKS, ATTENTION_ARRAY_BOUND],
                          ids=["tiny_w8", "tiny_w4", "tiny_w4_mixed", "tiny_rq1", "tiny_w4_mixed_rq3",
-                              "tiny_w4_mixed_narrow", "overlap_odd_blocks"])
+                              "tiny_w4_mixed_narrow", "overlap_odd_blocks", "attention_array_bound"])
 def test_synthetic_layers_cycles_and_error_flags(tmp_path, cfg):
     generate(cfg, tmp_path / "rtl")
     res, info = _sim(cfg, tmp_path / "rtl", examples=8, testcase=flows.SIM_TESTS["encoder"],

@@ -20,8 +20,8 @@ MUTANTS = {
                                       "{ blk_pshift0, blk_pmult0, 6'd29,", DATA),
     "weights_read_from_the_loading_bank": ("wbuf_mem[{ compute_bank_q, feed_k_q",
                                            "wbuf_mem[{ load_bank_q, feed_k_q", ANY),
-    "context_column_block_ignored": ("assign ctx_word = head_word_q + dst_tile_q[2:0];",
-                                     "assign ctx_word = head_word_q + 3'd0;", DATA),
+    "context_column_block_ignored": ("assign ctx_word = pv_head_word_q + dst_tile_q[2:0];",
+                                     "assign ctx_word = pv_head_word_q + 3'd0;", DATA),
     "head_offset_step": ("head_word_q <= head_word_q + 3'd2;",
                          "head_word_q <= head_word_q + 3'd1;", DATA),
     "partial_group_dropped": ("groups_q <= x_group_q + 1;", "groups_q <= x_group_q;", ANY),
@@ -86,13 +86,35 @@ OVERLAP_MUTANTS = {
                                        "if(compute_bank_q) begin\n          wbuf_full1_q <= 0;", ANY),
     "drain_bank_not_the_first_blocks": ("drain_bank_q <= compute_bank_q;", "drain_bank_q <= 0;", ANY),
 }
+#: the softmax beside the array: the scores and probabilities of two items, each
+#: buffer in halves (at the tiny Config, where the softmax is the slower)
+MUTANTS.update({
+    "softmax_reads_the_half_being_written": ("assign s_rd_addr = (sm_on_q)? { sm_par_q,",
+                                             "assign s_rd_addr = (sm_on_q)? { qk_par_q,", DATA),
+    "pv_before_its_probabilities": ("assign pv_ready = (pv_par_q == 1'd0)? p_full0_q : p_full1_q;",
+                                    "assign pv_ready = 1'b1;", DATA),
+    "context_of_the_qk_item": ("assign ctx_word = pv_head_word_q + dst_tile_q[2:0];",
+                               "assign ctx_word = head_word_q + dst_tile_q[2:0];", DATA),
+    "values_of_the_qk_head": ("assign head_block = pv_head_word_q + feed_tile_q[2:0];",
+                              "assign head_block = head_word_q + feed_tile_q[2:0];", DATA),
+})
+#: ... and where the array is the slower (head_dim 8: P V is 4 tiles), so the
+#: softmax writes an item's probabilities while P V still reads the item before's
+ATTENTION_CFG = EncoderConfig(hidden=16, heads=2, ffn=16, max_seq=8, array=2, softmax_div_bits=4)
+ATTENTION_MUTANTS = {
+    "probabilities_into_the_half_being_read": ("assign p_waddr = (sm_on_q)? { sm_par_q,",
+                                               "assign p_waddr = (sm_on_q)? { pv_par_q,", DATA),
+    "scores_kept_after_the_softmax": (
+        "        end else begin\n          s_full0_q <= 0;\n          p_full0_q <= 1;",
+        "        end else begin\n          p_full0_q <= 1;", DATA),
+}
 CONFIGS = {"tiny": (CFG, MUTANTS), "narrow": (NARROW_CFG, NARROW_MUTANTS),
-           "overlap": (OVERLAP_CFG, OVERLAP_MUTANTS)}
+           "overlap": (OVERLAP_CFG, OVERLAP_MUTANTS), "attention": (ATTENTION_CFG, ATTENTION_MUTANTS)}
 
 
 def _mutant_params():
     """(Config, mutants) per mutant name: the tiny engine's, then the narrow units',
-    then the overlapped blocks'."""
+    the overlapped blocks', the attention's with the array the slower."""
     for which, (_, mutants) in CONFIGS.items():
         for n in mutants:
             yield pytest.param(which, n, id=n if which == "tiny" else f"{which}-{n}",
