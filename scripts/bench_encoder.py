@@ -88,7 +88,7 @@ PHASE_GROUPS = {
     "Q/K/V/out projections": ("LIN_q", "LIN_k", "LIN_v", "LIN_out"),
     "FFN up/down": ("LIN_up", "LIN_down"),
     "Q K^T and P V": ("QK", "PV"),
-    "softmax (array idle)": ("SM",),
+    "waiting for the softmax": ("SM",),
     "LayerNorms (array idle)": ("LNP1", "LNV1", "LNP2", "LNV2"),
     "header, scalars, X load, done": ("START", "HDR", "SCAL", "LOADX", "DONE"),
 }

@@ -63,14 +63,14 @@ def test_model_table_has_the_mixed_array():
 def test_phase_shares_group_every_cycle_of_the_layer():
     """The bench's breakdown of a BERT-base layer adds up to the cycle model's
     total; the mixed array changes the attention's matmuls (two cycles a beat),
-    not the softmax."""
+    behind which the softmax then hides more."""
     from rtl_gen.encoder_cycles import layer_cycles
     from scripts.bench_encoder import phase_shares
     plain_cfg = EncoderConfig.preset("bert-base", array=32)
     mixed_cfg = EncoderConfig.preset("bert-base", array=32, weight_bits=4, dsp_pack=3)
     plain, mixed = phase_shares(plain_cfg), phase_shares(mixed_cfg)
-    assert sum(plain.values()) == layer_cycles(plain_cfg, 128).total == 965_443
-    assert sum(mixed.values()) == layer_cycles(mixed_cfg, 128).total == 990_525
+    assert sum(plain.values()) == layer_cycles(plain_cfg, 128).total == 937_760
+    assert sum(mixed.values()) == layer_cycles(mixed_cfg, 128).total == 960_535
     assert mixed["Q K^T and P V"] > 1.8 * plain["Q K^T and P V"]
-    assert mixed["softmax (array idle)"] == plain["softmax (array idle)"]
+    assert mixed["waiting for the softmax"] < plain["waiting for the softmax"]
     assert plain["FFN up/down"] > 0.6 * sum(plain.values())
