@@ -107,12 +107,7 @@ def _segment(cfg: EncoderConfig, tiles: int, k: int, post: tuple[str, ...],
         k *= 2
     a, n = cfg.array, cfg.post_chunks if post else 1
     if not worst:
-        lat = {"gelu": gelu.LATENCY, "requant": requant.LATENCY, "residual": residual.LATENCY}
-        # n > 1: the last tile's rows leave row_gap apart (not row_cycles), and
-        # the last one's n beats go out of the row buffer after it
-        held = 0 if n == 1 else (a - 1) * (_row_gap(cfg, True) - cfg.matmul.row_cycles) + n
-        return (2 + _tiles(cfg, tiles, k, bool(post)) + cfg.matmul.drain_cycles + held
-                + sum(lat[p] for p in post) + 1)
+        return 2 + _tiles(cfg, tiles, k, bool(post)) + _drain_tail(cfg, post)
     b = unit_bounds(cfg)
     tile_ends = [(t + 1) * k for t in range(tiles)]
     if n == 1:
@@ -128,11 +123,13 @@ def _segment(cfg: EncoderConfig, tiles: int, k: int, post: tuple[str, ...],
 
 
 def _drain_tail(cfg: EncoderConfig, post: tuple[str, ...]) -> int:
-    """From a block's last tile's K-run end (its shadow drain starting) to the
-    cycle the sequencer sees its last row written: the matmul's drain, the row
-    buffer's held beats, the post-op units, the write (:func:`_segment`'s tail)."""
+    """From a segment's last tile's drain start to the cycle the sequencer sees
+    its last row written: the matmul's drain, the row buffer's held beats, the
+    post-op units (``post``, in order), the write."""
     lat = {"gelu": gelu.LATENCY, "requant": requant.LATENCY, "residual": residual.LATENCY}
     a, n = cfg.array, cfg.post_chunks if post else 1
+    # n > 1: the last tile's rows leave row_gap apart (not row_cycles), and the
+    # last one's n beats go out of the row buffer after it
     held = 0 if n == 1 else (a - 1) * (_row_gap(cfg, True) - cfg.matmul.row_cycles) + n
     return cfg.matmul.drain_cycles + held + sum(lat[p] for p in post) + 1
 
@@ -169,14 +166,11 @@ def _attention(items: int, qk: int, sm: int, pv: int) -> int:
     softmax's last cycle) + pv - 1."""
     order = [("qk", 0)] + [op for j in range(1, items) for op in (("qk", j), ("pv", j - 1))] + [
         ("pv", items - 1)]
-    t, qk_last, sm_last = 0, {}, -1
-    sm_end = {}
+    t, sm_last, sm_end = 0, -1, {}
     for op, j in order:
         if op == "qk":
             t += qk
-            qk_last[j] = t - 1
-            start = max(qk_last[j], sm_last) + 2
-            sm_last = sm_end[j] = start + sm - 1
+            sm_last = sm_end[j] = max(t - 1, sm_last) + 2 + sm - 1
         else:
             t = max(t, sm_end[j]) + pv
     return t

@@ -153,6 +153,13 @@ def _held_beats(m, clk, name: str, n: int, ctr, fire, beat, bits: int) -> list:
     return held
 
 
+def _in_bank(sel, *writes):
+    """``regs[sel] <= value`` for each (regs, value) of ``writes`` (two-entry lists
+    of registers, one per bank or buffer half)."""
+    from veriloggen import If
+    return If(sel)(*[regs[1](v) for regs, v in writes]).Else(*[regs[0](v) for regs, v in writes])
+
+
 def _chunk(sel, lanes: list, width: int):
     """Lanes ``sel * width .. sel * width + width - 1`` of ``lanes`` (expressions),
     as one word (lane 0 lowest)."""
@@ -949,7 +956,7 @@ def build(cfg):
             If(AndList(ld_wt, w_fire))(
                 wk(wk + 1),
                 If(wk + k(1, KB) == lin_k)(ld_w(0), lb(Not(lb)), ld_blk(ld_blk + 1),
-                                           If(lb)(full[1](1)).Else(full[0](1)))),
+                                           _in_bank(lb, (full, 1)))),
             # the array: a loaded block, one tile per row group; the next block goes on
             # once this one's beats are in, while this one drains; the pass ends
             # when its last block is drained.  The drain side frees each bank.
@@ -960,13 +967,13 @@ def build(cfg):
                 cb(Not(cb)),
                 If(lin_last_blk)(lst(k(LS["DRAIN"], 2)))
                 .Else(nblk(nblk + 1), lst(k(LS["WAIT"], 2)))),
-            If(blk_drained)(db(Not(db)), dblk(dblk + 1), If(db)(full[1](0)).Else(full[0](0))),
+            If(blk_drained)(db(Not(db)), dblk(dblk + 1), _in_bank(db, (full, 0))),
             If(AndList(step["DRAIN"], dblk == lin_blocks))(*next_linear()),
             # attention, item by item (head, row group): the array runs Q K^T of
             # item j+1, then P V of item j, while the softmax runs item j's rows
             If(AndList(is_ph["QK"], Not(seg_pulse), f_done, drained))(
                 seg_pulse(1), att_first(0), qk_par(Not(qk_par)),
-                If(qk_par)(s_full[1](1)).Else(s_full[0](1)),
+                _in_bank(qk_par, (s_full, 1)),
                 If(g_att + k(1, TB) == groups)(
                     g_att(0),
                     If(head == k(NH - 1, HB))(qk_all(1))
@@ -975,7 +982,7 @@ def build(cfg):
                 If(AndList(att_first, Not(AndList(head == k(NH - 1, HB), g_att + k(1, TB) == groups))))(
                     goto("QK")).Else(goto("PV"))),
             If(AndList(is_ph["PV"], Not(seg_pulse), f_done, drained))(
-                pv_par(Not(pv_par)), If(pv_par)(p_full[1](0)).Else(p_full[0](0)),
+                pv_par(Not(pv_par)), _in_bank(pv_par, (p_full, 0)),
                 If(pv_last)(goto("LIN"), *enter_linear(k(LIN["out"], 3)))
                 .Else(
                     seg_pulse(1),
@@ -986,7 +993,7 @@ def build(cfg):
                 sm_on(1), sm_pulse(1)),
             If(AndList(sm_on, Not(sm_pulse), p_rows == k(A, LB + 1)))(
                 sm_on(0), sm_par(Not(sm_par)),
-                If(sm_par)(s_full[1](0), p_full[1](1)).Else(s_full[0](0), p_full[0](1))),
+                _in_bank(sm_par, (s_full, 0), (p_full, 1))),
             If(ln_rec_step)(
                 ln_rec(ln_rec + 1),
                 If(ln_p_last)(goto("LNV"), seg_pulse(1))),
