@@ -309,28 +309,30 @@ def boundary(cfg, s: int, k: int) -> list[str]:
     the next stage's when it leaves its own stage, so each is proven where it
     is used.
 
-    Held between stages: S, its row groups and the last group's rows; no
-    record half read; the weight banks empty and the loader on the bank the
-    array reads next; no feed register holding a beat (nor the post-op row
+    Held between stages: S, its row groups and the last group's rows; the
+    weight loader as :func:`loader` says; no feed register holding a beat (nor the post-op row
     buffer); the softmax idle; every abstract unit quiet (``f_quiet``).  Counters that a stage's
     start pulse clears before they are read stay free."""
     if not 3 <= k <= len(STAGES):
         raise ValueError(f"boundary: stage {k} is not one of 3..{len(STAGES)}")
     A = cfg.array
     g = -(-s // A)
-    quiet = ["rec_beat_q == 0", "load_bank_q == compute_bank_q", "!wbuf_full0_q", "!wbuf_full1_q",
-             "!feed_valid_q", "!res_b_valid_q", "!sf_valid_q", "!ln_in_valid_q", "!ln_prm_valid_q",
+    quiet = ["!feed_valid_q", "!res_b_valid_q", "!sf_valid_q", "!ln_in_valid_q", "!ln_prm_valid_q",
              "!sm_on_q", "!sm_start_q",
              *(f"\\{a.instance}.f_quiet " for a in abstracts(cfg)),
              # post-op units narrower than the array: their row buffer empty
              *(["!post_row_valid_q"] if cfg.post_chunks > 1 else [])]
     if k == len(STAGES):       # the next layer may have another S: none of it kept
-        return ["ph_idle", "done_q", *quiet]
+        return ["ph_idle", "done_q", *quiet, loader(cfg, None)]
     out = [STAGES[k][1], f"seq_q == {s}", f"groups_q == {g}", f"last_rows_q == {s - (g - 1) * A}",
            "!done_q", *quiet]
     first = STAGES[k][0][0]         # the stage's first phase of layer_bound
+    # the next linear pass's (at the attention, the out projection's; at LN1, the up's)
+    nxt = {"QK": "out", "LNP1": "up", "LNV1": "up", "LNP2": None, "LNV2": None}.get(
+        first, first[4:])
+    out.append(loader(cfg, nxt, idle=first.startswith("LN")))
     if first.startswith("LIN_"):
-        out += ["step_wait", "blk_q == 0", "load_blocks_q == 0", "!load_weights_q", "!seg_start_q"]
+        out += ["step_wait", "blk_q == 0", "!seg_start_q"]
     elif first == "QK":
         out += ["ph_qk", "head_q == 0", "head_word_q == 0", "att_group_q == 0", "seg_start_q",
                 # the array's P V item, the softmax's, their buffers' halves: none yet
@@ -343,6 +345,40 @@ def boundary(cfg, s: int, k: int) -> list[str]:
         assert first.startswith("LNV"), first
         out += ["seg_start_q"]
     return out
+
+
+def loader(cfg, nxt: str | None, idle: bool = False) -> str:
+    """The weight loader at a stage's first cycle, before the linear pass ``nxt``
+    (None: after the down projection) takes its first block: 0, 1 or 2 of the
+    layer's blocks from that one on loaded into the banks (the compute bank
+    first), the loader between two blocks or part way into the next (its PRM
+    record or its K rows), never into the up projection's before LNV1
+    (``idle``: an LN stage, the loader between blocks with nothing loaded)."""
+    from rtl_gen.encoder_engine import LINEARS, LOADED
+    blocks = {n: (cfg.ffn if n == "up" else cfg.hidden) // cfg.array for n in LINEARS}
+    first = {n: sum(blocks[m] for m in LINEARS[:i]) for i, n in enumerate(LINEARS)}
+    total = sum(blocks.values())
+    at = total if nxt is None else first[nxt]
+    # the up projection's blocks follow the LN1 records in the stream
+    last = at if idle else (first["up"] if at < first["up"] else total)
+    prm = cfg.stream_shape.record_beats(20 * cfg.array)
+    full = {0: "!wbuf_full0_q && !wbuf_full1_q",
+            1: "(compute_bank_q ? wbuf_full1_q && !wbuf_full0_q : wbuf_full0_q && !wbuf_full1_q)",
+            2: "wbuf_full0_q && wbuf_full1_q"}
+    between = "!load_weights_q && rec_beat_q == 0"
+    states = []
+    for p in range(at, min(at + 2, last) + 1):
+        lin = next((i for i, n in reversed(list(enumerate(LINEARS))) if first[n] <= p), 0)
+        name = LINEARS[lin]
+        pos = (f"load_linear_q == {LOADED} && load_blocks_q == 0" if p == total else
+               f"load_linear_q == {lin} && load_blocks_q == {p - first[name]}")
+        k = cfg.ffn if name == "down" and p < total else cfg.hidden
+        busy = p == at + 2 or p == last
+        where = between if busy else (f"(!load_weights_q && rec_beat_q < {prm} || "
+                                      f"load_weights_q && rec_beat_q == 0 && wbuf_wr_k_q < {k})")
+        bank = "load_bank_q == compute_bank_q" if (p - at) % 2 == 0 else "load_bank_q != compute_bank_q"
+        states.append(f"({pos} && {full[p - at]} && {bank} && {where})")
+    return "(" + " || ".join(states) + ")"
 
 
 #: the first stage boundary by which each buffer read in a later stage is

@@ -192,17 +192,29 @@ def layer_cycles(cfg: EncoderConfig, s: int, worst: bool = False) -> LayerCycles
     dw, fw, dhw = d // a, f // a, dh // a
     rb = cfg.stream_shape.record_beats
     prm, ln_rec = rb(20 * a), rb(8 * a)
-    ph = {"START": 1, "HDR": rb(22), "SCAL": rb(32), "LOADX": s * dw}
+    ph = {"START": 1, "HDR": rb(22), "SCAL": rb(32)}
+    avail = {"q": sum(ph.values()) - 1}
+    ph["LOADX"] = s * dw
+
+    # the loader, across passes (cycles from start_i's): each block's last beat,
+    # each block's last write + 1, and the cycle before the first a linear's
+    # blocks may load in (the q projection's from the X load on, the up
+    # projection's from LNV1 on: the LN1 records are before them in the stream)
+    loads: list[int] = []
+    drains: list[int] = []
 
     def linear(name: str, k: int, blocks: int, post: tuple[str, ...]) -> None:
         """Two weight banks: block n loads (its PRM record and K rows, one beat a
-        cycle) once block n-2 has drained; it goes on the array once loaded and
-        block n-1's beats are in (block n-1 drains meanwhile)."""
+        cycle) once block n-2 has drained, the blocks of every pass in stream
+        order (the loader runs on into the next pass's first blocks); a block
+        goes on the array once loaded and block n-1's beats are in (block n-1
+        drains meanwhile)."""
         load = prm + k
         if worst:
-            # the blocks one after another, each drained before the next goes on:
-            # the overlapped schedule is never later (its next block's rows only
-            # wait for the block before to drain, where here its tiles do)
+            # each pass's blocks loaded from its start, one after another, each
+            # drained before the next goes on: the overlapped and prefetched
+            # schedule is never later (its next block's rows only wait for the
+            # block before to drain, where here its tiles do)
             seg = _segment(cfg, g, k, post, worst) + LIN_STEP
             load_end, comp_end = [], []
             for n in range(blocks):
@@ -212,16 +224,22 @@ def layer_cycles(cfg: EncoderConfig, s: int, worst: bool = False) -> LayerCycles
                 comp_end.append(start + seg)
             ph[f"LIN_{name}"] = comp_end[-1] - LIN_ENTRY
             return
-        load_end, drain_end, last, prev = [], [], None, None
+        # cycles of this pass count from the cycle before its first
+        base = sum(ph.values()) - LIN_ENTRY
+        drain_end, last, prev = [], None, None
         for n in range(blocks):
-            # the bank frees with block n-2's last write, the cycle before drain_end
-            free = drain_end[n - 2] - 1 if n >= 2 else 0
-            load_end.append(max(load_end[-1] if load_end else 0, free) + load)
-            start = max(load_end[-1] + LOADED_SEEN, last + BLOCK_GAP if last is not None else 0)
+            i = len(drains) + n          # the block's index in the layer's stream
+            # the bank frees with block i-2's last write, the cycle before its drain end
+            free = (drains[i - 2] if i - 2 < len(drains) else drain_end[n - 2] + base) - 1 \
+                if i >= 2 else 0
+            loads.append(max(loads[-1] if loads else 0, free, avail.get(name, 0)) + load)
+            start = max(loads[i] - base + LOADED_SEEN, LIN_ENTRY,
+                        last + BLOCK_GAP if last is not None else 0)
             release = drain_end[-1] if post and drain_end else None
             last, move, drain = _block_tiles(cfg, g, k, bool(post), start, prev, release)
             prev = move, drain
             drain_end.append(drain + _drain_tail(cfg, post))
+        drains.extend(t + base for t in drain_end)
         ph[f"LIN_{name}"] = drain_end[-1] + LIN_STEP - LIN_ENTRY
 
     for name in ("q", "k", "v"):
@@ -247,7 +265,9 @@ def layer_cycles(cfg: EncoderConfig, s: int, worst: bool = False) -> LayerCycles
     # the last vector's beats out, the sequencer's check
     lnv = 2 + (_rows(s, ln.beats, unit_bounds(cfg)["layernorm"]) if worst else
                ln.latency() + (s - 1) * ln.vector_period() + ln.beats) + 1
-    ph["LNP1"], ph["LNV1"] = lnp, lnv
+    ph["LNP1"] = lnp
+    avail["up"] = sum(ph.values()) - 1
+    ph["LNV1"] = lnv
     linear("up", d, fw, ("gelu", "requant"))
     linear("down", f, dw, ("residual",))
     ph["LNP2"], ph["LNV2"] = lnp, lnv

@@ -47,6 +47,8 @@ LIN = {name: i for i, name in enumerate(LINEARS)}
 # compute steps of a linear pass, per column block (the loader runs beside them)
 LSTEPS = ("WAIT", "TILES", "DRAIN")
 LS = {name: i for i, name in enumerate(LSTEPS)}
+#: load_linear_q once every linear's blocks are loaded
+LOADED = len(LINEARS)
 
 
 class _Drivers:
@@ -369,6 +371,9 @@ def build(cfg):
     lb, cb = reg("load_bank_q"), reg("compute_bank_q")
     full = [reg(f"wbuf_full{i}_q") for i in range(2)]
     ld_w = reg("load_weights_q")               # 0: the block's PRM record, 1: its K rows
+    # the loader runs ahead of the array across passes: the linear it loads and
+    # that linear's blocks loaded (LOADED once the down projection's are all in)
+    ld_lin = reg("load_linear_q", 3)
     ld_blk = reg("load_blocks_q", max(DWB, FWB) + 1)
 
     # ---- sequencer registers ---------------------------------------------
@@ -394,6 +399,9 @@ def build(cfg):
 
     lin_k = wire("lin_k", KB, Mux(is_lin["down"], k(F, KB), k(D, KB)))
     lin_blocks = wire("lin_blocks", nblk.width, Mux(is_lin["up"], k(FW, nblk.width), k(DW, nblk.width)))
+    ld_is = {name: ld_lin == k(i, 3) for name, i in LIN.items()}
+    ld_k = wire("load_k", KB, Mux(ld_is["down"], k(F, KB), k(D, KB)))
+    ld_blocks = wire("load_blocks", nblk.width, Mux(ld_is["up"], k(FW, nblk.width), k(DW, nblk.width)))
     seg_k = wire("seg_k", KB, Mux(in_lin, lin_k, Mux(is_ph["QK"], k(DH, KB), _fit(seq, SW, KB))))
     seg_tiles = wire("seg_tiles", TB, Mux(is_ph["PV"], k(DHW, TB), groups))
 
@@ -886,7 +894,14 @@ def build(cfg):
         unused.append(Slice(lo["tdata"], lc.out_word_bits - 1, LU * ACT))
 
     # ---- weight stream handshake and checks -------------------------------
-    ld_on = wire("load_active", 1, AndList(in_lin, ld_blk != lin_blocks, Not(_pick(lb, full))))
+    # the weight stream holds the blocks in pass order, the LN1 records between
+    # the out and up projections' blocks: the up and down blocks load once the
+    # LN1 records are in (LNV1 or later), the others from the X load on
+    after_ln1 = wire("load_after_ln1", 1, OrList(AndList(is_ph["LNV"], Not(which_ln)),
+                                                 AndList(in_lin, OrList(is_lin["up"], is_lin["down"]))))
+    ld_phase = wire("load_phase", 1, Mux(OrList(ld_is["up"], ld_is["down"]), after_ln1,
+                                         OrList(is_ph["LOADX"], in_lin, is_ph["QK"], is_ph["PV"])))
+    ld_on = wire("load_active", 1, AndList(ld_phase, ld_lin != k(LOADED, 3), Not(_pick(lb, full))))
     ld_prm = wire("load_prm", 1, AndList(ld_on, Not(ld_w)))
     ld_wt = wire("load_rows", 1, AndList(ld_on, ld_w))
     m.Assign(w_tready(OrList(is_ph["HDR"], is_ph["SCAL"], ld_on,
@@ -922,7 +937,7 @@ def build(cfg):
                  sm_on(0), *[f(0) for f in s_full + p_full]]
 
     def enter_linear(which):
-        return [lin(which), nblk(0), lst(k(LS["WAIT"], 2)), ld_blk(0), ld_w(0)]
+        return [lin(which), nblk(0), lst(k(LS["WAIT"], 2))]
 
     def next_linear():
         return [
@@ -941,10 +956,10 @@ def build(cfg):
         If(rst)(goto("IDLE"), done_q(0), lin(0), lst(0), nblk(0), dblk(0), head(0), hoff(0), g_att(0),
                 which_ln(0), ln_rec(0), wk(0), lb(0), cb(0), db(0), full[0](0), full[1](0), ld_w(0),
                 *att_entry,
-                ld_blk(0), *[e(0) for e in errs.values()])
+                ld_blk(0), ld_lin(0), *[e(0) for e in errs.values()])
         .Else(
             If(go)(
-                If(seq_ok)(goto("HDR"), seq(seq_len), done_q(0))
+                If(seq_ok)(goto("HDR"), seq(seq_len), done_q(0), ld_lin(0), ld_blk(0), ld_w(0))
                 .Else(errs["seq"](1))),
             If(AndList(is_ph["HDR"], w_fire, rec_end["hdr"]))(
                 goto("SCAL"), If(hdr_bad)(errs["hdr"](1))),
@@ -955,8 +970,10 @@ def build(cfg):
                 ld_w(1), wk(0), If(lb)(*prm_latch[1]).Else(*prm_latch[0])),
             If(AndList(ld_wt, w_fire))(
                 wk(wk + 1),
-                If(wk + k(1, KB) == lin_k)(ld_w(0), lb(Not(lb)), ld_blk(ld_blk + 1),
-                                           _in_bank(lb, (full, 1)))),
+                If(wk + k(1, KB) == ld_k)(
+                    ld_w(0), lb(Not(lb)), _in_bank(lb, (full, 1)),
+                    If(ld_blk + k(1, ld_blk.width) == ld_blocks)(ld_blk(0), ld_lin(ld_lin + 1))
+                    .Else(ld_blk(ld_blk + 1)))),
             # the array: a loaded block, one tile per row group; the next block goes on
             # once this one's beats are in, while this one drains; the pass ends
             # when its last block is drained.  The drain side frees each bank.

@@ -27,6 +27,10 @@ def ints(bits: int, signed: bool = True, extra: tuple[int, ...] = ()) -> st.Sear
     return st.one_of(st.sampled_from(edges), st.integers(lo, hi), st.integers(lo, hi))
 
 
+#: the most elements :func:`int_arrays` draws one by one (shrinkable element-wise)
+MAX_DRAWN = 2048
+
+
 @st.composite
 def int_arrays(draw, shape, bits: int, signed: bool = True, extra: tuple[int, ...] = ()):
     """An int64 array whose elements mix edges, uniform draws, and whole-array patterns
@@ -40,8 +44,16 @@ def int_arrays(draw, shape, bits: int, signed: bool = True, extra: tuple[int, ..
         vals = [hi] * size
     elif pattern == "min":
         vals = [lo] * size
-    else:
+    elif size <= MAX_DRAWN:
         vals = draw(st.lists(ints(bits, signed, extra), min_size=size, max_size=size))
+    else:
+        # too many elements for Hypothesis to draw one by one (its buffer holds
+        # 8 KiB of choices): the same mix from a drawn seed, edges at a drawn rate
+        rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+        edges = np.asarray(edges_of(bits, signed) + [v for v in extra if lo <= v <= hi], np.int64)
+        vals = rng.integers(lo, hi + 1, size, dtype=np.int64)
+        at_edge = rng.random(size) < draw(st.sampled_from([0.0, 1 / 3, 0.9]))
+        vals[at_edge] = rng.choice(edges, int(at_edge.sum()))
     return np.asarray(vals, dtype=np.int64).reshape(shape)
 
 
