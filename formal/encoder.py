@@ -338,7 +338,10 @@ def boundary(cfg, s: int, k: int) -> list[str]:
                 # the array's P V item, the softmax's, their buffers' halves: none yet
                 "pv_head_word_q == 0", "pv_group_q == 0", "!qk_par_q", "!sm_par_q", "!pv_par_q",
                 "att_first_q", "!qk_all_done_q", "!s_full0_q", "!s_full1_q", "!p_full0_q",
-                "!p_full1_q"]
+                "!p_full1_q",
+                # no segment being written: the first one's rows count from 0 (the
+                # attention's start pulses leave the counts to the write side)
+                "att_inflight_q == 0", "dst_row_q == 0", "dst_tile_q == 0"]
     elif first.startswith("LNP"):
         out += ["ln_rec_q == 0", "!seg_start_q"]
     else:

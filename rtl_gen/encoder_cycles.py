@@ -31,6 +31,11 @@ LOADED_SEEN, BANK_FREE, LIN_STEP, LIN_ENTRY = 1, 1, 1, 1
 #: drain the matmul's pipeline does while its output waits for the block before to
 #: be written (fitted: exact on 8 Configs with post-op units, 1 cycle a pass off on 2)
 BLOCK_GAP, POST_HOLD = 2, 8
+#: the attention's segments (:func:`_attention`): the first one's start, the cycles
+#: from a segment's last write to the one two after it going on, to its item's
+#: softmax seeing the scores, from the softmax's end to P V's feed, from the last
+#: write to the attention's end (read off the RTL; checked against Verilator)
+ATT_START, ATT_GAP, ATT_ROOM, ATT_SM_SEEN, ATT_PV_READY, ATT_END = -1, 1, 0, 0, -1, 1
 
 
 @dataclass(frozen=True)
@@ -155,25 +160,49 @@ def _block_tiles(cfg: EncoderConfig, tiles: int, k: int, post: bool, start: int,
     return end, move, drain
 
 
-def _attention(items: int, qk: int, sm: int, pv: int) -> int:
+def _attention(cfg: EncoderConfig, items: int, seg: dict, sm: int) -> int:
     """Cycles of the attention phases, ``items`` (head, row group) items: the
     array runs Q K^T of item 0, then Q K^T of item j+1 and P V of item j in
-    turn, then P V of the last item (``qk``, ``pv`` cycles each, segments); the
-    softmax runs item j's rows (``sm`` cycles) beside it, from 2 cycles after
-    its Q K^T and the item before's softmax end (its scores flagged, then its
-    start pulse), and item j's P V takes its first beat once they are done (the
-    cycle after the softmax's last): a P V segment ends max(its start, the
-    softmax's last cycle) + pv - 1."""
+    turn, then P V of the last item (``seg``: "qk" and "pv" (tiles, K)), each
+    segment going on once the one before is fed and the one before that
+    written (:func:`_block_tiles`); the softmax runs item j's rows (``sm``
+    cycles) beside it, from 2 cycles after its Q K^T is written and the item
+    before's softmax end (its scores flagged, then its start pulse), and item
+    j's P V takes its first beat once they are done."""
+    order = [("qk", 0)] + [op for j in range(1, items) for op in (("qk", j), ("pv", j - 1))] + [
+        ("pv", items - 1)]
+    ends: list[int] = []
+    last = prev = None
+    sm_last, sm_end = -1, {}
+    for n, (op, j) in enumerate(order):
+        tiles, k = seg[op]
+        start = ATT_START if n == 0 else max(last + ATT_GAP, ends[n - 2] + ATT_ROOM if n >= 2 else 0)
+        if op == "pv":
+            start = max(start, sm_end[j] + ATT_PV_READY)
+        last, move, drain = _block_tiles(cfg, tiles, k, False, start, prev, None)
+        prev = move, drain
+        ends.append(drain + _drain_tail(cfg, ()) - 1)
+        if op == "qk":
+            sm_last = sm_end[j] = max(ends[-1] + ATT_SM_SEEN, sm_last) + 2 + sm - 1
+    return ends[-1] + ATT_END
+
+
+def _attention_serial(items: int, qk: int, sm: int, pv: int) -> int:
+    """:func:`_attention` with each segment written before the next goes on
+    (``qk``, ``pv`` cycles each, :func:`_segment`, whose last cycle is the one
+    after its last write): never earlier, so :func:`layer_bound` takes it with
+    the segments at their bounds (exact for one item: a Q K^T's scores are
+    flagged with its last write, and the attention ends with its last)."""
     order = [("qk", 0)] + [op for j in range(1, items) for op in (("qk", j), ("pv", j - 1))] + [
         ("pv", items - 1)]
     t, sm_last, sm_end = 0, -1, {}
     for op, j in order:
         if op == "qk":
             t += qk
-            sm_last = sm_end[j] = max(t - 1, sm_last) + 2 + sm - 1
+            sm_last = sm_end[j] = max(t - 2, sm_last) + 2 + sm - 1
         else:
             t = max(t, sm_end[j]) + pv
-    return t
+    return t - 1
 
 
 def _rows(n: int, beats: int, bound: int) -> int:
@@ -251,11 +280,15 @@ def layer_cycles(cfg: EncoderConfig, s: int, worst: bool = False) -> LayerCycles
     # sequencer's check
     sm_rows = 2 + (_rows(a, beats, unit_bounds(cfg)["softmax"]) if worst else
                    sm.latency(s) + (a - 1) * sm.row_period(s) + beats) + 1
+    int8 = 2 if cfg.matmul.mixed else 1
     qk, pv = _segment(cfg, g, dh, (), worst, int8=True), _segment(cfg, dhw, s, (), worst, int8=True)
-    att = _attention(cfg.heads * g, qk, sm_rows, pv)
-    ph["QK"] = cfg.heads * g * qk
-    ph["PV"] = cfg.heads * g * pv
-    ph["SM"] = att - ph["QK"] - ph["PV"]      # the array waiting for the softmax (in phase PV)
+    att = (_attention_serial(cfg.heads * g, qk, sm_rows, pv) if worst else
+           _attention(cfg, cfg.heads * g, {"qk": (g, dh * int8), "pv": (dhw, s * int8)}, sm_rows))
+    # the array's beats of Q K^T and P V; "SM": the rest of the attention, the array
+    # idle (drains and the softmax)
+    ph["QK"] = cfg.heads * g * g * dh * int8
+    ph["PV"] = cfg.heads * g * dhw * s * int8
+    ph["SM"] = att - ph["QK"] - ph["PV"]
     linear("out", d, dw, ("residual",))
     ln = cfg.layernorm
     # a record's beats, then its parameters in layernorm_chunks beats (the first

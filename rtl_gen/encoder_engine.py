@@ -325,6 +325,7 @@ def build(cfg):
     is_ph = {name: wire(f"ph_{name.lower()}", 1, ph == k(i, ph.width)) for name, i in PH.items()}
     is_lin = {name: wire(f"is_lin_{name}", 1, lin == k(i, 3)) for name, i in LIN.items()}
     in_lin = is_ph["LIN"]
+    in_att = wire("ph_att", 1, OrList(is_ph["QK"], is_ph["PV"]))
     step = {name: wire(f"step_{name.lower()}", 1, AndList(in_lin, lst == k(i, 2)))
             for name, i in LS.items()}
 
@@ -389,6 +390,11 @@ def build(cfg):
     s_full = [reg(f"s_full{i}_q") for i in range(2)]   # an item's scores, not yet softmaxed
     p_full = [reg(f"p_full{i}_q") for i in range(2)]   # an item's probabilities, not yet in P V
     att_first, qk_all = reg("att_first_q"), reg("qk_all_done_q")
+    # the segment being written (the array runs the next beside it): P V, else
+    # Q K^T; its scores' half; its context address; segments fed, not yet written
+    d_pv, d_par = reg("att_drain_pv_q"), reg("att_drain_par_q")
+    d_hoff, d_g = reg("att_drain_head_word_q", DWB + 1), reg("att_drain_group_q", GB)
+    att_n = reg("att_inflight_q", 2)
     sm_on, sm_pulse = reg("sm_on_q"), reg("sm_start_q")
     which_ln = reg("which_ln_q")
     seg_start = m.Wire("seg_start")
@@ -564,10 +570,13 @@ def build(cfg):
     dst_fire = m.Wire("dst_fire")
     blk_drained = wire("blk_drained", 1, AndList(in_lin, dst_fire, wr_r == k(A - 1, LB),
                                                  wr_t + k(1, TB) == seg_tiles))
-    m.Always(Posedge(clk))(If(OrList(rst, seg_start))(wr_r(0), wr_t(0)).Elif(dst_fire)(
-        If(wr_r == k(A - 1, LB))(wr_r(0), If(blk_drained)(wr_t(0)).Else(wr_t(wr_t + 1)))
+    # (an attention segment's tiles: the one being written, not the one fed)
+    att_drained = wire("att_seg_drained", 1, AndList(in_att, dst_fire, wr_r == k(A - 1, LB), wr_t + k(1, TB) == Mux(
+        d_pv, k(DHW, TB), groups)))
+    # the attention's segments overlap: their start pulses leave the counts alone
+    m.Always(Posedge(clk))(If(OrList(rst, AndList(seg_start, Not(in_att))))(wr_r(0), wr_t(0)).Elif(dst_fire)(
+        If(wr_r == k(A - 1, LB))(wr_r(0), If(OrList(blk_drained, att_drained))(wr_t(0)).Else(wr_t(wr_t + 1)))
         .Else(wr_r(wr_r + 1))))
-    drained = wire("seg_drained", 1, wr_t == seg_tiles)
     sat8 = wire("mm_sat8", A * ACT, Cat(*reversed([_sat(x, OB, ACT) for x in mm_lanes])))
     sat16 = wire("mm_sat16", A * SCORE, Cat(*reversed([_sat(x, OB, SCORE) for x in mm_lanes])))
     n_d = Slice(dblk, DWB - 1, 0)
@@ -579,15 +588,16 @@ def build(cfg):
         drv.drive(bf.wbank, c_, wr_r)
         drv.drive(bf.waddr, c_, Cat(wr_g, n_d))
         drv.drive(bf.wdata, c_, sat8)
-    drv.drive(S.we, is_ph["QK"], mm_fire)
-    drv.drive(S.wbank, is_ph["QK"], wr_r)
-    drv.drive(S.waddr, is_ph["QK"], Cat(qk_par, wr_g))
-    drv.drive(S.wdata, is_ph["QK"], sat16)
-    ctx_word = low("ctx_word", pv_hoff + _fit(wr_t, TB, DWB + 1), DWB + 1, DWB)
-    drv.drive(C.we, is_ph["PV"], mm_fire)
-    drv.drive(C.wbank, is_ph["PV"], wr_r)
-    drv.drive(C.waddr, is_ph["PV"], Cat(Slice(pv_g, GB - 1, 0), ctx_word))
-    drv.drive(C.wdata, is_ph["PV"], sat8)
+    wr_s, wr_c = AndList(in_att, Not(d_pv)), AndList(in_att, d_pv)
+    drv.drive(S.we, wr_s, mm_fire)
+    drv.drive(S.wbank, wr_s, wr_r)
+    drv.drive(S.waddr, wr_s, Cat(d_par, wr_g))
+    drv.drive(S.wdata, wr_s, sat16)
+    ctx_word = low("ctx_word", d_hoff + _fit(wr_t, TB, DWB + 1), DWB + 1, DWB)
+    drv.drive(C.we, wr_c, mm_fire)
+    drv.drive(C.wbank, wr_c, wr_r)
+    drv.drive(C.waddr, wr_c, Cat(d_g, ctx_word))
+    drv.drive(C.wdata, wr_c, sat8)
 
     # residual (out, down): a = the matmul's 17-bit rows, b = X / H1 rows in the same order
     res_lin = wire("lin_residual", 1, AndList(in_lin, OrList(is_lin["out"], is_lin["down"])))
@@ -701,8 +711,7 @@ def build(cfg):
     else:
         m.Assign(mm["tready"](Mux(post_lin, AndList(post.array_ready, Not(hold)), k(1, 1))))
     m.Assign(dst_fire(Mux(res_lin, res_row, Mux(up_lin, rq_row,
-                                                     AndList(mm_fire, OrList(direct_lin, is_ph["QK"],
-                                                                             is_ph["PV"]))))))
+                                                     AndList(mm_fire, OrList(direct_lin, in_att))))))
 
     # ---- softmax over an item's A score rows, beside the array ------------
     # (sm_on: an item's rows in the softmax; sm_start: its start pulse)
@@ -934,7 +943,7 @@ def build(cfg):
         return ph(k(PH[name], ph.width))
 
     att_entry = [pv_hoff(0), pv_g(0), qk_par(0), sm_par(0), pv_par(0), att_first(1), qk_all(0),
-                 sm_on(0), *[f(0) for f in s_full + p_full]]
+                 sm_on(0), att_n(0), *[f(0) for f in s_full + p_full]]
 
     def enter_linear(which):
         return [lin(which), nblk(0), lst(k(LS["WAIT"], 2))]
@@ -951,6 +960,9 @@ def build(cfg):
     blk_may_go = wire("blk_may_go", 1, AndList(_pick(cb, full), OrList(
         nblk == k(0, nblk.width), nblk == dblk, nblk == dblk + k(1, nblk.width))))
     feed_empty = wire("feed_empty", 1, AndList(f_done, Not(f_valid), prm_cnt == seg_tiles))
+    # attention segments not yet written, after this cycle's last write: none, or one
+    att_none = wire("att_none_left", 1, OrList(att_n == k(0, 2), AndList(att_n == k(1, 2), att_drained)))
+    att_room = wire("att_room", 1, OrList(att_n != k(2, 2), att_drained))
     m.Always(Posedge(clk))(
         seg_pulse(0), blk_pulse(0), sm_pulse(0),
         If(rst)(goto("IDLE"), done_q(0), lin(0), lst(0), nblk(0), dblk(0), head(0), hoff(0), g_att(0),
@@ -988,9 +1000,10 @@ def build(cfg):
             If(AndList(step["DRAIN"], dblk == lin_blocks))(*next_linear()),
             # attention, item by item (head, row group): the array runs Q K^T of
             # item j+1, then P V of item j, while the softmax runs item j's rows
-            If(AndList(is_ph["QK"], Not(seg_pulse), f_done, drained))(
+            # a segment goes on once the one before is fed while at most that one
+            # is still being written; the attention ends with its last write
+            If(AndList(is_ph["QK"], Not(seg_pulse), feed_empty, att_room))(
                 seg_pulse(1), att_first(0), qk_par(Not(qk_par)),
-                _in_bank(qk_par, (s_full, 1)),
                 If(g_att + k(1, TB) == groups)(
                     g_att(0),
                     If(head == k(NH - 1, HB))(qk_all(1))
@@ -998,7 +1011,7 @@ def build(cfg):
                 .Else(g_att(g_att + 1)),
                 If(AndList(att_first, Not(AndList(head == k(NH - 1, HB), g_att + k(1, TB) == groups))))(
                     goto("QK")).Else(goto("PV"))),
-            If(AndList(is_ph["PV"], Not(seg_pulse), f_done, drained))(
+            If(AndList(is_ph["PV"], Not(seg_pulse), feed_empty, Mux(pv_last, att_none, att_room)))(
                 pv_par(Not(pv_par)), _in_bank(pv_par, (p_full, 0)),
                 If(pv_last)(goto("LIN"), *enter_linear(k(LIN["out"], 3)))
                 .Else(
@@ -1006,7 +1019,12 @@ def build(cfg):
                     If(pv_g + k(1, TB) == groups)(pv_g(0), pv_hoff(pv_hoff + k(DHW, pv_hoff.width)))
                     .Else(pv_g(pv_g + 1)),
                     If(qk_all)(goto("PV")).Else(goto("QK")))),
-            If(AndList(OrList(is_ph["QK"], is_ph["PV"]), Not(sm_on), _pick(sm_par, s_full)))(
+            # the write side takes the segment fed next (it may be this cycle's)
+            If(OrList(AndList(seg_pulse, in_att, att_none), AndList(att_drained, att_n == k(2, 2))))(
+                d_pv(is_ph["PV"]), d_par(qk_par), d_hoff(pv_hoff), d_g(Slice(pv_g, GB - 1, 0))),
+            If(in_att)(att_n(att_n + Cat(k(0, 1), AndList(seg_pulse, in_att)) - Cat(k(0, 1), att_drained))),
+            If(AndList(att_drained, Not(d_pv)))(_in_bank(d_par, (s_full, 1))),
+            If(AndList(in_att, Not(sm_on), _pick(sm_par, s_full)))(
                 sm_on(1), sm_pulse(1)),
             If(AndList(sm_on, Not(sm_pulse), p_rows == k(A, LB + 1)))(
                 sm_on(0), sm_par(Not(sm_par)),

@@ -95,8 +95,8 @@ def model_table(seq: int = 128, arrays=(8, 16, 32)) -> list[dict]:
 PHASE_GROUPS = {
     "Q/K/V/out projections": ("LIN_q", "LIN_k", "LIN_v", "LIN_out"),
     "FFN up/down": ("LIN_up", "LIN_down"),
-    "Q K^T and P V": ("QK", "PV"),
-    "waiting for the softmax": ("SM",),
+    "Q K^T and P V (array busy)": ("QK", "PV"),
+    "attention, array idle (drains, softmax)": ("SM",),
     "LayerNorms (array idle)": ("LNP1", "LNV1", "LNP2", "LNV2"),
     "header, scalars, X load, done": ("START", "HDR", "SCAL", "LOADX", "DONE"),
 }

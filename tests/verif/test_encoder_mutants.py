@@ -20,8 +20,8 @@ MUTANTS = {
                                       "{ blk_pshift0, blk_pmult0, 6'd29,", DATA),
     "weights_read_from_the_loading_bank": ("wbuf_mem[{ compute_bank_q, feed_k_q",
                                            "wbuf_mem[{ load_bank_q, feed_k_q", ANY),
-    "context_column_block_ignored": ("assign ctx_word = pv_head_word_q + dst_tile_q[2:0];",
-                                     "assign ctx_word = pv_head_word_q + 3'd0;", DATA),
+    "context_column_block_ignored": ("assign ctx_word = att_drain_head_word_q + dst_tile_q[2:0];",
+                                     "assign ctx_word = att_drain_head_word_q + 3'd0;", DATA),
     "head_offset_step": ("head_word_q <= head_word_q + 3'd2;",
                          "head_word_q <= head_word_q + 3'd1;", DATA),
     "partial_group_dropped": ("groups_q <= x_group_q + 1;", "groups_q <= x_group_q;", ANY),
@@ -93,10 +93,20 @@ MUTANTS.update({
                                              "assign s_rd_addr = (sm_on_q)? { qk_par_q,", DATA),
     "pv_before_its_probabilities": ("assign pv_ready = (pv_par_q == 1'd0)? p_full0_q : p_full1_q;",
                                     "assign pv_ready = 1'b1;", DATA),
-    "context_of_the_qk_item": ("assign ctx_word = pv_head_word_q + dst_tile_q[2:0];",
+    "context_of_the_qk_item": ("assign ctx_word = att_drain_head_word_q + dst_tile_q[2:0];",
                                "assign ctx_word = head_word_q + dst_tile_q[2:0];", DATA),
     "values_of_the_qk_head": ("assign head_block = pv_head_word_q + feed_tile_q[2:0];",
                               "assign head_block = head_word_q + feed_tile_q[2:0];", DATA),
+})
+#: the weight loader ahead of the array across passes
+MUTANTS.update({
+    # the up projection's first block read from the LN1 records
+    "up_blocks_loaded_before_ln1": ("? load_after_ln1 :", "? 1'b1 :", ANY),
+    # the next layer's loader still LOADED: it never loads (encoder_cycles runs
+    # layers without a reset between)
+    "loader_not_restarted_by_start": ("done_q <= 0;\n          load_linear_q <= 0;", "done_q <= 0;", ANY),
+    # a block of the down projection, loaded during the up projection, cut at its K
+    "block_length_of_the_pass_on_the_array": ("== load_k)", "== lin_k)", ANY),
 })
 #: ... and where the array is the slower (head_dim 8: P V is 4 tiles), so the
 #: softmax writes an item's probabilities while P V still reads the item before's
@@ -107,6 +117,15 @@ ATTENTION_MUTANTS = {
     "scores_kept_after_the_softmax": (
         "        end else begin\n          s_full0_q <= 0;\n          p_full0_q <= 1;",
         "        end else begin\n          p_full0_q <= 1;", DATA),
+    # the segments overlap: one fed while the one before is written
+    "write_side_retaken_at_every_start": ("if(seg_start_q && ph_att && att_none_left ||",
+                                          "if(seg_start_q && ph_att ||", DATA),
+    "context_address_of_the_fed_item": ("assign ctx_word = att_drain_head_word_q + dst_tile_q;",
+                                        "assign ctx_word = pv_head_word_q + dst_tile_q;", DATA),
+    "three_segments_in_flight": ("assign att_room = (att_inflight_q != 2'd2) || att_seg_drained;",
+                                 "assign att_room = 1'b1;", ANY),
+    "attention_ends_before_its_last_write": ("((pv_last_item)? att_none_left : att_room)", "att_room",
+                                             ANY),
 }
 CONFIGS = {"tiny": (CFG, MUTANTS), "narrow": (NARROW_CFG, NARROW_MUTANTS),
            "overlap": (OVERLAP_CFG, OVERLAP_MUTANTS), "attention": (ATTENTION_CFG, ATTENTION_MUTANTS)}
