@@ -10,11 +10,13 @@ a linear pass the next column block loads into the second weight bank while the
 array computes from the first, and goes on the array as soon as this block's
 beats are in: the compute side (``blk_q``, ``compute_bank_q``) runs one block
 ahead of the drain side (``drain_blk_q``, ``drain_bank_q``: destination
-addresses, post multipliers, freeing the bank).  In the attention the softmax
-runs beside the array: the array runs Q K^T of item (head, row group) j+1 and
-P V of item j in turn while the softmax runs item j, the scores and the
-probabilities each in two halves.  rtl_gen/encoder_cycles.py models the
-schedule.
+addresses, post multipliers, freeing the bank).  The loader runs on into the
+next pass's blocks (``load_linear_q``) as the banks free.  In the attention the
+softmax runs beside the array: the array runs Q K^T of item (head, row group)
+j+1 and P V of item j in turn while the softmax runs item j, the scores and
+the probabilities each in two halves; each segment goes on once the one before
+is fed, while that one is written (the write side: ``att_drain_*``).
+rtl_gen/encoder_cycles.py models the schedule.
 
 Buffers are ``array`` banks (token row mod ``array``), each a memory of
 words of ``array`` lanes addressed ``{group, word}``; every read is registered

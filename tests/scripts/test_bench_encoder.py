@@ -69,8 +69,19 @@ def test_phase_shares_group_every_cycle_of_the_layer():
     plain_cfg = EncoderConfig.preset("bert-base", array=32)
     mixed_cfg = EncoderConfig.preset("bert-base", array=32, weight_bits=4, dsp_pack=3)
     plain, mixed = phase_shares(plain_cfg), phase_shares(mixed_cfg)
-    assert sum(plain.values()) == layer_cycles(plain_cfg, 128).total == 937_760
-    assert sum(mixed.values()) == layer_cycles(mixed_cfg, 128).total == 960_535
-    assert mixed["Q K^T and P V"] > 1.8 * plain["Q K^T and P V"]
-    assert mixed["waiting for the softmax"] < plain["waiting for the softmax"]
+    assert sum(plain.values()) == layer_cycles(plain_cfg, 128).total == 930_741
+    assert sum(mixed.values()) == layer_cycles(mixed_cfg, 128).total == 950_139
+    busy, idle = "Q K^T and P V (array busy)", "attention, array idle (drains, softmax)"
+    # 12 heads x 4 row groups: Q K^T 4 tiles of K 64, P V 2 tiles of K 128; 2 cycles a beat mixed
+    assert mixed[busy] == 2 * plain[busy] == 2 * 12 * 4 * (4 * 64 + 2 * 128)
+    assert mixed[idle] < plain[idle]
     assert plain["FFN up/down"] > 0.6 * sum(plain.values())
+
+
+def test_goal_config_meets_the_goal_in_the_model():
+    """The Config docs/encoder.md reports the goal at: 12 layers at 128 tokens
+    within a third of FQ-BERT's cycles (cycle model, validated against Verilator)."""
+    from rtl_gen.encoder_cycles import layer_cycles
+    from scripts.bench_encoder import GOAL_CONFIG, GOAL_CYCLES
+    cfg = EncoderConfig.preset("bert-base", max_seq=128, **GOAL_CONFIG)
+    assert 12 * layer_cycles(cfg, 128).total <= GOAL_CYCLES
