@@ -85,6 +85,10 @@ OVERLAP_MUTANTS = {
     "bank_freed_is_the_compute_bank": ("if(drain_bank_q) begin\n          wbuf_full1_q <= 0;",
                                        "if(compute_bank_q) begin\n          wbuf_full1_q <= 0;", ANY),
     "drain_bank_not_the_first_blocks": ("drain_bank_q <= compute_bank_q;", "drain_bank_q <= 0;", ANY),
+    # the attention's segments overlapping too far: a third one goes on while the
+    # first is still written (at array 2 a tile's drain is too short for that)
+    "three_segments_in_flight": ("assign att_room = (att_inflight_q != 2'd2) || att_seg_drained;",
+                                 "assign att_room = 1'b1;", ANY),
 }
 #: the softmax beside the array: the scores and probabilities of two items, each
 #: buffer in halves (at the tiny Config, where the softmax is the slower)
@@ -102,9 +106,6 @@ MUTANTS.update({
 MUTANTS.update({
     # the up projection's first block read from the LN1 records
     "up_blocks_loaded_before_ln1": ("? load_after_ln1 :", "? 1'b1 :", ANY),
-    # the next layer's loader still LOADED: it never loads (encoder_cycles runs
-    # layers without a reset between)
-    "loader_not_restarted_by_start": ("done_q <= 0;\n          load_linear_q <= 0;", "done_q <= 0;", ANY),
     # a block of the down projection, loaded during the up projection, cut at its K
     "block_length_of_the_pass_on_the_array": ("== load_k)", "== lin_k)", ANY),
 })
@@ -119,11 +120,9 @@ ATTENTION_MUTANTS = {
         "        end else begin\n          p_full0_q <= 1;", DATA),
     # the segments overlap: one fed while the one before is written
     "write_side_retaken_at_every_start": ("if(seg_start_q && ph_att && att_none_left ||",
-                                          "if(seg_start_q && ph_att ||", DATA),
+                                          "if(seg_start_q && ph_att ||", ANY),
     "context_address_of_the_fed_item": ("assign ctx_word = att_drain_head_word_q + dst_tile_q;",
                                         "assign ctx_word = pv_head_word_q + dst_tile_q;", DATA),
-    "three_segments_in_flight": ("assign att_room = (att_inflight_q != 2'd2) || att_seg_drained;",
-                                 "assign att_room = 1'b1;", ANY),
     "attention_ends_before_its_last_write": ("((pv_last_item)? att_none_left : att_room)", "att_room",
                                              ANY),
 }
@@ -157,6 +156,9 @@ DIRECTED = {
     "header_ffn_unchecked": (" || (sr_next[255:240] != 16'd16)", "", "a wrong header ffn"),
     "done_not_cleared_by_start": ("seq_q <= seq_len_i;\n          done_q <= 0;",
                                   "seq_q <= seq_len_i;", "done_o high one cycle after start_i"),
+    # the next layer's loader still past the down projection: it never loads
+    "loader_not_restarted_by_start": ("done_q <= 0;\n          load_linear_q <= 0;", "done_q <= 0;",
+                                      "DUT hung"),
 }
 
 
