@@ -63,3 +63,18 @@ def test_cases_and_expected_outputs_exist_at_any_config(unit, data):
     cfg = data.draw(configs(unit), label="config")
     case = data.draw(cases(cfg), label="case")
     assert expected(cfg, case) is not None
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_encoder_case_at_minilm_sizes(data):
+    """The encoder's input at MiniLM sizes (up to 128 tokens of 384): past what
+    Hypothesis draws element by element (``int_arrays`` draws it from a seed),
+    every value an int8, and the edges mixed in at a drawn rate."""
+    import numpy as np
+    from rtl_gen.encoder import EncoderConfig
+    from verif.strategies import MAX_DRAWN, int_arrays
+    x = data.draw(int_arrays((data.draw(st.integers(6, 128)), 384), 8))
+    assert x.size > MAX_DRAWN and x.dtype == np.int64
+    assert x.min() >= -128 and x.max() <= 127
+    assert EncoderConfig.preset("minilm").hidden == x.shape[1]
