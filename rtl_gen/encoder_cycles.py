@@ -160,6 +160,13 @@ def _block_tiles(cfg: EncoderConfig, tiles: int, k: int, post: bool, start: int,
     return end, move, drain
 
 
+def _attention_order(items: int) -> list[tuple[str, int]]:
+    """The array's attention segments: Q K^T of item 0, then Q K^T of item j+1
+    and P V of item j in turn, then P V of the last item."""
+    return [("qk", 0)] + [op for j in range(1, items) for op in (("qk", j), ("pv", j - 1))] + [
+        ("pv", items - 1)]
+
+
 def _attention(cfg: EncoderConfig, items: int, seg: dict, sm: int) -> int:
     """Cycles of the attention phases, ``items`` (head, row group) items: the
     array runs Q K^T of item 0, then Q K^T of item j+1 and P V of item j in
@@ -169,8 +176,7 @@ def _attention(cfg: EncoderConfig, items: int, seg: dict, sm: int) -> int:
     cycles) beside it, from 2 cycles after its Q K^T is written and the item
     before's softmax end (its scores flagged, then its start pulse), and item
     j's P V takes its first beat once they are done."""
-    order = [("qk", 0)] + [op for j in range(1, items) for op in (("qk", j), ("pv", j - 1))] + [
-        ("pv", items - 1)]
+    order = _attention_order(items)
     ends: list[int] = []
     last = prev = None
     sm_last, sm_end = -1, {}
@@ -193,10 +199,8 @@ def _attention_serial(items: int, qk: int, sm: int, pv: int) -> int:
     after its last write): never earlier, so :func:`layer_bound` takes it with
     the segments at their bounds (exact for one item: a Q K^T's scores are
     flagged with its last write, and the attention ends with its last)."""
-    order = [("qk", 0)] + [op for j in range(1, items) for op in (("qk", j), ("pv", j - 1))] + [
-        ("pv", items - 1)]
     t, sm_last, sm_end = 0, -1, {}
-    for op, j in order:
+    for op, j in _attention_order(items):
         if op == "qk":
             t += qk
             sm_last = sm_end[j] = max(t - 2, sm_last) + 2 + sm - 1
@@ -257,10 +261,9 @@ def layer_cycles(cfg: EncoderConfig, s: int, worst: bool = False) -> LayerCycles
         base = sum(ph.values()) - LIN_ENTRY
         drain_end, last, prev = [], None, None
         for n in range(blocks):
-            i = len(drains) + n          # the block's index in the layer's stream
+            i = len(drains)              # the block's index in the layer's stream
             # the bank frees with block i-2's last write, the cycle before its drain end
-            free = (drains[i - 2] if i - 2 < len(drains) else drain_end[n - 2] + base) - 1 \
-                if i >= 2 else 0
+            free = drains[i - 2] - 1 if i >= 2 else 0
             loads.append(max(loads[-1] if loads else 0, free, avail.get(name, 0)) + load)
             start = max(loads[i] - base + LOADED_SEEN, LIN_ENTRY,
                         last + BLOCK_GAP if last is not None else 0)
@@ -268,7 +271,7 @@ def layer_cycles(cfg: EncoderConfig, s: int, worst: bool = False) -> LayerCycles
             last, move, drain = _block_tiles(cfg, g, k, bool(post), start, prev, release)
             prev = move, drain
             drain_end.append(drain + _drain_tail(cfg, post))
-        drains.extend(t + base for t in drain_end)
+            drains.append(drain_end[-1] + base)
         ph[f"LIN_{name}"] = drain_end[-1] + LIN_STEP - LIN_ENTRY
 
     for name in ("q", "k", "v"):
